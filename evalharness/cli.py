@@ -1,0 +1,140 @@
+"""Command-line interface: a thin layer that parses arguments, calls the library, and maps errors to exit codes.
+
+Exit codes: 0 success; 1 problems found (corpus check) or a regression (gate); 2 usage or input error.
+Heavy modules (torch, transformers, pydantic, sacrebleu) are imported inside the commands that use them
+so that ``evalharness --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evalharness import __version__
+from evalharness.errors import EvalHarnessError
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_INPUT = 0, 1, 2
+
+
+def _add_corpus_source(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument("corpus", nargs="?" if not required else None,
+                        help="corpus name (see 'corpus list'), corpus folder, or pairs.jsonl path")
+    parser.add_argument("--ms", metavar="FILE", help="Malay side of a line-aligned plain-text test set")
+    parser.add_argument("--en", metavar="FILE", help="English side of a line-aligned plain-text test set")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; kept importable so the docs and tests see exactly what users see."""
+    parser = argparse.ArgumentParser(
+        prog="evalharness",
+        description="Translate a Malay/English reference corpus with MT systems and score it with sacrebleu.",
+        epilog="Exit codes: 0 ok; 1 problems found / regression; 2 usage or input error.",
+    )
+    parser.add_argument("--version", action="version", version=f"evalharness {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    corpus = sub.add_parser("corpus", help="list, show, export and check reference corpora")
+    csub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
+    csub.add_parser("list", help="list the named corpora under corpora/")
+    show = csub.add_parser("show", help="print a corpus's metadata, or one pair with --id")
+    _add_corpus_source(show, required=False)
+    show.add_argument("--id", help="pair id, e.g. p07")
+    export = csub.add_parser("export", help="write one side as plain text, one segment a line")
+    _add_corpus_source(export, required=False)
+    export.add_argument("--lang", required=True, choices=["ms", "en"])
+    export.add_argument("--level", default="paragraph", choices=["paragraph", "sentence"])
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    check = csub.add_parser(
+        "check", help="check a corpus for defects (exit 0 clean, 1 problems found, 2 unreadable)")
+    _add_corpus_source(check, required=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``evalharness`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_INPUT
+    try:
+        return int(_dispatch(args))
+    except EvalHarnessError as err:
+        print(f"evalharness: error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("evalharness: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "corpus":
+        return _corpus_command(args)
+    raise AssertionError(f"unhandled command {args.command}")  # argparse only lets known commands through
+
+
+def _open_corpus(args: argparse.Namespace, *, strict: bool = True):  # type: ignore[no-untyped-def]
+    from evalharness.corpus import load_corpus, load_plain_pair
+    from evalharness.errors import InputError
+
+    plain = args.ms is not None or args.en is not None
+    if plain and args.corpus:
+        raise InputError("give either a corpus name/path or --ms/--en files, not both")
+    if plain:
+        if args.ms is None or args.en is None:
+            raise InputError("a plain-text test set needs both --ms FILE and --en FILE")
+        return load_plain_pair({"ms": args.ms, "en": args.en})
+    if not args.corpus:
+        raise InputError("name a corpus (see 'evalharness corpus list') or give --ms FILE --en FILE")
+    return load_corpus(args.corpus, strict=strict)
+
+
+def _corpus_command(args: argparse.Namespace) -> int:
+    from evalharness.corpus import available_corpora, check_corpus, load_corpus
+
+    action = args.corpus_command
+    if action == "list":
+        for name, folder in available_corpora().items():
+            corpus = load_corpus(folder)
+            print(f"{name}\tv{corpus.version}\t{len(corpus.pairs)} pairs\t{corpus.description}")
+        return EXIT_OK
+    if action == "check":
+        corpus = _open_corpus(args, strict=False)
+        findings = check_corpus(corpus)
+        for finding in findings:
+            print(finding)
+        errors = sum(f.severity == "error" for f in findings)
+        warnings = len(findings) - errors
+        print(f"{corpus.name}: {len(corpus.pairs)} pairs, {errors} problems, {warnings} warnings")
+        return EXIT_PROBLEMS if errors else EXIT_OK
+    corpus = _open_corpus(args)
+    if action == "show":
+        if args.id:
+            from evalharness.corpus import canonical_pair
+
+            print(json.dumps(canonical_pair(corpus.get(args.id)), ensure_ascii=False, indent=2))
+        else:
+            kinds: dict[str, int] = {}
+            for p in corpus.pairs:
+                kinds[p.kind] = kinds.get(p.kind, 0) + 1
+            info = {
+                "name": corpus.name, "version": corpus.version, "origin": corpus.origin,
+                "pairs": len(corpus.pairs), "kinds": kinds, "content_hash": corpus.content_hash,
+                "sentence_alignment": corpus.has_sentence_alignment,
+                "sentence_segments": len(corpus.segments("sentence")) if corpus.has_sentence_alignment else None,
+            }
+            print(json.dumps(info, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if action == "export":
+        lines = [seg.texts[args.lang] for seg in corpus.segments(args.level)]
+        if args.output:
+            from evalharness.textio import atomic_write_lines
+
+            atomic_write_lines(args.output, lines)
+        else:
+            sys.stdout.write("".join(f"{line}\n" for line in lines))
+        return EXIT_OK
+    raise AssertionError(f"unhandled corpus action {action}")

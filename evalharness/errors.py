@@ -1,0 +1,35 @@
+"""Typed errors raised by library code; only the CLI turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+
+class EvalHarnessError(Exception):
+    """Base class: a problem the user can fix. ``str(err)`` is the one line the CLI prints."""
+
+
+class InputError(EvalHarnessError):
+    """A file the user gave us is unreadable or malformed (exit code 2)."""
+
+
+class CorpusError(InputError):
+    """A corpus (JSONL or plain-text pair) cannot be read as one."""
+
+
+class ConfigError(InputError):
+    """A configuration file or override is invalid."""
+
+
+class HypothesisError(InputError):
+    """Hypotheses do not match the references (count, encoding, emptiness)."""
+
+
+class ModelLoadError(EvalHarnessError):
+    """A model cannot be found or loaded (missing directory, hub unreachable, bad files)."""
+
+
+class MissingDependencyError(EvalHarnessError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class UnknownNameError(EvalHarnessError):
+    """A registry lookup failed; the message lists what exists and the closest match."""
