@@ -50,6 +50,28 @@ def build_parser() -> argparse.ArgumentParser:
     check = csub.add_parser(
         "check", help="check a corpus for defects (exit 0 clean, 1 problems found, 2 unreadable)")
     _add_corpus_source(check, required=False)
+
+    run = sub.add_parser(
+        "run", help="translate the corpus with the configured systems and score it",
+        description="Translate the corpus in every configured direction, score every segment and the corpus, "
+                    "and write results.json, segments.jsonl and summary.md to a run directory. "
+                    "Settings: built-in defaults < the YAML file < --set overrides.",
+    )
+    run.add_argument("--config", "-c", type=Path, required=True, help="YAML config (see configs/)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key, dotted, list items by index (repeatable): "
+                          "--set systems.0.model=/path/to/model --set systems.0.generation.num_beams=4")
+    run.add_argument("--run-dir", type=Path, help="write here instead of <output_dir>/<timestamp>-<config>/")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress bars or table (for CI logs)")
+
+    score = sub.add_parser(
+        "score", help="score line-aligned plain-text hypothesis files against a reference file (no model)")
+    score.add_argument("--ref", type=Path, required=True, help="reference file, one segment a line")
+    score.add_argument("--hyp", type=Path, action="append", required=True,
+                       help="hypothesis file, line-aligned with --ref (repeatable)")
+    score.add_argument("--metrics", default="bleu,chrf,chrf++,ter",
+                       help="comma-separated metric names (default: %(default)s)")
+    score.add_argument("--format", choices=["text", "json"], default="text")
     return parser
 
 
@@ -73,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "corpus":
         return _corpus_command(args)
+    if args.command == "run":
+        return _run_command(args)
+    if args.command == "score":
+        return _score_command(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse only lets known commands through
 
 
@@ -138,3 +164,39 @@ def _corpus_command(args: argparse.Namespace) -> int:
             sys.stdout.write("".join(f"{line}\n" for line in lines))
         return EXIT_OK
     raise AssertionError(f"unhandled corpus action {action}")
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from evalharness.config import load_config
+    from evalharness.runner import run
+    from evalharness.summary import score_table
+
+    config = load_config(args.config, args.overrides)
+    progress = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        def progress(desc: str, total: int) -> tqdm:  # type: ignore[type-arg]
+            return tqdm(total=total, desc=desc, unit="seg", file=sys.stderr, dynamic_ncols=True)
+
+    output = run(config, config_path=args.config, run_dir=args.run_dir, progress=progress)
+    if not args.quiet:
+        print(score_table(output.results))
+    print(f"wrote {output.run_dir}")
+    return EXIT_OK
+
+
+def _score_command(args: argparse.Namespace) -> int:
+    from evalharness.metrics import score_files
+    from evalharness.summary import LABELS
+
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    report = score_files(args.ref, args.hyp, names)
+    if args.format == "json":
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for system in report["systems"]:
+        print(f"{system['hypotheses']} ({report['segments']} segments)")
+        for name, score in system["scores"].items():
+            print(f"  {LABELS.get(name, name):7} {score['score']:6.2f}  {score['signature']}")
+    return EXIT_OK

@@ -1,0 +1,191 @@
+"""The run configuration: one validated object built from built-in defaults < YAML file < ``--set`` overrides.
+
+Every error names the file and the dotted key (``configs/x.yaml: systems.0.generation.num_beams: ...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evalharness.errors import ConfigError
+
+DIRECTIONS = ("ms-en", "en-ms")
+Direction = Literal["ms-en", "en-ms"]
+DEFAULT_METRICS = ["bleu", "chrf", "chrf++", "ter"]
+
+
+def _all_directions() -> list[Direction]:
+    return ["ms-en", "en-ms"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Generation(_Strict):
+    """Decoding and batching settings; all of them are part of a system's identity in the manifest."""
+
+    num_beams: int = Field(default=1, ge=1)
+    max_new_tokens: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "float32"
+
+
+class SystemConfig(_Strict):
+    """One MT system: a backend plus what it needs to translate."""
+
+    name: str = Field(min_length=1)
+    backend: str = "transformers"
+    model: str | None = None
+    revision: str | None = None
+    directions: list[Direction] | None = None
+    target_prefix: dict[str, str] = Field(default_factory=dict)
+    lang_codes: dict[str, str] = Field(default_factory=dict)
+    generation: Generation = Field(default_factory=Generation)
+    hypotheses: dict[Direction, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _backend_needs(self) -> SystemConfig:
+        if self.backend == "transformers" and not self.model:
+            raise ValueError("backend 'transformers' needs 'model' (a hub id or a local directory)")
+        if self.backend == "files" and not self.hypotheses:
+            raise ValueError("backend 'files' needs 'hypotheses': {ms-en: FILE, en-ms: FILE}")
+        return self
+
+
+class CorpusFiles(_Strict):
+    """An external test set as two line-aligned plain-text files."""
+
+    ms: str
+    en: str
+
+
+class RunConfig(_Strict):
+    """The whole run: corpus, directions, systems, metrics, where to write."""
+
+    corpus: str | CorpusFiles = "rt-2013-russia-japan-2plus2"
+    level: Literal["paragraph", "sentence"] = "paragraph"
+    directions: list[Direction] = Field(default_factory=lambda: _all_directions(), min_length=1)
+    systems: list[SystemConfig] = Field(min_length=1)
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
+    output_dir: str = "runs"
+    seed: int = 0
+
+    @field_validator("systems")
+    @classmethod
+    def _unique_names(cls, systems: list[SystemConfig]) -> list[SystemConfig]:
+        names = [s.name for s in systems]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"system names must be unique; repeated: {', '.join(dupes)}")
+        return systems
+
+    def system_directions(self, system: SystemConfig) -> list[str]:
+        """The directions ``system`` runs in: its own list, limited to the run's directions."""
+        wanted = system.directions if system.directions is not None else self.directions
+        return [d for d in self.directions if d in wanted]
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``systems.0.model=/path`` into its key path and a YAML-typed value."""
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. systems.0.model=/path/to/model")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_override(data: dict[str, Any], path: list[str], value: Any, *, label: str) -> None:
+    """Set ``data[path] = value``, creating mappings as needed; list items are addressed by index."""
+    node: Any = data
+    for depth, part in enumerate(path):
+        last = depth == len(path) - 1
+        where = ".".join(path[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"--set {label}: {where}: no list item {part} (the list has {len(node)})")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            raise ConfigError(f"--set {label}: {'.'.join(path[:depth])} is a value, not a mapping or list")
+
+
+def load_config(path: Path | None, overrides: Sequence[str] = (), *,
+                base: dict[str, Any] | None = None) -> RunConfig:
+    """Read ``path`` (YAML), apply ``overrides`` (``KEY=VALUE``), validate; errors name the file and key."""
+    import yaml
+
+    data: dict[str, Any] = dict(base or {})
+    label = str(path) if path is not None else "<command line>"
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: cannot read config: {err}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+        data.update(loaded)
+    for item in overrides:
+        keys, value = parse_override(item)
+        apply_override(data, keys, value, label=item)
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        got = f" (got {first['input']!r})" if first["type"] not in ("missing", "extra_forbidden") else ""
+        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigError(f"{label}: {key}: {msg}{got}{more}") from None
+    _check_files(config, label)
+    return config
+
+
+def looks_like_path(value: str) -> bool:
+    """True for a local path (absolute, ``./``, ``../``, ``~``), False for a hub id like ``org/name``."""
+    return value.startswith(("/", "./", "../", "~", ".\\")) or Path(value).expanduser().exists()
+
+
+def _check_files(config: RunConfig, label: str) -> None:
+    """Missing local files are input errors now, not tracebacks halfway through a run."""
+    if isinstance(config.corpus, CorpusFiles):
+        for lang in ("ms", "en"):
+            file = Path(getattr(config.corpus, lang)).expanduser()
+            if not file.is_file():
+                raise ConfigError(f"{label}: corpus.{lang}: file not found: {file}")
+    for i, system in enumerate(config.systems):
+        if system.model and looks_like_path(system.model):
+            model_dir = Path(system.model).expanduser()
+            if not model_dir.is_dir():
+                raise ConfigError(f"{label}: systems.{i}.model: local model directory not found: {model_dir}")
+        for direction, name in system.hypotheses.items():
+            if not Path(name).expanduser().is_file():
+                raise ConfigError(f"{label}: systems.{i}.hypotheses.{direction}: file not found: {name}")

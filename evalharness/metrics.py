@@ -1,0 +1,143 @@
+"""Metrics: thin, signature-keeping wrappers over sacrebleu, in a registry.
+
+Each metric computes sufficient statistics per segment once; corpus scores (and, later, resampling)
+aggregate those statistics. Segment scores use sacrebleu's ``sentence_score`` (BLEU with effective
+order, as sacrebleu recommends for single sentences). sacrebleu itself does not check its inputs:
+a bare reference list scores 0.0 and extra hypotheses are dropped, so :func:`check_aligned` runs first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evalharness.errors import HypothesisError
+from evalharness.registry import Registry
+
+if TYPE_CHECKING:
+    from sacrebleu.metrics.base import Metric as SacreMetric
+
+
+@dataclass
+class Metric:
+    """A scorer with its sacrebleu objects, signatures and direction of goodness."""
+
+    name: str
+    higher_is_better: bool
+    corpus_metric: SacreMetric
+    segment_metric: SacreMetric
+
+    @property
+    def signature(self) -> str:
+        """sacrebleu signature of the corpus score."""
+        return str(self.corpus_metric.get_signature())
+
+    @property
+    def segment_signature(self) -> str:
+        """sacrebleu signature of the segment scores (BLEU: effective order on)."""
+        return str(self.segment_metric.get_signature())
+
+    def segment_stats(self, hypotheses: Sequence[str], references: Sequence[str]) -> list[list[float]]:
+        """Sufficient statistics of each segment, the input of :meth:`score_from_stats`."""
+        check_aligned(hypotheses, references)
+        stats: list[list[float]] = self.corpus_metric._extract_corpus_statistics(
+            list(hypotheses), [list(references)]
+        )
+        return stats
+
+    def score_from_stats(self, stats: Sequence[Sequence[float]]) -> float:
+        """Corpus score aggregated from segment statistics (any subset or resample of them)."""
+        return float(self.corpus_metric._aggregate_and_compute([list(s) for s in stats]).score)
+
+    def corpus_score(self, hypotheses: Sequence[str], references: Sequence[str]) -> float:
+        """Corpus score of aligned hypotheses and references (one reference each)."""
+        return self.score_from_stats(self.segment_stats(hypotheses, references))
+
+    def segment_scores(self, hypotheses: Sequence[str], references: Sequence[str]) -> list[float]:
+        """One score per segment, each as sacrebleu's ``sentence_score`` gives it."""
+        check_aligned(hypotheses, references)
+        pairs = zip(hypotheses, references, strict=True)
+        return [float(self.segment_metric.sentence_score(h, [r]).score) for h, r in pairs]
+
+
+def check_aligned(hypotheses: Sequence[str], references: Sequence[str]) -> None:
+    """Raise :class:`HypothesisError` unless both are equally long sequences of strings."""
+    for what, seq in (("hypotheses", hypotheses), ("references", references)):
+        if isinstance(seq, str) or not all(isinstance(s, str) for s in seq):
+            raise HypothesisError(f"{what} must be a sequence of strings, one per segment")
+    if len(hypotheses) != len(references):
+        raise HypothesisError(f"{len(hypotheses)} hypotheses for {len(references)} references")
+
+
+def _bleu() -> Metric:
+    from sacrebleu.metrics.bleu import BLEU
+
+    return Metric("bleu", True, BLEU(), BLEU(effective_order=True))
+
+
+def _chrf() -> Metric:
+    from sacrebleu.metrics.chrf import CHRF
+
+    return Metric("chrf", True, CHRF(), CHRF())
+
+
+def _chrf_pp() -> Metric:
+    from sacrebleu.metrics.chrf import CHRF
+
+    return Metric("chrf++", True, CHRF(word_order=2), CHRF(word_order=2))
+
+
+def _ter() -> Metric:
+    from sacrebleu.metrics.ter import TER
+
+    return Metric("ter", False, TER(), TER())
+
+
+METRICS: Registry[Any] = Registry("metric")
+METRICS.register("bleu", "evalharness.metrics:_bleu")
+METRICS.register("chrf", "evalharness.metrics:_chrf")
+METRICS.register("chrf++", "evalharness.metrics:_chrf_pp")
+METRICS.register("ter", "evalharness.metrics:_ter")
+
+
+def get_metric(name: str) -> Metric:
+    """A fresh metric object for ``name`` (``bleu``, ``chrf``, ``chrf++``, ``ter``)."""
+    factory = METRICS.get(name)
+    metric: Metric = factory()
+    return metric
+
+
+def get_metrics(names: Sequence[str]) -> list[Metric]:
+    """Metric objects for ``names``, in order; unknown names fail before any work is done."""
+    return [get_metric(n) for n in names]
+
+
+def score_files(reference: Path, hypotheses: Sequence[Path], metric_names: Sequence[str]) -> dict[str, Any]:
+    """Score line-aligned plain-text hypothesis files against one reference file.
+
+    BOM and CRLF are normalised; an empty file or a line-count mismatch raises :class:`HypothesisError`
+    naming both files and their counts.
+    """
+    from evalharness.textio import read_lines
+
+    metrics = get_metrics(metric_names)
+    refs = read_lines(reference, "reference file")
+    if not refs:
+        raise HypothesisError(f"{reference}: reference file is empty")
+    systems = []
+    for path in hypotheses:
+        hyps = read_lines(path, "hypothesis file")
+        if len(hyps) != len(refs):
+            raise HypothesisError(
+                f"{path} has {len(hyps)} lines but {reference} has {len(refs)}: "
+                "hypotheses and references must be line-aligned, one segment a line"
+            )
+        scores = {
+            m.name: {"score": m.corpus_score(hyps, refs), "signature": m.signature,
+                     "higher_is_better": m.higher_is_better}
+            for m in metrics
+        }
+        systems.append({"hypotheses": str(path), "scores": scores})
+    return {"references": str(reference), "segments": len(refs), "systems": systems}

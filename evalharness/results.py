@@ -1,0 +1,99 @@
+"""The result files of a run and their schema.
+
+A run directory holds:
+
+- ``results.json`` (:class:`ResultsFile`): the manifest and, per system × direction, each metric's
+  corpus score with its sacrebleu signature;
+- ``segments.jsonl`` (:class:`SegmentRecord` a line): every segment's source, reference, hypothesis
+  and segment scores;
+- ``summary.md``: the human-readable table (see :mod:`evalharness.summary`).
+
+Every file is written through a temporary file and a rename, so a crash never leaves half a file.
+Bump :data:`SCHEMA_VERSION` on any change that breaks a reader.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypedDict
+
+from evalharness.errors import InputError
+from evalharness.textio import atomic_write_lines, atomic_write_text, read_text
+
+SCHEMA_VERSION = 1
+RESULTS_FILE, SEGMENTS_FILE, SUMMARY_FILE = "results.json", "segments.jsonl", "summary.md"
+
+
+class MetricScore(TypedDict):
+    """A corpus score and everything needed to reproduce and read it."""
+
+    score: float
+    signature: str  # sacrebleu signature of the corpus score
+    segment_signature: str  # sacrebleu signature of the per-segment scores
+    higher_is_better: bool
+
+
+class DirectionResult(TypedDict):
+    """One system in one direction."""
+
+    segments: int
+    scores: dict[str, MetricScore]  # metric name -> score
+    translate_s: float  # wall time of translation
+    segments_per_s: float
+
+
+class ResultsFile(TypedDict):
+    """``results.json``."""
+
+    schema_version: int
+    manifest: dict[str, Any]  # config, corpus (name/version/hash), systems, versions, times
+    results: dict[str, dict[str, DirectionResult]]  # system -> direction ("ms-en") -> result
+
+
+class SegmentRecord(TypedDict):
+    """One line of ``segments.jsonl``; ``id`` is the corpus's stable segment id."""
+
+    system: str
+    direction: str
+    id: str
+    source: str
+    reference: str
+    hypothesis: str
+    scores: dict[str, float]
+
+
+def write_run(run_dir: Path, results: ResultsFile, segments: list[SegmentRecord], summary: str) -> None:
+    """Write the three files of a run; segments and summary first, so results.json marks completion."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_lines(run_dir / SEGMENTS_FILE, (json.dumps(s, ensure_ascii=False) for s in segments))
+    atomic_write_text(run_dir / SUMMARY_FILE, summary)
+    atomic_write_text(run_dir / RESULTS_FILE, json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+
+
+def load_results(path: Path) -> ResultsFile:
+    """Read ``results.json`` (or the one inside a run directory), checking the schema version."""
+    file = path / RESULTS_FILE if path.is_dir() else path
+    try:
+        data = json.loads(read_text(file, "results file"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"{file}:{err.lineno}: invalid JSON: {err.msg}") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise InputError(f"{file}: not an evalharness results file (no schema_version)")
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise InputError(
+            f"{file}: results schema version {data['schema_version']}, this evalharness reads {SCHEMA_VERSION}"
+        )
+    return data  # type: ignore[return-value]
+
+
+def load_segments(path: Path) -> list[SegmentRecord]:
+    """Read ``segments.jsonl`` (or the one inside a run directory)."""
+    file = path / SEGMENTS_FILE if path.is_dir() else path
+    out: list[SegmentRecord] = []
+    for lineno, line in enumerate(read_text(file, "segments file").splitlines(), start=1):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise InputError(f"{file}:{lineno}: invalid JSON: {err.msg}") from None
+    return out

@@ -1,0 +1,163 @@
+"""The run pipeline, top to bottom: corpus → systems → translations → metrics → results files.
+
+Everything that can be checked before translating (config, corpus, metric names, backends) is checked
+first; nothing is written until every system has finished, so a failed run leaves no partial results.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from evalharness import __version__
+from evalharness.config import CorpusFiles, RunConfig
+from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
+from evalharness.errors import HypothesisError
+from evalharness.metrics import Metric, get_metrics
+from evalharness.results import SCHEMA_VERSION, DirectionResult, ResultsFile, SegmentRecord, write_run
+from evalharness.summary import render_summary
+from evalharness.systems import System, create_system
+
+ProgressFactory = Callable[[str, int], Any]
+"""Makes a progress bar: (description, total) → object with ``update(n)`` and ``close()``."""
+
+
+@dataclass
+class RunOutput:
+    """What a finished run produced."""
+
+    run_dir: Path
+    results: ResultsFile
+    segments: list[SegmentRecord]
+    summary: str
+
+
+def open_corpus(config: RunConfig) -> Corpus:
+    """The corpus named or given as files by the config."""
+    if isinstance(config.corpus, CorpusFiles):
+        return load_plain_pair({"ms": config.corpus.ms, "en": config.corpus.en})
+    return load_corpus(config.corpus)
+
+
+def package_versions(*names: str) -> dict[str, str | None]:
+    """Installed versions, read from package metadata (no import: torch stays unloaded for a files run)."""
+    out: dict[str, str | None] = {"python": platform.python_version(), "evalharness": __version__}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def score_direction(metrics: list[Metric], hypotheses: list[str], references: list[str]) -> tuple[
+        dict[str, Any], dict[str, list[float]]]:
+    """Corpus scores (with signatures) and per-segment scores for one system × direction."""
+    corpus_scores: dict[str, Any] = {}
+    segment_scores: dict[str, list[float]] = {}
+    for metric in metrics:
+        score = metric.corpus_score(hypotheses, references)
+        segment_scores[metric.name] = metric.segment_scores(hypotheses, references)
+        # sacrebleu fills in a signature only once the metric has scored something (it records nrefs).
+        corpus_scores[metric.name] = {
+            "score": score,
+            "signature": metric.signature,
+            "segment_signature": metric.segment_signature,
+            "higher_is_better": metric.higher_is_better,
+        }
+    return corpus_scores, segment_scores
+
+
+def default_run_dir(config: RunConfig, config_path: Path | None, now: datetime) -> Path:
+    """``<output_dir>/<UTC timestamp>-<config name>``."""
+    stem = config_path.stem if config_path else "run"
+    return Path(config.output_dir) / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{stem}"
+
+
+def run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | None = None,
+        progress: ProgressFactory | None = None) -> RunOutput:
+    """Translate the corpus with every system in every direction, score, and write the run directory."""
+    started = datetime.now(timezone.utc)
+    metrics = get_metrics(config.metrics)
+    corpus = open_corpus(config)
+    segments: list[Segment] = corpus.segments(config.level)
+    systems: list[System] = [create_system(s, seed=config.seed, index=i) for i, s in enumerate(config.systems)]
+    for system in systems:
+        system.preflight()
+
+    results: dict[str, dict[str, DirectionResult]] = {}
+    records: list[SegmentRecord] = []
+    manifests: dict[str, Any] = {}
+    for system in systems:
+        results[system.name] = {}
+        try:
+            t_load = time.perf_counter()
+            system.prepare()
+            load_s = time.perf_counter() - t_load
+            for direction in config.system_directions(system.config):
+                src, tgt = direction.split("-")
+                sources = [seg.texts[src] for seg in segments]
+                references = [seg.texts[tgt] for seg in segments]
+                bar = progress(f"{system.name} {direction}", len(sources)) if progress else None
+                t0 = time.perf_counter()
+                hypotheses = system.translate(sources, src, tgt, progress=bar.update if bar else None)
+                elapsed = time.perf_counter() - t0
+                if bar:
+                    bar.close()
+                if len(hypotheses) != len(sources):
+                    raise HypothesisError(
+                        f"system {system.name!r} returned {len(hypotheses)} outputs for {len(sources)} inputs"
+                    )
+                corpus_scores, seg_scores = score_direction(metrics, hypotheses, references)
+                results[system.name][direction] = {
+                    "segments": len(sources),
+                    "scores": corpus_scores,
+                    "translate_s": round(elapsed, 4),
+                    "segments_per_s": round(len(sources) / elapsed, 2) if elapsed > 0 else 0.0,
+                }
+                for i, seg in enumerate(segments):
+                    records.append({
+                        "system": system.name, "direction": direction, "id": seg.id,
+                        "source": sources[i], "reference": references[i], "hypothesis": hypotheses[i],
+                        "scores": {m: seg_scores[m][i] for m in seg_scores},
+                    })
+            manifests[system.name] = {**system.manifest(), "directions": list(results[system.name]),
+                                      "load_s": round(load_s, 3)}
+        finally:
+            system.close()
+
+    finished = datetime.now(timezone.utc)
+    results_file: ResultsFile = {
+        "schema_version": SCHEMA_VERSION,
+        "manifest": {
+            "tool": "evalharness",
+            "config_path": str(config_path) if config_path else None,
+            "config": config.model_dump(mode="json"),
+            "corpus": {
+                "name": corpus.name, "version": corpus.version, "content_hash": corpus.content_hash,
+                "origin": corpus.origin, "level": config.level, "segments": len(segments),
+            },
+            "systems": manifests,
+            "metrics": {m.name: {"signature": m.signature, "segment_signature": m.segment_signature,
+                                 "higher_is_better": m.higher_is_better} for m in metrics},
+            "versions": package_versions("sacrebleu", "torch", "transformers", "sentencepiece"),
+            "platform": {"system": platform.platform(), "machine": platform.machine(),
+                         "argv": list(sys.argv)},
+            "seed": config.seed,
+            "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": finished.isoformat(timespec="seconds"),
+            "duration_s": round((finished - started).total_seconds(), 3),
+        },
+        "results": results,
+    }
+    summary = render_summary(results_file, records)
+    target = run_dir or default_run_dir(config, config_path, started)
+    write_run(target, results_file, records, summary)
+    return RunOutput(target, results_file, records, summary)

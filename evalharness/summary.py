@@ -1,0 +1,84 @@
+"""The human-readable summary: score table and the lowest-scoring segments, as Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from evalharness.results import ResultsFile, SegmentRecord
+
+LABELS = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
+WORST_N = 5
+
+
+def label(metric: str, higher_is_better: bool) -> str:
+    """Column header with the direction of goodness: ``BLEU ↑``, ``TER ↓``."""
+    return f"{LABELS.get(metric, metric)} {'↑' if higher_is_better else '↓'}"
+
+
+def score_table(results: ResultsFile) -> str:
+    """Systems × directions × metrics as a Markdown table."""
+    metrics: dict[str, bool] = {}
+    for by_dir in results["results"].values():
+        for res in by_dir.values():
+            for name, score in res["scores"].items():
+                metrics.setdefault(name, score["higher_is_better"])
+    head = ["system", "direction", "segments", *(label(m, hib) for m, hib in metrics.items())]
+    rows = [head, ["---"] * len(head)]
+    for system, by_dir in results["results"].items():
+        for direction, res in by_dir.items():
+            cells = [f"{res['scores'][m]['score']:.2f}" if m in res["scores"] else "—" for m in metrics]
+            rows.append([system, direction, str(res["segments"]), *cells])
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def signatures(results: ResultsFile) -> list[str]:
+    """One line per metric: its corpus and segment signatures (identical across systems)."""
+    seen: dict[str, tuple[str, str]] = {}
+    for by_dir in results["results"].values():
+        for res in by_dir.values():
+            for name, score in res["scores"].items():
+                seen.setdefault(name, (score["signature"], score["segment_signature"]))
+    out = []
+    for name, (corpus_sig, seg_sig) in seen.items():
+        seg = "" if seg_sig == corpus_sig else f"; segments: `{seg_sig}`"
+        out.append(f"- {LABELS.get(name, name)}: `{corpus_sig}`{seg}")
+    return out
+
+
+def worst_segments(results: ResultsFile, segments: Sequence[SegmentRecord], n: int = WORST_N) -> str:
+    """The ``n`` lowest-scoring segments per system and direction, by the run's first metric."""
+    blocks: list[str] = []
+    for system, by_dir in results["results"].items():
+        for direction, res in by_dir.items():
+            metric = next(iter(res["scores"]))
+            hib = res["scores"][metric]["higher_is_better"]
+            mine = [s for s in segments if s["system"] == system and s["direction"] == direction]
+            mine.sort(key=lambda s: (s["scores"][metric] if hib else -s["scores"][metric], s["id"]))
+            blocks.append(f"### {system}, {direction}: {min(n, len(mine))} lowest by {LABELS.get(metric, metric)}\n")
+            blocks.append(f"| id | {LABELS.get(metric, metric)} | hypothesis | reference |\n| --- | --- | --- | --- |")
+            for s in mine[:n]:
+                blocks.append(f"| {s['id']} | {s['scores'][metric]:.2f} | {_cell(s['hypothesis'])} | "
+                              f"{_cell(s['reference'])} |")
+            blocks.append("")
+    return "\n".join(blocks)
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_summary(results: ResultsFile, segments: Sequence[SegmentRecord]) -> str:
+    """The whole ``summary.md``."""
+    corpus = results["manifest"]["corpus"]
+    parts = [
+        "# evalharness run summary\n",
+        f"Corpus `{corpus['name']}` v{corpus['version']} ({corpus['level']} level, {corpus['segments']} segments, "
+        f"`{corpus['content_hash'][:19]}…`).\n",
+        score_table(results),
+        "\nSignatures:\n",
+        *signatures(results),
+        "\n## Lowest-scoring segments\n",
+        worst_segments(results, segments),
+    ]
+    return "\n".join(parts)

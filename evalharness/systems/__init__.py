@@ -1,0 +1,22 @@
+"""MT systems behind one small interface, in a registry that imports a backend only when it is used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evalharness.registry import Registry
+from evalharness.systems.base import ProgressFn, System
+
+SYSTEMS: Registry[Any] = Registry("system backend")
+SYSTEMS.register("transformers", "evalharness.systems.hf:TransformersSystem")
+SYSTEMS.register("files", "evalharness.systems.files:FilesSystem")
+SYSTEMS.register("copy", "evalharness.systems.files:CopySystem")
+
+__all__ = ["SYSTEMS", "ProgressFn", "System", "create_system"]
+
+
+def create_system(config: Any, *, seed: int = 0, index: int = 0) -> System:
+    """Instantiate the backend named by ``config.backend`` (loading of weights is deferred)."""
+    cls = SYSTEMS.get(config.backend)
+    system: System = cls(config, seed=seed, index=index)
+    return system

@@ -1,0 +1,52 @@
+"""Systems without a model: hypotheses read from files, and the copy-the-source baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evalharness.errors import HypothesisError
+from evalharness.systems.base import ProgressFn, System
+from evalharness.textio import read_lines
+
+
+class FilesSystem(System):
+    """Outputs produced elsewhere: one text file per direction, one segment a line."""
+
+    def translate(self, texts: Sequence[str], src: str, tgt: str, *,
+                  progress: ProgressFn | None = None) -> list[str]:
+        direction = f"{src}-{tgt}"
+        if direction not in self.config.hypotheses:
+            raise HypothesisError(f"system {self.name!r}: no hypotheses file for {direction}")
+        path = Path(self.config.hypotheses[direction]).expanduser()  # type: ignore[index]
+        lines = read_lines(path, "hypothesis file")
+        if len(lines) != len(texts):
+            raise HypothesisError(
+                f"{path}: {len(lines)} lines for {len(texts)} source segments ({direction}, system "
+                f"{self.name!r}); give exactly one hypothesis per segment"
+            )
+        if progress:
+            progress(len(lines))
+        return lines
+
+    def manifest(self) -> dict[str, Any]:
+        """Backend and the files with their hashes."""
+        import hashlib
+
+        files = {}
+        for direction, name in sorted(self.config.hypotheses.items()):
+            path = Path(name).expanduser()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+            files[direction] = {"path": str(path), "sha256": digest}
+        return {"backend": "files", "hypotheses": files}
+
+
+class CopySystem(System):
+    """Returns the source unchanged: the floor any real system must beat, and a test double."""
+
+    def translate(self, texts: Sequence[str], src: str, tgt: str, *,
+                  progress: ProgressFn | None = None) -> list[str]:
+        if progress:
+            progress(len(texts))
+        return list(texts)

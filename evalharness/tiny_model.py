@@ -1,0 +1,119 @@
+"""Build a random-weight MarianMT model on disk, for offline tests, smoke runs and benchmarks.
+
+The model is saved with ``save_pretrained`` next to real MarianTokenizer files (``source.spm``,
+``target.spm``, ``vocab.json``) whose SentencePiece model is trained on corpus text, so it loads through
+exactly the code path of a hub model such as ``Helsinki-NLP/opus-mt-en-mul``. Its translations are
+noise: use it to test plumbing, never quality.
+
+    python -m evalharness.tiny_model OUT_DIR            # tiny: seconds to build and run
+    python -m evalharness.tiny_model OUT_DIR --opus-mt  # opus-mt size (d_model 512, 6+6 layers, ~60k vocab)
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Language tokens as the multilingual opus-mt models spell them; kept in the vocabulary so that a
+# ``>>zsm_Latn<<`` prefix is one token, as with the real en-mul model.
+TARGET_TOKENS = (">>zsm_Latn<<", ">>ind<<", ">>eng<<")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Sizes of the Marian transformer."""
+
+    d_model: int = 32
+    layers: int = 1
+    heads: int = 2
+    ffn: int = 64
+    vocab_size: int = 0  # 0: as many entries as the SentencePiece model has (plus specials)
+    max_positions: int = 512
+
+
+TINY = Architecture()
+OPUS_MT = Architecture(d_model=512, layers=6, heads=8, ffn=2048, vocab_size=60_000)
+
+
+def corpus_texts() -> list[str]:
+    """Both sides of every corpus found under ``corpora/``: the SentencePiece training text."""
+    from evalharness.corpus import LANGUAGES, available_corpora, load_corpus
+
+    texts: list[str] = []
+    for folder in available_corpora().values():
+        for pair in load_corpus(folder).pairs:
+            texts.extend(pair.sides[lang].text for lang in LANGUAGES)
+    return texts
+
+
+def build_marian(out_dir: Path, texts: Sequence[str] | None = None, *, arch: Architecture = TINY,
+                 spm_vocab: int = 300, seed: int = 0) -> Path:
+    """Write a random-weight Marian model and its tokenizer files to ``out_dir``; return ``out_dir``."""
+    import sentencepiece as spm
+    import torch
+    from transformers import MarianConfig, MarianMTModel, MarianTokenizer
+
+    texts = list(texts) if texts is not None else corpus_texts()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_file = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_writer=model_file, vocab_size=spm_vocab,
+        model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
+        minloglevel=2, num_threads=1, seed_sentencepiece_size=100_000,
+    )
+    spm_path = out_dir / "source.spm"
+    spm_path.write_bytes(model_file.getvalue())
+    (out_dir / "target.spm").write_bytes(model_file.getvalue())
+    processor = spm.SentencePieceProcessor(model_file=str(spm_path))
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    vocab: dict[str, int] = {}
+    for token in ("</s>", "<unk>", *TARGET_TOKENS, *pieces):
+        if token not in vocab and token not in ("<s>",):
+            vocab[token] = len(vocab)
+    # Pad with unused entries up to the requested size, so that embedding and output-projection cost
+    # what they would for a real vocabulary.
+    while arch.vocab_size and len(vocab) < arch.vocab_size - 1:
+        vocab[f"<unused{len(vocab)}>"] = len(vocab)
+    vocab["<pad>"] = len(vocab)
+    (out_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+
+    tokenizer = MarianTokenizer(str(spm_path), str(out_dir / "target.spm"), str(out_dir / "vocab.json"),
+                                source_lang="mul", target_lang="mul")
+    pad = vocab["<pad>"]
+    config = MarianConfig(
+        vocab_size=len(vocab), d_model=arch.d_model,
+        encoder_layers=arch.layers, decoder_layers=arch.layers,
+        encoder_attention_heads=arch.heads, decoder_attention_heads=arch.heads,
+        encoder_ffn_dim=arch.ffn, decoder_ffn_dim=arch.ffn, max_position_embeddings=arch.max_positions,
+        pad_token_id=pad, eos_token_id=vocab["</s>"], decoder_start_token_id=pad,
+        forced_eos_token_id=vocab["</s>"], share_encoder_decoder_embeddings=True, init_std=0.5,
+    )
+    torch.manual_seed(seed)
+    model = MarianMTModel(config)
+    model.generation_config.decoder_start_token_id = pad
+    model.generation_config.pad_token_id = pad
+    model.generation_config.eos_token_id = vocab["</s>"]
+    model.generation_config.bad_words_ids = [[pad]]
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """``python -m evalharness.tiny_model OUT_DIR [--opus-mt]``."""
+    parser = argparse.ArgumentParser(prog="python -m evalharness.tiny_model", description=__doc__.split("\n")[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--opus-mt", action="store_true", help="opus-mt size instead of tiny")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    build_marian(args.out_dir, arch=OPUS_MT if args.opus_mt else TINY, seed=args.seed)
+    print(args.out_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
