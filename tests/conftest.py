@@ -9,6 +9,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 CORPUS_NAME = "rt-2013-russia-japan-2plus2"
 CORPUS_DIR = REPO / "corpora" / CORPUS_NAME
+REPO_ROOT = REPO
 SEED = REPO.parent / "shared" / "seed" / "rt-2013-russia-japan-2plus2.ms-en.txt"
 
 
@@ -18,3 +19,26 @@ def seed_path() -> Path:
     if not SEED.is_file():
         pytest.skip(f"raw article not found at {SEED} (../shared/seed is laid beside the checkout in CI)")
     return SEED
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight MarianMT model with real MarianTokenizer files, trained on the corpus text.
+
+    Built once per test session with ``save_pretrained``; loaded back by the tests through the same
+    ``from_pretrained`` path a hub model takes.
+    """
+    from evalharness.tiny_model import build_marian
+
+    return build_marian(tmp_path_factory.mktemp("tiny-marian"))
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for CLI subprocesses: offline hub, an empty HF cache under tmp_path, no user files touched."""
+    import os
+
+    env = dict(os.environ)
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"), PYTHONUNBUFFERED="1",
+               XDG_CACHE_HOME=str(tmp_path / "xdg-cache"))
+    return env

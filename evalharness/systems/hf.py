@@ -67,6 +67,7 @@ class TransformersSystem(System):
         """Fail in a second, before torch is even imported, when a hub model is neither cached nor reachable."""
         model_id = str(self.config.model)
         if looks_like_path(model_id):
+            self._check_model_dir(Path(model_id).expanduser())
             return
         from huggingface_hub import try_to_load_from_cache
 
@@ -75,6 +76,13 @@ class TransformersSystem(System):
             return
         if not hub_reachable():
             raise self._unreachable(model_id)
+
+    def _check_model_dir(self, folder: Path) -> None:
+        if not (folder / "config.json").is_file():
+            raise ModelLoadError(
+                f"{self.key}.model: {folder} is not a transformers model directory (no config.json); "
+                "point it at a folder written by save_pretrained or a downloaded snapshot"
+            )
 
     def _unreachable(self, model_id: str) -> ModelLoadError:
         return ModelLoadError(
@@ -98,11 +106,7 @@ class TransformersSystem(System):
         kwargs: dict[str, Any] = {}
         if looks_like_path(model_id):
             folder = Path(model_id).expanduser()
-            if not (folder / "config.json").is_file():
-                raise ModelLoadError(
-                    f"system {self.name!r}: {folder} is not a transformers model directory (no config.json); "
-                    "point 'model' at a folder written by save_pretrained or a downloaded snapshot"
-                )
+            self._check_model_dir(folder)
             source: str = str(folder)
             kwargs["local_files_only"] = True
             self._resolved_revision = hash_model_dir(folder)
@@ -169,6 +173,11 @@ class TransformersSystem(System):
 
     # ------------------------------------------------------------------ translating
 
+    def model_inputs(self, texts: Sequence[str], tgt: str) -> list[str]:
+        """The strings the tokenizer sees: a multi-target model's ``>>xxx<<`` token goes in front."""
+        prefix = self.config.target_prefix.get(tgt, "")
+        return [f"{prefix} {t}" if prefix else t for t in texts]
+
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   progress: ProgressFn | None = None) -> list[str]:
         """Translate ``texts`` from ``src`` to ``tgt`` in length-sorted batches; outputs in input order."""
@@ -176,8 +185,7 @@ class TransformersSystem(System):
         import torch
 
         tok, model, gen = self._tokenizer, self._model, self.config.generation
-        prefix = self.config.target_prefix.get(tgt, "")
-        inputs = [f"{prefix} {t}" if prefix else t for t in texts]
+        inputs = self.model_inputs(texts, tgt)
         extra: dict[str, Any] = {}
         codes = self.config.lang_codes
         if codes:

@@ -1,0 +1,103 @@
+"""Config loading: validation errors name file and key; precedence defaults < YAML < --set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evalharness.cli import main
+from evalharness.config import load_config
+from evalharness.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+MINIMAL = """\
+systems:
+  - name: copy
+    backend: copy
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_then_yaml_then_cli(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL + "metrics: [bleu]\nlevel: sentence\n")
+    config = load_config(path)
+    assert config.metrics == ["bleu"]  # YAML over default
+    assert config.directions == ["ms-en", "en-ms"]  # default
+    assert config.systems[0].generation.num_beams == 1  # default
+    config = load_config(path, ["metrics=[chrf, ter]", "systems.0.generation.num_beams=3", "level=paragraph"])
+    assert config.metrics == ["chrf", "ter"]  # CLI over YAML
+    assert config.systems[0].generation.num_beams == 3
+    assert config.level == "paragraph"
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "nllb.yaml"])
+def test_shipped_configs_validate(name: str) -> None:
+    config = load_config(REPO / "configs" / name)
+    assert config.corpus == "rt-2013-russia-japan-2plus2"
+    assert {d for s in config.systems for d in config.system_directions(s)} == {"ms-en", "en-ms"}
+
+
+def test_default_config_uses_the_hub_models_that_exist() -> None:
+    config = load_config(REPO / "configs" / "default.yaml")
+    by_dir = {config.system_directions(s)[0]: s for s in config.systems}
+    assert by_dir["ms-en"].model == "Helsinki-NLP/opus-mt-mul-en"
+    assert by_dir["en-ms"].model == "Helsinki-NLP/opus-mt-en-mul"
+    assert by_dir["en-ms"].target_prefix == {"ms": ">>zsm_Latn<<"}
+
+
+BAD = {
+    "unknown key": (MINIMAL + "metricz: [bleu]\n", [], "c.yaml: metricz: unknown key"),
+    "nested unknown key": (MINIMAL + "    beams: 4\n", [], "c.yaml: systems.0.beams: unknown key"),
+    "wrong type": (MINIMAL + "    generation: {num_beams: many}\n", [],
+                   "c.yaml: systems.0.generation.num_beams: Input should be a valid integer"),
+    "bad direction": (MINIMAL + "directions: [ms-id]\n", [], "c.yaml: directions.0:"),
+    "no systems": ("metrics: [bleu]\n", [], "c.yaml: systems: Field required"),
+    "missing model dir": (MINIMAL, ["systems.0.backend=transformers", "systems.0.model=/nonexistent/model"],
+                          "systems.0.model: local model directory not found: /nonexistent/model"),
+    "missing corpus file": (MINIMAL + "corpus: {ms: /no/such.ms, en: /no/such.en}\n", [],
+                            "corpus.ms: file not found: /no/such.ms"),
+    "bad yaml": (MINIMAL + "metrics: [bleu\n", [], "c.yaml:"),
+    "override index": (MINIMAL, ["systems.3.model=x"], "systems.3: no list item 3 (the list has 1)"),
+    "override syntax": (MINIMAL, ["systems.0.model"], "expected KEY=VALUE"),
+    "transformers without model": (MINIMAL, ["systems.0.backend=transformers"], "needs 'model'"),
+    "duplicate names": (MINIMAL + "  - name: copy\n    backend: copy\n", [], "repeated: copy"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path, case: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    text, overrides, expected = BAD[case]
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    assert expected in str(info.value)
+    argv = ["run", "--config", str(path), "--run-dir", str(tmp_path / "out"), "-q"]
+    for item in overrides:
+        argv += ["--set", item]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--config", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml: config file not found" in capsys.readouterr().err
+
+
+def test_unknown_backend_and_metric_fail_before_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, MINIMAL)
+    out = tmp_path / "out"
+    assert main(["run", "-c", str(path), "--set", "systems.0.backend=copyy", "--run-dir", str(out), "-q"]) == 2
+    assert "unknown system backend 'copyy'; did you mean 'copy'?" in capsys.readouterr().err
+    assert main(["run", "-c", str(path), "--set", "metrics=[bleu, comet]", "--run-dir", str(out), "-q"]) == 2
+    assert "unknown metric 'comet'" in capsys.readouterr().err
+    assert not out.exists()
