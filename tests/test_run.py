@@ -188,7 +188,7 @@ def test_real_hub_model_translates_malay() -> None:
     from evalharness.systems.hf import hub_reachable
 
     if not hub_reachable():
-        pytest.skip("the Hugging Face hub is unreachable from this machine; this test needs Helsinki-NLP/opus-mt-mul-en")
+        pytest.skip("the Hugging Face hub is unreachable here; this test needs Helsinki-NLP/opus-mt-mul-en")
     from evalharness.config import Generation, SystemConfig
     from evalharness.systems.hf import TransformersSystem
 
