@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from evalharness import __version__
 from evalharness.errors import EvalHarnessError
@@ -72,7 +73,50 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--metrics", default="bleu,chrf,chrf++,ter",
                        help="comma-separated metric names (default: %(default)s)")
     score.add_argument("--format", choices=["text", "json"], default="text")
+
+    compare = sub.add_parser(
+        "compare", help="paired comparison of two runs: deltas, confidence intervals, p-values, verdicts",
+        description="Compare run B with run A on the same segments, per system × direction × metric "
+                    "(systems matched by name). The verdict honours each metric's direction (TER: lower is better).")
+    compare.add_argument("run_a", type=Path, help="run directory, results.json or baseline file (A, the reference)")
+    compare.add_argument("run_b", type=Path, help="run directory or results.json (B)")
+    _add_test_options(compare)
+    compare.add_argument("--metrics", help="comma-separated subset of metrics (default: all in A)")
+    compare.add_argument("--format", choices=["text", "json", "md"], default="text")
+
+    check = sub.add_parser(
+        "check", help="gate a run against a committed baseline (exit 0 pass, 1 regression, 2 input error)",
+        description="Compare a run (a run directory, or --config to run one first) with a baseline file. "
+                    "A regression is a move in the bad direction larger than the metric's tolerance AND "
+                    "significant at level alpha (config 'gate:' section, else the baseline's, else defaults: "
+                    "tolerance 1.0 point for every metric, alpha 0.05, paired bootstrap).",
+        epilog="Exit codes: 0 pass; 1 regression found; 2 usage or input error (including a baseline from another "
+               "corpus version or with other metric signatures).")
+    check.add_argument("--baseline", type=Path, required=True, help="baseline file (evalharness baseline update)")
+    check.add_argument("run_dir", nargs="?", type=Path, help="run directory to check")
+    check.add_argument("--config", "-c", type=Path, help="run this config first, then check its run")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="config override for --config (repeatable)")
+    check.add_argument("--run-dir", dest="new_run_dir", type=Path, help="where --config writes its run")
+    check.add_argument("--junit", type=Path, help="write a JUnit XML report here")
+    check.add_argument("--summary-md", type=Path,
+                       help="write a Markdown report here (also appended to $GITHUB_STEP_SUMMARY when set)")
+    check.add_argument("--quiet", "-q", action="store_true", help="only failures and the verdict")
+
+    baseline = sub.add_parser("baseline", help="write baseline files for 'check'")
+    bsub = baseline.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
+    update = bsub.add_parser("update", help="write (or replace) a baseline from a run directory, atomically")
+    update.add_argument("run_dir", type=Path, help="run directory")
+    update.add_argument("-o", "--output", type=Path, required=True, help="baseline file to write")
     return parser
+
+
+def _add_test_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--test", choices=["bs", "ar"], default="bs",
+                        help="paired bootstrap (bs, default) or approximate randomization (ar)")
+    parser.add_argument("--samples", type=int, help="resamples (bs, default 1000) or trials (ar, default 10000)")
+    parser.add_argument("--seed", type=int, default=12345, help="random seed (default %(default)s)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default %(default)s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,6 +143,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run_command(args)
     if args.command == "score":
         return _score_command(args)
+    if args.command == "compare":
+        return _compare_command(args)
+    if args.command == "check":
+        return _check_command(args)
+    if args.command == "baseline":
+        return _baseline_command(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse only lets known commands through
 
 
@@ -172,18 +222,23 @@ def _run_command(args: argparse.Namespace) -> int:
     from evalharness.summary import score_table
 
     config = load_config(args.config, args.overrides)
-    progress = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        def progress(desc: str, total: int) -> tqdm:  # type: ignore[type-arg]
-            return tqdm(total=total, desc=desc, unit="seg", file=sys.stderr, dynamic_ncols=True)
-
-    output = run(config, config_path=args.config, run_dir=args.run_dir, progress=progress)
+    output = run(config, config_path=args.config, run_dir=args.run_dir, progress=_progress(args.quiet))
     if not args.quiet:
         print(score_table(output.results))
     print(f"wrote {output.run_dir}")
     return EXIT_OK
+
+
+def _progress(quiet: bool) -> Any:
+    """A tqdm factory for the runner, or None when quiet."""
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    def progress(desc: str, total: int) -> tqdm:  # type: ignore[type-arg]
+        return tqdm(total=total, desc=desc, unit="seg", file=sys.stderr, dynamic_ncols=True)
+
+    return progress
 
 
 def _score_command(args: argparse.Namespace) -> int:
@@ -199,4 +254,60 @@ def _score_command(args: argparse.Namespace) -> int:
         print(f"{system['hypotheses']} ({report['segments']} segments)")
         for name, score in system["scores"].items():
             print(f"  {LABELS.get(name, name):7} {score['score']:6.2f}  {score['signature']}")
+    return EXIT_OK
+
+
+def _compare_command(args: argparse.Namespace) -> int:
+    from evalharness.compare import compare_runs, mdd_note, render_table
+    from evalharness.results import load_run
+
+    a, b = load_run(args.run_a), load_run(args.run_b)
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    rows = compare_runs(a, b, metrics=metrics, test=args.test, samples=args.samples, seed=args.seed,
+                        alpha=args.alpha)
+    if args.format == "json":
+        print(json.dumps({"a": str(args.run_a), "b": str(args.run_b), "test": args.test, "seed": args.seed,
+                          "alpha": args.alpha, "comparisons": [r.to_json() for r in rows]}, indent=2))
+    else:
+        print(render_table(rows, markdown=args.format == "md"))
+        print()
+        print(mdd_note(rows, args.alpha))
+    return EXIT_OK
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    from evalharness.errors import InputError
+    from evalharness.gate import check, render_text, write_reports
+    from evalharness.results import load_run
+
+    if (args.run_dir is None) == (args.config is None):
+        raise InputError("check needs either a RUN_DIR or --config CONFIG (not both)")
+    baseline = load_run(args.baseline)  # read it first: a bad baseline should not cost a translation run
+    if args.config is not None:
+        from evalharness.config import load_config
+        from evalharness.runner import run
+
+        config = load_config(args.config, args.overrides)
+        run_dir = run(config, config_path=args.config, run_dir=args.new_run_dir,
+                      progress=_progress(args.quiet)).run_dir
+    else:
+        run_dir = args.run_dir
+    report = check(baseline, load_run(run_dir))
+    write_reports(report, junit=args.junit, summary_md=args.summary_md)
+    if args.quiet:
+        for line in report.failures:
+            print(line)
+        print("PASS: no regression" if report.passed else f"FAIL: {len(report.failures)} regression(s)")
+    else:
+        print(render_text(report), end="")
+    return EXIT_OK if report.passed else EXIT_PROBLEMS
+
+
+def _baseline_command(args: argparse.Namespace) -> int:
+    from evalharness.baseline import write_baseline
+    from evalharness.results import load_run
+
+    run_data = load_run(args.run_dir)
+    write_baseline(run_data, args.output)
+    print(f"wrote baseline {args.output} from {args.run_dir}")
     return EXIT_OK

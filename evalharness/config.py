@@ -58,6 +58,46 @@ class SystemConfig(_Strict):
         return self
 
 
+class Statistics(_Strict):
+    """Bootstrap settings for the confidence interval of every corpus score."""
+
+    resamples: int = Field(default=1000, ge=100)
+    seed: int = 12345
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+
+
+class GateRule(_Strict):
+    """Tolerance (score points, per metric) and significance level; any field may be left unset."""
+
+    tolerance: dict[str, float] = Field(default_factory=dict)
+    alpha: float | None = Field(default=None, gt=0.0, lt=1.0)
+
+
+class Gate(_Strict):
+    """When a move of a score counts as a regression: larger than its tolerance *and* significant.
+
+    ``per_direction`` overrides ``tolerance``/``alpha`` for one direction (e.g. ``en-ms``).
+    """
+
+    tolerance: dict[str, float] = Field(default_factory=lambda: {"bleu": 1.0, "chrf": 1.0, "chrf++": 1.0,
+                                                                 "ter": 1.0})
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    test: Literal["bs", "ar"] = "bs"
+    samples: int | None = Field(default=None, ge=100)
+    seed: int = 12345
+    per_direction: dict[Direction, GateRule] = Field(default_factory=dict)
+
+    def rule(self, direction: str, metric: str) -> tuple[float, float]:
+        """(tolerance, alpha) for ``metric`` in ``direction``."""
+        tolerance = self.tolerance.get(metric, 0.0)
+        alpha = self.alpha
+        override = self.per_direction.get(direction)  # type: ignore[call-overload]
+        if override is not None:
+            tolerance = override.tolerance.get(metric, tolerance)
+            alpha = override.alpha if override.alpha is not None else alpha
+        return tolerance, alpha
+
+
 class CorpusFiles(_Strict):
     """An external test set as two line-aligned plain-text files."""
 
@@ -75,6 +115,8 @@ class RunConfig(_Strict):
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
     output_dir: str = "runs"
     seed: int = 0
+    statistics: Statistics = Field(default_factory=Statistics)
+    gate: Gate | None = None
 
     @field_validator("systems")
     @classmethod

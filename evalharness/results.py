@@ -29,6 +29,7 @@ class MetricScore(TypedDict):
     """A corpus score and everything needed to reproduce and read it."""
 
     score: float
+    ci: list[float]  # [low, high] percentile bootstrap interval (manifest.statistics gives resamples, seed)
     signature: str  # sacrebleu signature of the corpus score
     segment_signature: str  # sacrebleu signature of the per-segment scores
     higher_is_better: bool
@@ -97,3 +98,33 @@ def load_segments(path: Path) -> list[SegmentRecord]:
         except json.JSONDecodeError as err:
             raise InputError(f"{file}:{lineno}: invalid JSON: {err.msg}") from None
     return out
+
+
+class RunData:
+    """A run (or a baseline) in memory: results plus hypotheses grouped by system and direction."""
+
+    def __init__(self, origin: Path, results: ResultsFile, segments: list[SegmentRecord]) -> None:
+        self.origin = origin
+        self.results = results
+        self.manifest = results["manifest"]
+        self.gate: dict[str, Any] | None = None  # a baseline's own gate settings
+        self.segments: dict[tuple[str, str], list[SegmentRecord]] = {}
+        for record in segments:
+            self.segments.setdefault((record["system"], record["direction"]), []).append(record)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(system, direction) pairs with results, in file order."""
+        return [(s, d) for s, by_dir in self.results["results"].items() for d in by_dir]
+
+
+def load_run(path: Path) -> RunData:
+    """Load a run directory, its ``results.json``, or a baseline file written by ``baseline update``."""
+    if path.is_dir() or path.name == RESULTS_FILE:
+        results = load_results(path)
+        run_dir = path if path.is_dir() else path.parent
+        if not (run_dir / SEGMENTS_FILE).is_file():
+            raise InputError(f"{run_dir}: no {SEGMENTS_FILE} beside {RESULTS_FILE}; is this a complete run directory?")
+        return RunData(run_dir, results, load_segments(run_dir))
+    from evalharness.baseline import read_baseline
+
+    return read_baseline(path)

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from evalharness import __version__
-from evalharness.config import CorpusFiles, RunConfig
+from evalharness.config import CorpusFiles, RunConfig, Statistics
 from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
 from evalharness.errors import HypothesisError
 from evalharness.metrics import Metric, get_metrics
 from evalharness.results import SCHEMA_VERSION, DirectionResult, ResultsFile, SegmentRecord, write_run
+from evalharness.significance import confidence_interval
 from evalharness.summary import render_summary
 from evalharness.systems import System, create_system
 
@@ -57,17 +58,21 @@ def package_versions(*names: str) -> dict[str, str | None]:
     return out
 
 
-def score_direction(metrics: list[Metric], hypotheses: list[str], references: list[str]) -> tuple[
-        dict[str, Any], dict[str, list[float]]]:
-    """Corpus scores (with signatures) and per-segment scores for one system × direction."""
+def score_direction(metrics: list[Metric], hypotheses: list[str], references: list[str],
+                    statistics: Statistics) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Corpus scores (with signatures and bootstrap intervals) and per-segment scores for one system × direction."""
     corpus_scores: dict[str, Any] = {}
     segment_scores: dict[str, list[float]] = {}
     for metric in metrics:
-        score = metric.corpus_score(hypotheses, references)
+        stats = metric.segment_stats(hypotheses, references)
+        score = metric.score_from_stats(stats)
+        low, high = confidence_interval(metric, stats, resamples=statistics.resamples, seed=statistics.seed,
+                                        confidence=statistics.confidence)
         segment_scores[metric.name] = metric.segment_scores(hypotheses, references)
         # sacrebleu fills in a signature only once the metric has scored something (it records nrefs).
         corpus_scores[metric.name] = {
             "score": score,
+            "ci": [low, high],
             "signature": metric.signature,
             "segment_signature": metric.segment_signature,
             "higher_is_better": metric.higher_is_better,
@@ -115,7 +120,7 @@ def run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | N
                     raise HypothesisError(
                         f"system {system.name!r} returned {len(hypotheses)} outputs for {len(sources)} inputs"
                     )
-                corpus_scores, seg_scores = score_direction(metrics, hypotheses, references)
+                corpus_scores, seg_scores = score_direction(metrics, hypotheses, references, config.statistics)
                 results[system.name][direction] = {
                     "segments": len(sources),
                     "scores": corpus_scores,
@@ -151,6 +156,8 @@ def run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | N
             "platform": {"system": platform.platform(), "machine": platform.machine(),
                          "argv": list(sys.argv)},
             "seed": config.seed,
+            "statistics": {"bootstrap_resamples": config.statistics.resamples, "bootstrap_seed": config.statistics.seed,
+                           "confidence": config.statistics.confidence},
             "started_at": started.isoformat(timespec="seconds"),
             "finished_at": finished.isoformat(timespec="seconds"),
             "duration_s": round((finished - started).total_seconds(), 3),

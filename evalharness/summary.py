@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evalharness.results import ResultsFile, SegmentRecord
+from evalharness.results import MetricScore, ResultsFile, SegmentRecord
 
 LABELS = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
 WORST_N = 5
@@ -16,7 +16,7 @@ def label(metric: str, higher_is_better: bool) -> str:
 
 
 def score_table(results: ResultsFile) -> str:
-    """Systems × directions × metrics as a Markdown table."""
+    """Systems × directions × metrics as a Markdown table; each score with its 95% bootstrap interval."""
     metrics: dict[str, bool] = {}
     for by_dir in results["results"].values():
         for res in by_dir.values():
@@ -26,9 +26,14 @@ def score_table(results: ResultsFile) -> str:
     rows = [head, ["---"] * len(head)]
     for system, by_dir in results["results"].items():
         for direction, res in by_dir.items():
-            cells = [f"{res['scores'][m]['score']:.2f}" if m in res["scores"] else "—" for m in metrics]
+            cells = [_score_cell(res["scores"][m]) if m in res["scores"] else "—" for m in metrics]
             rows.append([system, direction, str(res["segments"]), *cells])
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def _score_cell(score: MetricScore) -> str:
+    ci = score.get("ci")
+    return f"{score['score']:.2f} [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else f"{score['score']:.2f}"
 
 
 def signatures(results: ResultsFile) -> list[str]:
@@ -76,7 +81,7 @@ def render_summary(results: ResultsFile, segments: Sequence[SegmentRecord]) -> s
         f"Corpus `{corpus['name']}` v{corpus['version']} ({corpus['level']} level, {corpus['segments']} segments, "
         f"`{corpus['content_hash'][:19]}…`).\n",
         score_table(results),
-        "\nSignatures:\n",
+        "\nScores with their 95% bootstrap confidence interval in brackets. Signatures:\n",
         *signatures(results),
         "\n## Lowest-scoring segments\n",
         worst_segments(results, segments),

@@ -183,12 +183,12 @@ def test_not_a_model_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif("os.environ.get('HF_HUB_OFFLINE') == '1'", reason="HF_HUB_OFFLINE=1: the hub test is off")
 def test_real_hub_model_translates_malay() -> None:
     from evalharness.systems.hf import hub_reachable
 
     if not hub_reachable():
-        pytest.skip("the Hugging Face hub is unreachable here; this test needs Helsinki-NLP/opus-mt-mul-en")
+        pytest.skip("needs Helsinki-NLP/opus-mt-mul-en from the Hugging Face hub, which is unreachable here "
+                    "(or HF_HUB_OFFLINE=1)")
     from evalharness.config import Generation, SystemConfig
     from evalharness.systems.hf import TransformersSystem
 
