@@ -124,8 +124,12 @@ def paired_test(metric: Metric, stats_a: Sequence[Sequence[float]], stats_b: Seq
     else:
         samples = samples or DEFAULT_AR_TRIALS
         swap = rng.integers(2, size=(samples, n), dtype=bool)
-        shuf_a = swap @ a_arr + ~swap @ b_arr
-        shuf_b = ~swap @ a_arr + swap @ b_arr
+        # sacrebleu's AR mixes float32 baseline and integer system statistics, i.e. it works in float64.
+        # Precision matters here: a trial that swaps only identical segments ties the real difference,
+        # and ties do not count (strict >); float32 rounding would count about half of them.
+        a64, b64 = a_arr.astype("float64"), b_arr.astype("float64")
+        shuf_a = swap @ a64 + ~swap @ b64
+        shuf_b = ~swap @ a64 + swap @ b64
         trial = np.abs(np.array([_score(metric, x) for x in shuf_a]) - np.array([_score(metric, x) for x in shuf_b]))
         p = _compute_p_value(trial, abs(score_b - score_a))
         idx = rng.choice(n, size=(DEFAULT_RESAMPLES, n), replace=True)
