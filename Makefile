@@ -14,7 +14,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt "$(TORCH)" -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt "$(TORCH)" -e '.[dev,ct2]'
 	touch $@
 
 test: setup

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "--set systems.0.model=/path/to/model --set systems.0.generation.num_beams=4")
     run.add_argument("--run-dir", type=Path, help="write here instead of <output_dir>/<timestamp>-<config>/")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars or table (for CI logs)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="translate everything afresh, neither reading nor writing the translation cache")
 
     score = sub.add_parser(
         "score", help="score line-aligned plain-text hypothesis files against a reference file (no model)")
@@ -102,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--summary-md", type=Path,
                        help="write a Markdown report here (also appended to $GITHUB_STEP_SUMMARY when set)")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress bars while --config runs")
+    check.add_argument("--no-cache", action="store_true", help="with --config: bypass the translation cache")
+
+    cache = sub.add_parser("cache", help="inspect or empty the translation cache")
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    for name, text in (("info", "where the cache is, its size, and entries per model"),
+                       ("clear", "delete every cached translation")):
+        action = cache_sub.add_parser(name, help=text)
+        action.add_argument("--path", type=Path,
+                            help="cache file (default: $EVALHARNESS_CACHE_DIR, $XDG_CACHE_HOME/evalharness or "
+                                 "~/.cache/evalharness, file translations.sqlite3)")
 
     baseline = sub.add_parser("baseline", help="write baseline files for 'check'")
     bsub = baseline.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
@@ -149,6 +161,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check_command(args)
     if args.command == "baseline":
         return _baseline_command(args)
+    if args.command == "cache":
+        return _cache_command(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse only lets known commands through
 
 
@@ -221,7 +235,7 @@ def _run_command(args: argparse.Namespace) -> int:
     from evalharness.runner import run
     from evalharness.summary import score_table
 
-    config = load_config(args.config, args.overrides)
+    config = load_config(args.config, [*args.overrides, *(["cache.enabled=false"] if args.no_cache else [])])
     output = run(config, config_path=args.config, run_dir=args.run_dir, progress=_progress(args.quiet))
     if not args.quiet:
         print(score_table(output.results))
@@ -287,7 +301,7 @@ def _check_command(args: argparse.Namespace) -> int:
         from evalharness.config import load_config
         from evalharness.runner import run
 
-        config = load_config(args.config, args.overrides)
+        config = load_config(args.config, [*args.overrides, *(["cache.enabled=false"] if args.no_cache else [])])
         run_dir = run(config, config_path=args.config, run_dir=args.new_run_dir,
                       progress=_progress(args.quiet)).run_dir
     else:
@@ -305,4 +319,22 @@ def _baseline_command(args: argparse.Namespace) -> int:
     run_data = load_run(args.run_dir)
     write_baseline(run_data, args.output)
     print(f"wrote baseline {args.output} from {args.run_dir}")
+    return EXIT_OK
+
+
+def _cache_command(args: argparse.Namespace) -> int:
+    from evalharness.cache import TranslationCache, default_cache_path
+
+    path = args.path or default_cache_path()
+    if args.cache_command == "info" and not path.exists():
+        print(f"{path}: no cache yet (0 entries)")
+        return EXIT_OK
+    with TranslationCache(path) as cache:
+        if args.cache_command == "clear":
+            print(f"{path}: removed {cache.clear()} entries")
+            return EXIT_OK
+        info = cache.info()
+    print(f"{info['path']}: {info['entries']} entries, {info['bytes'] / 1e6:.1f} MB")
+    for system in info["systems"]:
+        print(f"  {system['entries']:7d}  {system['backend']}  {system['model']}  {system['revision']}")
     return EXIT_OK

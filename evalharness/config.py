@@ -27,13 +27,26 @@ class _Strict(BaseModel):
 
 
 class Generation(_Strict):
-    """Decoding and batching settings; all of them are part of a system's identity in the manifest."""
+    """Decoding and batching settings; all of them are part of a system's identity (manifest, cache key)."""
 
     num_beams: int = Field(default=1, ge=1)
     max_new_tokens: int = Field(default=256, ge=1)
     batch_size: int = Field(default=8, ge=1)
+    batch_tokens: int | None = Field(default=None, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "float32"
+    threads: int | None = Field(default=None, ge=1)
+    static_cache: bool = False
+    compute_type: Literal["auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+                          "float16", "bfloat16", "float32"] = "auto"
+    inter_threads: int = Field(default=1, ge=1)
+
+
+class CacheConfig(_Strict):
+    """The translation cache: on by default, in the user cache directory unless ``path`` is given."""
+
+    enabled: bool = True
+    path: str | None = None
 
 
 class SystemConfig(_Strict):
@@ -117,6 +130,7 @@ class RunConfig(_Strict):
     seed: int = 0
     statistics: Statistics = Field(default_factory=Statistics)
     gate: Gate | None = None
+    cache: CacheConfig = Field(default_factory=CacheConfig)
 
     @field_validator("systems")
     @classmethod

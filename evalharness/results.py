@@ -40,8 +40,10 @@ class DirectionResult(TypedDict):
 
     segments: int
     scores: dict[str, MetricScore]  # metric name -> score
-    translate_s: float  # wall time of translation
+    translate_s: float  # wall time of translation (model loading excluded)
     segments_per_s: float
+    output_tokens: int  # tokens generated (0 for systems without a model)
+    cache: dict[str, int]  # {"hits": n, "misses": n} in the translation cache
 
 
 class ResultsFile(TypedDict):
@@ -62,6 +64,8 @@ class SegmentRecord(TypedDict):
     reference: str
     hypothesis: str
     scores: dict[str, float]
+    output_tokens: int
+    hit_limit: bool  # generation stopped at max_new_tokens
 
 
 def write_run(run_dir: Path, results: ResultsFile, segments: list[SegmentRecord], summary: str) -> None:

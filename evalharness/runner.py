@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalharness import __version__
+from evalharness.cache import TranslationCache, default_cache_path, translate_with_cache
 from evalharness.config import CorpusFiles, RunConfig, Statistics
 from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
 from evalharness.errors import HypothesisError
@@ -25,6 +26,7 @@ from evalharness.results import SCHEMA_VERSION, DirectionResult, ResultsFile, Se
 from evalharness.significance import confidence_interval
 from evalharness.summary import render_summary
 from evalharness.systems import System, create_system
+from evalharness.systems.hf import HFModelSystem, hash_model_dir
 
 ProgressFactory = Callable[[str, int], Any]
 """Makes a progress bar: (description, total) → object with ``update(n)`` and ``close()``."""
@@ -80,6 +82,23 @@ def score_direction(metrics: list[Metric], hypotheses: list[str], references: li
     return corpus_scores, segment_scores
 
 
+def open_cache(config: RunConfig) -> TranslationCache | None:
+    """The translation cache the config asks for, or None when it is disabled."""
+    if not config.cache.enabled:
+        return None
+    path = Path(config.cache.path).expanduser() if config.cache.path else default_cache_path()
+    return TranslationCache(path)
+
+
+def attach_cache(system: System, cache: TranslationCache | None) -> None:
+    """Let checkpoint systems memoise directory hashes in the cache and keep converted models beside it."""
+    if cache is None or not isinstance(system, HFModelSystem):
+        return
+    system.dir_hasher = lambda folder: cache.dir_hash(folder, hash_model_dir)
+    if hasattr(system, "models_dir"):
+        system.models_dir = cache.path.parent / "ct2-models"
+
+
 def default_run_dir(config: RunConfig, config_path: Path | None, now: datetime) -> Path:
     """``<output_dir>/<UTC timestamp>-<config name>``."""
     stem = config_path.stem if config_path else "run"
@@ -100,43 +119,50 @@ def run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | N
     results: dict[str, dict[str, DirectionResult]] = {}
     records: list[SegmentRecord] = []
     manifests: dict[str, Any] = {}
-    for system in systems:
-        results[system.name] = {}
-        try:
-            t_load = time.perf_counter()
-            system.prepare()
-            load_s = time.perf_counter() - t_load
-            for direction in config.system_directions(system.config):
-                src, tgt = direction.split("-")
-                sources = [seg.texts[src] for seg in segments]
-                references = [seg.texts[tgt] for seg in segments]
-                bar = progress(f"{system.name} {direction}", len(sources)) if progress else None
-                t0 = time.perf_counter()
-                hypotheses = system.translate(sources, src, tgt, progress=bar.update if bar else None)
-                elapsed = time.perf_counter() - t0
-                if bar:
-                    bar.close()
-                if len(hypotheses) != len(sources):
-                    raise HypothesisError(
-                        f"system {system.name!r} returned {len(hypotheses)} outputs for {len(sources)} inputs"
-                    )
-                corpus_scores, seg_scores = score_direction(metrics, hypotheses, references, config.statistics)
-                results[system.name][direction] = {
-                    "segments": len(sources),
-                    "scores": corpus_scores,
-                    "translate_s": round(elapsed, 4),
-                    "segments_per_s": round(len(sources) / elapsed, 2) if elapsed > 0 else 0.0,
-                }
-                for i, seg in enumerate(segments):
-                    records.append({
-                        "system": system.name, "direction": direction, "id": seg.id,
-                        "source": sources[i], "reference": references[i], "hypothesis": hypotheses[i],
-                        "scores": {m: seg_scores[m][i] for m in seg_scores},
-                    })
-            manifests[system.name] = {**system.manifest(), "directions": list(results[system.name]),
-                                      "load_s": round(load_s, 3)}
-        finally:
-            system.close()
+    cache = open_cache(config)
+    try:
+        for system in systems:
+            attach_cache(system, cache)
+            results[system.name] = {}
+            try:
+                for direction in config.system_directions(system.config):
+                    src, tgt = direction.split("-")
+                    sources = [seg.texts[src] for seg in segments]
+                    references = [seg.texts[tgt] for seg in segments]
+                    bar = progress(f"{system.name} {direction}", len(sources)) if progress else None
+                    load_before, t0 = system.load_s, time.perf_counter()
+                    translations, cache_stats = translate_with_cache(system, sources, src, tgt, cache,
+                                                                     bar.update if bar else None)
+                    elapsed = time.perf_counter() - t0 - (system.load_s - load_before)
+                    if bar:
+                        bar.close()
+                    if len(translations) != len(sources):
+                        raise HypothesisError(
+                            f"system {system.name!r} returned {len(translations)} outputs for {len(sources)} inputs")
+                    hypotheses = [t.text for t in translations]
+                    corpus_scores, seg_scores = score_direction(metrics, hypotheses, references, config.statistics)
+                    tokens = sum(t.tokens for t in translations)
+                    results[system.name][direction] = {
+                        "segments": len(sources),
+                        "scores": corpus_scores,
+                        "translate_s": round(elapsed, 4),
+                        "segments_per_s": round(len(sources) / elapsed, 2) if elapsed > 0 else 0.0,
+                        "output_tokens": tokens,
+                        "cache": cache_stats,
+                    }
+                    for i, seg in enumerate(segments):
+                        records.append({
+                            "system": system.name, "direction": direction, "id": seg.id,
+                            "source": sources[i], "reference": references[i], "hypothesis": hypotheses[i],
+                            "scores": {m: seg_scores[m][i] for m in seg_scores},
+                            "output_tokens": translations[i].tokens, "hit_limit": translations[i].hit_limit,
+                        })
+                manifests[system.name] = {**system.manifest(), "directions": list(results[system.name])}
+            finally:
+                system.close()
+    finally:
+        if cache is not None:
+            cache.close()
 
     finished = datetime.now(timezone.utc)
     results_file: ResultsFile = {
@@ -156,6 +182,7 @@ def run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | N
             "platform": {"system": platform.platform(), "machine": platform.machine(),
                          "argv": list(sys.argv)},
             "seed": config.seed,
+            "cache": str(cache.path) if cache is not None else None,
             "statistics": {"bootstrap_resamples": config.statistics.resamples, "bootstrap_seed": config.statistics.seed,
                            "confidence": config.statistics.confidence},
             "started_at": started.isoformat(timespec="seconds"),

@@ -21,6 +21,12 @@ def seed_path() -> Path:
     return SEED
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own translation cache under tmp_path: never the user's ~/.cache."""
+    monkeypatch.setenv("EVALHARNESS_CACHE_DIR", str(tmp_path / "evalharness-cache"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight MarianMT model with real MarianTokenizer files, trained on the corpus text.

@@ -265,7 +265,7 @@ def test_tiny_model_gate_identical_runs_pass_and_a_damaged_run_fails(
     baseline = tmp_path / "baseline.json"
     assert main(["baseline", "update", str(tmp_path / "base"), "-o", str(baseline)]) == 0
     for i in range(10):
-        assert main(["check", "--baseline", str(baseline), "--config", str(config), *model,
+        assert main(["check", "--baseline", str(baseline), "--config", str(config), *model, "--no-cache",
                      "--run-dir", str(tmp_path / f"again{i}"), "-q"]) == 0
     capsys.readouterr()
     # Damage: the same model with its outputs truncated by a tight max_new_tokens.

@@ -50,7 +50,7 @@ def tiny_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     import os
 
     base = tmp_path_factory.mktemp("run")
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(base / "hf"))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(base / "hf"), EVALHARNESS_CACHE_DIR=str(base / "cache"))
     args = ["run", "-c", str(DEFAULT), "--set", f"systems.0.model={tiny_model_dir}",
             "--set", f"systems.1.model={tiny_model_dir}", *FAST, "--run-dir", str(base / "out")]
     proc = _cli(args, env)
@@ -114,7 +114,7 @@ def test_rerun_is_deterministic(tiny_run: Path, tiny_model_dir: Path, tmp_path: 
     # In-process this time: the same code path, without a second interpreter start.
     out = tmp_path / "again"
     args = ["run", "-c", str(DEFAULT), "--set", f"systems.0.model={tiny_model_dir}",
-            "--set", f"systems.1.model={tiny_model_dir}", *FAST, "--run-dir", str(out), "-q"]
+            "--set", f"systems.1.model={tiny_model_dir}", *FAST, "--run-dir", str(out), "-q", "--no-cache"]
     assert main(args) == 0
     first = [s["hypothesis"] for s in load_segments(tiny_run)]
     second = [s["hypothesis"] for s in load_segments(out)]

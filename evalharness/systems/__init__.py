@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from evalharness.registry import Registry
-from evalharness.systems.base import ProgressFn, System
+from evalharness.systems.base import BatchFn, System, Translation
 
 SYSTEMS: Registry[Any] = Registry("system backend")
 SYSTEMS.register("transformers", "evalharness.systems.hf:TransformersSystem")
 SYSTEMS.register("files", "evalharness.systems.files:FilesSystem")
 SYSTEMS.register("copy", "evalharness.systems.files:CopySystem")
+SYSTEMS.register("ct2", "evalharness.systems.ct2:CT2System")
 
-__all__ = ["SYSTEMS", "ProgressFn", "System", "create_system"]
+__all__ = ["SYSTEMS", "BatchFn", "System", "Translation", "create_system"]
 
 
 def create_system(config: Any, *, seed: int = 0, index: int = 0) -> System:

@@ -7,15 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import HypothesisError
-from evalharness.systems.base import ProgressFn, System
+from evalharness.systems.base import BatchFn, System, Translation
 from evalharness.textio import read_lines
+
+
+def _all_at_once(texts: Sequence[str], on_batch: BatchFn | None) -> list[Translation]:
+    out = [Translation(t) for t in texts]
+    if on_batch:
+        on_batch(range(len(out)), out)
+    return out
 
 
 class FilesSystem(System):
     """Outputs produced elsewhere: one text file per direction, one segment a line."""
 
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
-                  progress: ProgressFn | None = None) -> list[str]:
+                  on_batch: BatchFn | None = None) -> list[Translation]:
         direction = f"{src}-{tgt}"
         if direction not in self.config.hypotheses:
             raise HypothesisError(f"system {self.name!r}: no hypotheses file for {direction}")
@@ -26,9 +33,7 @@ class FilesSystem(System):
                 f"{path}: {len(lines)} lines for {len(texts)} source segments ({direction}, system "
                 f"{self.name!r}); give exactly one hypothesis per segment"
             )
-        if progress:
-            progress(len(lines))
-        return lines
+        return _all_at_once(lines, on_batch)
 
     def manifest(self) -> dict[str, Any]:
         """Backend and the files with their hashes."""
@@ -46,7 +51,5 @@ class CopySystem(System):
     """Returns the source unchanged: the floor any real system must beat, and a test double."""
 
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
-                  progress: ProgressFn | None = None) -> list[str]:
-        if progress:
-            progress(len(texts))
-        return list(texts)
+                  on_batch: BatchFn | None = None) -> list[Translation]:
+        return _all_at_once(texts, on_batch)

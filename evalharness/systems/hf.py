@@ -1,23 +1,27 @@
-"""Any seq2seq model of Hugging Face transformers (Marian/opus-mt, NLLB, M2M100) through ``generate``.
+"""Hugging Face seq2seq models (Marian/opus-mt, NLLB, M2M100): loading, tokenization, and ``generate``.
 
-transformers 5 has no translation pipeline, so this module tokenizes, batches and generates itself:
-inputs are sorted by token length so each batch pads little, and outputs go back in input order.
-Loading never hangs on an unreachable hub: a local directory is loaded directly, a hub id is first
-looked up in the local cache, and only when the hub answers within a second or two is it downloaded.
+:class:`HFModelSystem` holds what every backend built on a transformers checkpoint shares: finding the
+model (a local directory is loaded directly; a hub id is looked up in the local cache, and the hub is
+contacted only when it answers within a second or two), its resolved revision, the tokenizer, the
+target-language prefix or code, and length-sorted batching. :class:`TransformersSystem` generates with
+PyTorch; ``evalharness.systems.ct2`` with CTranslate2. transformers 5 has no translation pipeline, so
+``generate`` is called directly.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from evalharness.config import looks_like_path
 from evalharness.errors import ModelLoadError
-from evalharness.systems.base import ProgressFn, System
+from evalharness.systems.base import BatchFn, System, Translation
+from evalharness.systems.batching import plan_batches
 
 HUB_PROBE_TIMEOUT_S = 1.5
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".spm", ".model", ".txt")
@@ -38,44 +42,60 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
     return True
 
 
+def model_files(folder: Path) -> list[Path]:
+    """The weight, config and tokenizer files of a model directory, sorted."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in MODEL_FILE_SUFFIXES)
+
+
 def hash_model_dir(folder: Path) -> str:
     """SHA-256 over the weight, config and tokenizer files of a local model directory."""
     digest = hashlib.sha256()
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix in MODEL_FILE_SUFFIXES:
-            digest.update(path.name.encode() + b"\0")
-            with path.open("rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
+    for path in model_files(folder):
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
     return "sha256:" + digest.hexdigest()
 
 
-class TransformersSystem(System):
-    """``AutoModelForSeq2SeqLM`` + ``generate``, from a hub id or a local directory."""
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+class HFModelSystem(System):
+    """Shared machinery of systems that run a transformers checkpoint."""
+
+    cacheable: ClassVar[bool] = True
+    backend_name: ClassVar[str] = "transformers"
 
     def __init__(self, config: Any, *, seed: int = 0, index: int = 0) -> None:
         super().__init__(config, seed=seed, index=index)
-        self._model: Any = None
         self._tokenizer: Any = None
-        self._device = "cpu"
         self._resolved_revision: str | None = None
+        self._local_dir: Path | None = None
         self.generated_tokens = 0
+        self.dir_hasher = hash_model_dir  # the runner swaps in the cache's stat-keyed memo
 
-    # ------------------------------------------------------------------ loading
+    # ------------------------------------------------------------------ finding the model
+
+    @property
+    def model_id(self) -> str:
+        """The configured hub id or local path."""
+        return str(self.config.model)
+
+    @property
+    def is_local(self) -> bool:
+        """True when ``model`` names a local directory."""
+        return looks_like_path(self.model_id)
 
     def preflight(self) -> None:
         """Fail in a second, before torch is even imported, when a hub model is neither cached nor reachable."""
-        model_id = str(self.config.model)
-        if looks_like_path(model_id):
-            self._check_model_dir(Path(model_id).expanduser())
+        if self.is_local:
+            self._check_model_dir(Path(self.model_id).expanduser())
             return
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(model_id, "config.json", revision=self.config.revision)
-        if isinstance(cached, str):
-            return
-        if not hub_reachable():
-            raise self._unreachable(model_id)
+        if self._cached_snapshot() is None and not hub_reachable():
+            raise self._unreachable()
 
     def _check_model_dir(self, folder: Path) -> None:
         if not (folder / "config.json").is_file():
@@ -84,161 +104,203 @@ class TransformersSystem(System):
                 "point it at a folder written by save_pretrained or a downloaded snapshot"
             )
 
-    def _unreachable(self, model_id: str) -> ModelLoadError:
+    def _unreachable(self) -> ModelLoadError:
         return ModelLoadError(
-            f"model {model_id!r} ({self.key}.model, system {self.name!r}) is not in the local Hugging Face cache "
-            f"and the hub is unreachable: set {self.key}.model to a local directory "
+            f"model {self.model_id!r} ({self.key}.model, system {self.name!r}) is not in the local Hugging Face "
+            f"cache and the hub is unreachable: set {self.key}.model to a local directory "
             f"(--set {self.key}.model=/path/to/model), or download it beforehand where the hub is reachable "
-            f"(huggingface-cli download {model_id})"
+            f"(huggingface-cli download {self.model_id})"
         )
 
-    def prepare(self) -> None:
-        """Load the model now (see :meth:`load`)."""
-        self.load()
+    def _cached_snapshot(self) -> Path | None:
+        """The local snapshot folder of a hub model, if its config is in the HF cache."""
+        from huggingface_hub import try_to_load_from_cache
 
-    def load(self) -> None:
-        """Load tokenizer and model once; raise :class:`ModelLoadError` with the fix on failure."""
-        if self._model is not None:
-            return
-        import torch
+        cached = try_to_load_from_cache(self.model_id, "config.json", revision=self.config.revision)
+        return Path(cached).parent if isinstance(cached, str) else None
 
-        model_id = str(self.config.model)
-        kwargs: dict[str, Any] = {}
-        if looks_like_path(model_id):
-            folder = Path(model_id).expanduser()
-            self._check_model_dir(folder)
-            source: str = str(folder)
-            kwargs["local_files_only"] = True
-            self._resolved_revision = hash_model_dir(folder)
-        else:
-            source = model_id
-            if self.config.revision:
-                kwargs["revision"] = self.config.revision
-        dtype = self.config.generation.dtype
-        torch_dtype: Any = "auto" if dtype == "auto" else getattr(torch, dtype)
-        self._tokenizer, self._model = self._from_pretrained(source, kwargs, torch_dtype)
-        if self._resolved_revision is None:
-            self._resolved_revision = self._hub_commit(source, kwargs)
-        device = self.config.generation.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device == "cuda" and not torch.cuda.is_available():
-            raise ModelLoadError(f"system {self.name!r}: generation.device is 'cuda' but torch sees no CUDA device")
-        self._device = device
-        self._model.to(device)
-        self._model.eval()
+    def model_dir(self) -> Path:
+        """A local folder holding the checkpoint: the configured directory, or the (downloaded) hub snapshot."""
+        if self._local_dir is not None:
+            return self._local_dir
+        if self.is_local:
+            self._local_dir = Path(self.model_id).expanduser()
+            return self._local_dir
+        snapshot = self._cached_snapshot()
+        if snapshot is None:
+            if not hub_reachable():
+                raise self._unreachable()
+            from huggingface_hub import snapshot_download
 
-    def _from_pretrained(self, source: str, kwargs: dict[str, Any], torch_dtype: Any) -> tuple[Any, Any]:
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # our own progress bar is the one that matters
-
-        def load(**extra: Any) -> tuple[Any, Any]:
-            tok = AutoTokenizer.from_pretrained(source, **kwargs, **extra)
-            model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=torch_dtype, **kwargs, **extra)
-            return tok, model
-
-        if kwargs.get("local_files_only"):
             try:
-                return load()
+                snapshot = Path(snapshot_download(self.model_id, revision=self.config.revision))
+            except Exception as err:  # the hub client raises many unrelated types; all mean "cannot download"
+                raise ModelLoadError(f"{self.key}.model: {self.model_id!r} could not be downloaded: "
+                                     f"{_first_line(err)}") from None
+        self._local_dir = snapshot
+        return snapshot
+
+    def resolved_revision(self) -> str:
+        """Hub commit of the snapshot, or ``sha256:`` of a local directory's model files."""
+        if self._resolved_revision is None:
+            folder = self.model_dir()
+            parts = folder.parts
+            if not self.is_local and "snapshots" in parts:
+                self._resolved_revision = parts[parts.index("snapshots") + 1]
+            else:
+                self._resolved_revision = self.dir_hasher(folder)
+        return self._resolved_revision
+
+    def load_tokenizer(self) -> Any:
+        """The checkpoint's tokenizer (loaded once)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir()), local_files_only=True)
             except (OSError, ValueError) as err:
-                raise ModelLoadError(
-                    f"{self.key}.model: cannot load a model from {source}: {_first_line(err)}"
-                ) from None
-        try:
-            return load(local_files_only=True)  # cached snapshot: no network at all
-        except (OSError, ValueError):
-            pass
-        if not hub_reachable():
-            raise self._unreachable(source)
-        try:
-            return load()
-        except (OSError, ValueError) as err:
-            raise ModelLoadError(f"{self.key}.model: {source!r} could not be loaded: {_first_line(err)}") from None
+                raise ModelLoadError(f"{self.key}.model: cannot load a tokenizer from {self.model_dir()}: "
+                                     f"{_first_line(err)}") from None
+        return self._tokenizer
 
-    @staticmethod
-    def _hub_commit(source: str, kwargs: dict[str, Any]) -> str | None:
-        """The commit hash of the cached snapshot that was loaded (``.../snapshots/<commit>/config.json``)."""
-        from transformers.utils.hub import cached_file
-
-        try:
-            path = cached_file(source, "config.json", local_files_only=True, revision=kwargs.get("revision"))
-        except (OSError, ValueError):
-            return None
-        if path is None:
-            return None
-        parts = Path(path).parts
-        return parts[parts.index("snapshots") + 1] if "snapshots" in parts else None
-
-    # ------------------------------------------------------------------ translating
+    # ------------------------------------------------------------------ inputs and batches
 
     def model_inputs(self, texts: Sequence[str], tgt: str) -> list[str]:
         """The strings the tokenizer sees: a multi-target model's ``>>xxx<<`` token goes in front."""
         prefix = self.config.target_prefix.get(tgt, "")
         return [f"{prefix} {t}" if prefix else t for t in texts]
 
+    def language_codes(self, src: str, tgt: str) -> tuple[str, str] | None:
+        """(source code, target code) for NLLB/M2M100-style models, or None when the config gives none."""
+        codes = self.config.lang_codes
+        if not codes:
+            return None
+        if src not in codes or tgt not in codes:
+            raise ModelLoadError(f"{self.key}.lang_codes needs entries for {src!r} and {tgt!r}")
+        return codes[src], codes[tgt]
+
+    def encode(self, texts: Sequence[str], src: str, tgt: str) -> list[list[int]]:
+        """Token ids of every input (source language set on the tokenizer when it has one)."""
+        tok = self.load_tokenizer()
+        codes = self.language_codes(src, tgt)
+        if codes and hasattr(tok, "src_lang"):
+            tok.src_lang = codes[0]
+        ids: list[list[int]] = tok(self.model_inputs(texts, tgt), truncation=True)["input_ids"]
+        return ids
+
+    def batches(self, encoded: Sequence[Sequence[int]]) -> list[list[int]]:
+        """Length-sorted batches by segment count and, when set, padded-token budget."""
+        gen = self.config.generation
+        return plan_batches([len(e) for e in encoded], batch_size=gen.batch_size, batch_tokens=gen.batch_tokens)
+
+    # ------------------------------------------------------------------ description
+
+    def identity(self) -> dict[str, Any]:
+        """Backend, model, resolved revision and every setting that can change an output."""
+        return {
+            "backend": self.backend_name,
+            "model": self.model_id,
+            "resolved_revision": self.resolved_revision(),
+            "generation": self.config.generation.model_dump(),
+            "target_prefix": dict(sorted(self.config.target_prefix.items())),
+            "lang_codes": dict(sorted(self.config.lang_codes.items())),
+        }
+
+    def manifest(self) -> dict[str, Any]:
+        """The identity plus the requested revision and what was loaded."""
+        return {
+            **self.identity(),
+            "revision": self.config.revision,
+            "tokenizer_class": type(self._tokenizer).__name__ if self._tokenizer is not None else None,
+            "load_s": round(self.load_s, 3),
+        }
+
+
+class TransformersSystem(HFModelSystem):
+    """``AutoModelForSeq2SeqLM`` + ``generate`` in PyTorch, from a hub id or a local directory."""
+
+    def __init__(self, config: Any, *, seed: int = 0, index: int = 0) -> None:
+        super().__init__(config, seed=seed, index=index)
+        self._model: Any = None
+        self._device = "cpu"
+
+    def prepare(self) -> None:
+        """Load tokenizer and model once; raise :class:`ModelLoadError` with the fix on failure."""
+        if self._model is not None:
+            return
+        start = time.perf_counter()
+        import torch
+        from transformers import AutoModelForSeq2SeqLM
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # ours is the bar that matters
+        gen = self.config.generation
+        if gen.threads:
+            torch.set_num_threads(gen.threads)
+        device = gen.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ModelLoadError(f"{self.key}.generation.device is 'cuda' but torch sees no CUDA device")
+        folder = self.model_dir()
+        self.load_tokenizer()
+        dtype: Any = "auto" if gen.dtype == "auto" else getattr(torch, gen.dtype)
+        try:
+            model = AutoModelForSeq2SeqLM.from_pretrained(str(folder), dtype=dtype, local_files_only=True)
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(f"{self.key}.model: cannot load a model from {folder}: {_first_line(err)}") from None
+        self._device = device
+        self._model = model.to(device).eval()
+        self.load_s = time.perf_counter() - start
+
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
-                  progress: ProgressFn | None = None) -> list[str]:
+                  on_batch: BatchFn | None = None) -> list[Translation]:
         """Translate ``texts`` from ``src`` to ``tgt`` in length-sorted batches; outputs in input order."""
-        self.load()
+        self.prepare()
         import torch
 
         tok, model, gen = self._tokenizer, self._model, self.config.generation
-        inputs = self.model_inputs(texts, tgt)
+        encoded = self.encode(texts, src, tgt)
         extra: dict[str, Any] = {}
-        codes = self.config.lang_codes
+        codes = self.language_codes(src, tgt)
         if codes:
-            if src not in codes or tgt not in codes:
-                raise ModelLoadError(f"system {self.name!r}: lang_codes needs entries for {src!r} and {tgt!r}")
-            if hasattr(tok, "src_lang"):
-                tok.src_lang = codes[src]
             extra["forced_bos_token_id"] = (
-                tok.get_lang_id(codes[tgt]) if hasattr(tok, "get_lang_id") else tok.convert_tokens_to_ids(codes[tgt])
-            )
-        encoded = tok(inputs, truncation=True)["input_ids"]
-        order = sorted(range(len(inputs)), key=lambda i: -len(encoded[i]))
-        outputs: list[str] = [""] * len(inputs)
+                tok.get_lang_id(codes[1]) if hasattr(tok, "get_lang_id") else tok.convert_tokens_to_ids(codes[1]))
+        if gen.static_cache:
+            extra["cache_implementation"] = "static"
+        outputs: list[Translation] = [Translation("")] * len(texts)
         torch.manual_seed(self.seed)
-        for start in range(0, len(order), gen.batch_size):
-            batch = order[start : start + gen.batch_size]
+        special = torch.tensor(sorted(set(tok.all_special_ids)), device=self._device)
+        for batch in self.batches(encoded):
             padded = tok.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
             padded = {k: v.to(self._device) for k, v in padded.items()}
             with torch.inference_mode():
-                generated = model.generate(
-                    **padded, num_beams=gen.num_beams, max_new_tokens=gen.max_new_tokens, do_sample=False, **extra
-                )
-            pad_id = tok.pad_token_id
-            real = (generated != pad_id) if pad_id is not None else torch.ones_like(generated, dtype=torch.bool)
-            self.generated_tokens += int(real.sum().item())
-            for i, text in zip(batch, tok.batch_decode(generated, skip_special_tokens=True), strict=True):
-                outputs[i] = text.strip()
-            if progress:
-                progress(len(batch))
+                generated = model.generate(**padded, num_beams=gen.num_beams, max_new_tokens=gen.max_new_tokens,
+                                           do_sample=False, **extra)
+            # Generated tokens per row: everything but the decoder start, padding and special tokens.
+            counts = (~torch.isin(generated[:, 1:], special)).sum(dim=1).tolist()
+            eos = tok.eos_token_id
+            ended = (generated[:, 1:] == eos).any(dim=1).tolist() if eos is not None else [True] * len(batch)
+            texts_out = tok.batch_decode(generated, skip_special_tokens=True)
+            done = []
+            for i, text, n, stop in zip(batch, texts_out, counts, ended, strict=True):
+                outputs[i] = Translation(text.strip(), int(n), hit_limit=not stop)
+                done.append(outputs[i])
+            self.generated_tokens += sum(counts)
+            if on_batch:
+                on_batch(batch, done)
         return outputs
 
     def manifest(self) -> dict[str, Any]:
-        """Model id, requested and resolved revision, classes, device and every generation setting."""
+        """Adds model class, parameter count and device."""
         return {
-            "backend": "transformers",
-            "model": self.config.model,
-            "revision": self.config.revision,
-            "resolved_revision": self._resolved_revision,
+            **super().manifest(),
             "model_class": type(self._model).__name__ if self._model is not None else None,
-            "tokenizer_class": type(self._tokenizer).__name__ if self._tokenizer is not None else None,
             "parameters": sum(p.numel() for p in self._model.parameters()) if self._model is not None else None,
             "device": self._device,
-            "generation": self.config.generation.model_dump(),
-            "target_prefix": dict(self.config.target_prefix),
-            "lang_codes": dict(self.config.lang_codes),
         }
 
     def close(self) -> None:
         """Drop the model so the next system has the memory."""
         self._model = None
         self._tokenizer = None
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,162 @@
+"""CTranslate2: the same checkpoints as the transformers system, converted once and run by a faster engine.
+
+A transformers Marian / NLLB / M2M100 checkpoint is converted on first use and kept on disk under a key
+of the model's resolved revision and the CTranslate2 version, so later runs load the converted model
+directly; a directory that is already a CTranslate2 model (``model.bin``) is used as it is. Tokenization
+and language-token handling are inherited from :class:`HFModelSystem`, so both engines see the same
+token sequences. Install with ``pip install 'evalharness[ct2]'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evalharness.errors import MissingDependencyError, ModelLoadError
+from evalharness.systems.base import BatchFn, Translation
+from evalharness.systems.hf import HFModelSystem
+
+TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "sentencepiece.bpe.model",
+                   "source.spm", "target.spm", "vocab.json", "spm.model", "generation_config.json")
+
+
+def import_ctranslate2(system: str = "") -> Any:
+    """``ctranslate2``, or a :class:`MissingDependencyError` that says how to install it."""
+    try:
+        import ctranslate2
+    except ImportError:
+        who = f"system {system!r} uses backend 'ct2', which" if system else "the ct2 backend"
+        raise MissingDependencyError(f"{who} needs CTranslate2: pip install 'evalharness[ct2]'") from None
+    return ctranslate2
+
+
+def is_converted(folder: Path) -> bool:
+    """True for a directory that already holds a CTranslate2 model."""
+    return (folder / "model.bin").is_file()
+
+
+class CT2System(HFModelSystem):
+    """CTranslate2 translator over a converted transformers checkpoint."""
+
+    backend_name = "ct2"
+
+    def __init__(self, config: Any, *, seed: int = 0, index: int = 0) -> None:
+        super().__init__(config, seed=seed, index=index)
+        self._translator: Any = None
+        self._converted: Path | None = None
+        self.models_dir: Path | None = None  # where converted models are kept; the runner sets it
+        self.convert_s = 0.0
+
+    def preflight(self) -> None:
+        """The extra must be installed; then the checks every checkpoint system makes."""
+        import_ctranslate2(self.name)
+        super().preflight()
+
+    def converted_dir(self) -> Path:
+        """The CTranslate2 model directory, converting (once, atomically) when needed."""
+        if self._converted is not None:
+            return self._converted
+        source = self.model_dir()
+        if is_converted(source):
+            self._converted = source
+            return source
+        ct2 = import_ctranslate2(self.name)
+        from evalharness.cache import default_cache_dir
+
+        base = self.models_dir or default_cache_dir() / "ct2-models"
+        key = hashlib.sha256(f"{self.model_id}\0{self.resolved_revision()}\0{ct2.__version__}".encode()).hexdigest()
+        target = base / key[:32]
+        if not is_converted(target):
+            start = time.perf_counter()
+            base.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=base))
+            try:
+                from ctranslate2.converters import TransformersConverter
+
+                copy = [name for name in TOKENIZER_FILES if (source / name).is_file()]
+                TransformersConverter(str(source), copy_files=copy).convert(str(tmp / "model"), force=True)
+                try:
+                    (tmp / "model").rename(target)
+                except OSError:  # another process converted it meanwhile: keep theirs
+                    if not is_converted(target):
+                        raise
+            except Exception as err:  # the converter raises whatever the model code raises
+                raise ModelLoadError(f"{self.key}.model: CTranslate2 cannot convert {source}: "
+                                     f"{type(err).__name__}: {err}") from None
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            self.convert_s = time.perf_counter() - start
+        self._converted = target
+        return target
+
+    def prepare(self) -> None:
+        """Convert if needed and load the translator with the configured device, compute type and threads."""
+        if self._translator is not None:
+            return
+        start = time.perf_counter()
+        ct2 = import_ctranslate2(self.name)
+        gen = self.config.generation
+        device = gen.device
+        if device == "auto":
+            device = "cuda" if ct2.get_cuda_device_count() > 0 else "cpu"
+        folder = self.converted_dir()
+        self.load_tokenizer()
+        try:
+            self._translator = ct2.Translator(
+                str(folder), device=device, compute_type=gen.compute_type,
+                inter_threads=gen.inter_threads, intra_threads=gen.threads or 0)
+        except (RuntimeError, ValueError) as err:
+            raise ModelLoadError(f"{self.key}: CTranslate2 cannot load {folder} on {device} "
+                                 f"({gen.compute_type}): {err}") from None
+        self.load_s = time.perf_counter() - start
+
+    def translate(self, texts: Sequence[str], src: str, tgt: str, *,
+                  on_batch: BatchFn | None = None) -> list[Translation]:
+        """All batches are submitted at once (so ``inter_threads`` run in parallel); results come back in order."""
+        self.prepare()
+        tok, gen = self._tokenizer, self.config.generation
+        encoded = self.encode(texts, src, tgt)
+        tokens = [tok.convert_ids_to_tokens(ids) for ids in encoded]
+        codes = self.language_codes(src, tgt)
+        batches = self.batches(encoded)
+        pending = [
+            self._translator.translate_batch(
+                [tokens[i] for i in batch], target_prefix=[[codes[1]]] * len(batch) if codes else None,
+                beam_size=gen.num_beams, max_decoding_length=gen.max_new_tokens, asynchronous=True)
+            for batch in batches
+        ]
+        outputs: list[Translation] = [Translation("")] * len(texts)
+        for batch, results in zip(batches, pending, strict=True):
+            done = []
+            for i, result in zip(batch, results, strict=True):
+                hyp = result.result().hypotheses[0]
+                ids = tok.convert_tokens_to_ids(hyp)
+                text = tok.decode(ids, skip_special_tokens=True).strip()
+                n = sum(1 for t in ids if t not in tok.all_special_ids)
+                outputs[i] = Translation(text, n, hit_limit=len(hyp) >= gen.max_new_tokens)
+                done.append(outputs[i])
+            self.generated_tokens += sum(t.tokens for t in done)
+            if on_batch:
+                on_batch(batch, done)
+        return outputs
+
+    def manifest(self) -> dict[str, Any]:
+        """Adds the converted directory, the compute type in effect and the conversion time."""
+        return {
+            **super().manifest(),
+            "converted_dir": str(self._converted) if self._converted else None,
+            "compute_type_used": getattr(self._translator, "compute_type", None),
+            "device": getattr(self._translator, "device", None),
+            "convert_s": round(self.convert_s, 3),
+            "ctranslate2": import_ctranslate2().__version__,
+        }
+
+    def close(self) -> None:
+        """Release the translator."""
+        self._translator = None
+        self._tokenizer = None
