@@ -57,9 +57,18 @@ class Metric:
 
     def segment_scores(self, hypotheses: Sequence[str], references: Sequence[str]) -> list[float]:
         """One score per segment, each as sacrebleu's ``sentence_score`` gives it."""
-        check_aligned(hypotheses, references)
-        pairs = zip(hypotheses, references, strict=True)
-        return [float(self.segment_metric.sentence_score(h, [r]).score) for h, r in pairs]
+        return self.evaluate(hypotheses, references)[1]
+
+    def evaluate(self, hypotheses: Sequence[str], references: Sequence[str]) -> tuple[list[list[float]], list[float]]:
+        """Segment statistics and segment scores, the statistics extracted once for both.
+
+        ``sentence_score`` would extract them again per segment; the score it computes from them is the same.
+        One real ``sentence_score`` call records what sacrebleu needs for the segment signature.
+        """
+        stats = self.segment_stats(hypotheses, references)
+        if hypotheses:
+            self.segment_metric.sentence_score(hypotheses[0], [references[0]])
+        return stats, [float(self.segment_metric._compute_score_from_stats(list(s)).score) for s in stats]
 
 
 def check_aligned(hypotheses: Sequence[str], references: Sequence[str]) -> None:

@@ -66,11 +66,10 @@ def score_direction(metrics: list[Metric], hypotheses: list[str], references: li
     corpus_scores: dict[str, Any] = {}
     segment_scores: dict[str, list[float]] = {}
     for metric in metrics:
-        stats = metric.segment_stats(hypotheses, references)
+        stats, segment_scores[metric.name] = metric.evaluate(hypotheses, references)
         score = metric.score_from_stats(stats)
         low, high = confidence_interval(metric, stats, resamples=statistics.resamples, seed=statistics.seed,
                                         confidence=statistics.confidence)
-        segment_scores[metric.name] = metric.segment_scores(hypotheses, references)
         # sacrebleu fills in a signature only once the metric has scored something (it records nrefs).
         corpus_scores[metric.name] = {
             "score": score,

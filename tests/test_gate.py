@@ -276,3 +276,19 @@ def test_tiny_model_gate_identical_runs_pass_and_a_damaged_run_fails(
     assert any(line.startswith("REGRESSION tiny-marian ms-en chrF:") for line in lines), lines
     assert any(line.startswith("REGRESSION tiny-marian en-ms chrF:") for line in lines), lines
     assert not any("copy-source" in line for line in lines)
+
+
+@pytest.mark.parametrize("metric_name", ["bleu", "chrf", "chrf++", "ter"])
+def test_vectorised_scores_equal_sacrebleu_row_by_row(metric_name: str) -> None:
+    from evalharness.significance import scores_of_sums
+
+    metric = get_metric(metric_name)
+    hyps = _drop_last_word(REFS["en"], every=2)
+    hyps[3], hyps[7], hyps[9] = "", "x", REFS["ms"][9]  # empty, one-word and wrong-language outputs
+    stats = np.array(metric.segment_stats(hyps, REFS["en"]), dtype="float64")
+    rng = np.random.default_rng(0)
+    rows = [stats[rng.choice(len(stats), size=k)].sum(0) for k in (1, 1, 2, 3, 29, 29, 29)]
+    rows += [stats[3], stats[7], np.zeros_like(stats[0])]  # single degenerate segments, all-zero statistics
+    ours = scores_of_sums(metric, np.array(rows))
+    theirs = [metric.corpus_metric._compute_score_from_stats(list(map(float, r))).score for r in rows]
+    assert ours == pytest.approx(theirs, abs=1e-9)

@@ -124,26 +124,45 @@ class CT2System(HFModelSystem):
         tokens = [tok.convert_ids_to_tokens(ids) for ids in encoded]
         codes = self.language_codes(src, tgt)
         batches = self.batches(encoded)
+        # transformers counts the end token in max_new_tokens and, for models with forced_eos_token_id (Marian),
+        # spends the last step on it; CTranslate2 counts only the tokens it returns. Match transformers.
+        limit = gen.max_new_tokens - 1 if self._forces_eos() else gen.max_new_tokens
         pending = [
             self._translator.translate_batch(
                 [tokens[i] for i in batch], target_prefix=[[codes[1]]] * len(batch) if codes else None,
-                beam_size=gen.num_beams, max_decoding_length=gen.max_new_tokens, asynchronous=True)
+                beam_size=gen.num_beams, max_decoding_length=max(1, limit), asynchronous=True)
             for batch in batches
         ]
         outputs: list[Translation] = [Translation("")] * len(texts)
+        special = set(tok.all_special_ids)  # a property that rebuilds its list on every access
         for batch, results in zip(batches, pending, strict=True):
+            hyps = [r.result().hypotheses[0] for r in results]
+            ids = [tok.convert_tokens_to_ids(h) for h in hyps]
             done = []
-            for i, result in zip(batch, results, strict=True):
-                hyp = result.result().hypotheses[0]
-                ids = tok.convert_tokens_to_ids(hyp)
-                text = tok.decode(ids, skip_special_tokens=True).strip()
-                n = sum(1 for t in ids if t not in tok.all_special_ids)
-                outputs[i] = Translation(text, n, hit_limit=len(hyp) >= gen.max_new_tokens)
+            for i, hyp, row, text in zip(batch, hyps, ids, tok.batch_decode(ids, skip_special_tokens=True),
+                                         strict=True):
+                n = sum(1 for t in row if t not in special)
+                outputs[i] = Translation(text.strip(), n, hit_limit=len(hyp) >= limit)
                 done.append(outputs[i])
             self.generated_tokens += sum(t.tokens for t in done)
             if on_batch:
                 on_batch(batch, done)
         return outputs
+
+    def _forces_eos(self) -> bool:
+        """Whether the checkpoint's generation settings force the end token at the length limit."""
+        import json
+
+        for name in ("generation_config.json", "config.json"):
+            path = self.model_dir() / name
+            if path.is_file():
+                try:
+                    value = json.loads(path.read_text(encoding="utf-8")).get("forced_eos_token_id")
+                except (OSError, ValueError):
+                    continue
+                if value is not None:
+                    return True
+        return False
 
     def manifest(self) -> dict[str, Any]:
         """Adds the converted directory, the compute type in effect and the conversion time."""

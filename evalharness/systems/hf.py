@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,6 +27,9 @@ MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".spm", ".model", ".txt"
 
 def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
     """True when the Hugging Face hub answers (any HTTP status) within ``timeout`` seconds."""
+    import urllib.error
+    import urllib.request
+
     from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE:
@@ -270,21 +271,24 @@ class TransformersSystem(HFModelSystem):
             extra["cache_implementation"] = "static"
         outputs: list[Translation] = [Translation("")] * len(texts)
         torch.manual_seed(self.seed)
-        special = torch.tensor(sorted(set(tok.all_special_ids)), device=self._device)
+        special = torch.tensor(sorted(set(tok.all_special_ids)))
         for batch in self.batches(encoded):
             padded = tok.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
             padded = {k: v.to(self._device) for k, v in padded.items()}
             with torch.inference_mode():
                 generated = model.generate(**padded, num_beams=gen.num_beams, max_new_tokens=gen.max_new_tokens,
                                            do_sample=False, **extra)
-            # Generated tokens per row: everything but the decoder start, padding and special tokens.
-            counts = (~torch.isin(generated[:, 1:], special)).sum(dim=1).tolist()
-            eos = tok.eos_token_id
-            ended = (generated[:, 1:] == eos).any(dim=1).tolist() if eos is not None else [True] * len(batch)
+            # Tokens per row: everything but the decoder start, padding and special tokens. A row that used all
+            # max_new_tokens steps stopped at the limit (Marian forces EOS into the last step, so an EOS there
+            # does not mean the sentence was finished).
+            generated = generated.cpu()  # one device-to-host copy per batch; everything below runs on it
+            body = generated[:, 1:]
+            counts = (~torch.isin(body, special)).sum(dim=1).tolist()
+            steps = (body != tok.pad_token_id).sum(dim=1).tolist() if tok.pad_token_id is not None else counts
             texts_out = tok.batch_decode(generated, skip_special_tokens=True)
             done = []
-            for i, text, n, stop in zip(batch, texts_out, counts, ended, strict=True):
-                outputs[i] = Translation(text.strip(), int(n), hit_limit=not stop)
+            for i, text, n, used in zip(batch, texts_out, counts, steps, strict=True):
+                outputs[i] = Translation(text.strip(), int(n), hit_limit=used >= gen.max_new_tokens)
                 done.append(outputs[i])
             self.generated_tokens += sum(counts)
             if on_batch:

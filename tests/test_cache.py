@@ -1,0 +1,233 @@
+"""Translation cache: key parts, resume after SIGKILL, concurrent writers; the ct2 backend."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from evalharness.cache import TranslationCache, entry_key, identity_hash
+from evalharness.cli import main
+from evalharness.results import load_results, load_segments
+from evalharness.systems.base import Translation
+from tests.conftest import REPO
+
+DEFAULT = REPO / "configs" / "default.yaml"
+
+
+def _run(tmp_path: Path, name: str, model: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+    out = tmp_path / name
+    argv = ["run", "-c", str(DEFAULT), "--set", f"systems.0.model={model}", "--set", f"systems.1.model={model}",
+            "--set", "systems.0.generation.max_new_tokens=16", "--set", "systems.1.generation.max_new_tokens=16",
+            "--set", "systems.0.generation.num_beams=1", "--run-dir", str(out), "-q", *extra]
+    assert main(argv) == 0
+    return load_results(out)  # type: ignore[return-value]
+
+
+def _misses(results: dict) -> dict[str, int]:  # type: ignore[type-arg]
+    return {f"{s} {d}": r["cache"]["misses"] for s, by in results["results"].items() for d, r in by.items()}
+
+
+@pytest.mark.slow
+def test_metrics_change_hits_generation_change_misses(tiny_model_dir: Path, tmp_path: Path) -> None:
+    first = _run(tmp_path, "a", tiny_model_dir)
+    assert _misses(first) == {"opus-mt-mul-en ms-en": 29, "opus-mt-en-mul en-ms": 29}
+    again = _run(tmp_path, "b", tiny_model_dir, "--set", "metrics=[chrf]")
+    assert _misses(again) == {"opus-mt-mul-en ms-en": 0, "opus-mt-en-mul en-ms": 0}
+    assert again["manifest"]["systems"]["opus-mt-mul-en"]["tokenizer_class"] is None  # model never loaded
+    beams = _run(tmp_path, "c", tiny_model_dir, "--set", "systems.0.generation.num_beams=2")
+    assert _misses(beams) == {"opus-mt-mul-en ms-en": 29, "opus-mt-en-mul en-ms": 0}
+    prefix = _run(tmp_path, "d", tiny_model_dir, "--set", "systems.1.target_prefix={ms: '>>ind<<'}")
+    assert _misses(prefix)["opus-mt-en-mul en-ms"] == 29
+    hyps = [s["hypothesis"] for s in load_segments(tmp_path / "a")]
+    assert hyps == [s["hypothesis"] for s in load_segments(tmp_path / "b")]
+    bypass = _run(tmp_path, "e", tiny_model_dir, "--no-cache")
+    assert _misses(bypass) == {"opus-mt-mul-en ms-en": 29, "opus-mt-en-mul en-ms": 29}
+    assert [s["hypothesis"] for s in load_segments(tmp_path / "e")] == hyps
+
+
+BASE = {"backend": "transformers", "model": "/m", "resolved_revision": "sha256:1",
+        "generation": {"num_beams": 1, "max_new_tokens": 256, "batch_size": 8}, "target_prefix": {}, "lang_codes": {}}
+
+
+@pytest.mark.parametrize("change", [
+    {"backend": "ct2"}, {"model": "/other"}, {"resolved_revision": "sha256:2"},
+    {"generation": {**BASE["generation"], "num_beams": 4}},  # type: ignore[dict-item]
+    {"generation": {**BASE["generation"], "max_new_tokens": 128}},  # type: ignore[dict-item]
+    {"target_prefix": {"ms": ">>zsm_Latn<<"}}, {"lang_codes": {"ms": "zsm_Latn", "en": "eng_Latn"}},
+])
+def test_every_identity_part_changes_the_key(change: dict) -> None:  # type: ignore[type-arg]
+    base = entry_key(identity_hash(BASE), "en", "ms", "Hello.")
+    assert entry_key(identity_hash({**BASE, **change}), "en", "ms", "Hello.") != base
+
+
+def test_languages_and_text_change_the_key() -> None:
+    ident = identity_hash(BASE)
+    keys = {entry_key(ident, "en", "ms", "Hello."), entry_key(ident, "ms", "en", "Hello."),
+            entry_key(ident, "en", "ms", "Hello!"), entry_key(ident, "en", "id", "Hello.")}
+    assert len(keys) == 4
+
+
+def test_directory_hash_changes_with_the_weights(tmp_path: Path) -> None:
+    from evalharness.systems.hf import hash_model_dir
+
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"weights-1")
+    with TranslationCache(tmp_path / "c.sqlite3") as cache:
+        first = cache.dir_hash(model, hash_model_dir)
+        assert cache.dir_hash(model, lambda _: "not called") == first  # memoised on name/size/mtime
+        (model / "model.safetensors").write_bytes(b"weights-22")
+        assert cache.dir_hash(model, hash_model_dir) != first
+
+
+def _writer(path: str, worker: int, n: int) -> None:
+    with TranslationCache(Path(path)) as cache:
+        for start in range(0, n, 10):
+            items = [(f"k{i}", Translation(f"w{worker}-{i}", i, False)) for i in range(start, start + 10)]
+            items += [(f"own{worker}-{i}", Translation("x")) for i in range(start, start + 10)]
+            cache.put_many(f"id{worker}", {"backend": "test"}, "en", "ms", items)
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(path), w, 200)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    with TranslationCache(path) as cache:
+        assert cache.integrity() == "ok"
+        assert cache.info()["entries"] == 200 + 4 * 200  # shared keys once, each worker's own keys all
+        own = cache.get_many([f"own{w}-{i}" for w in range(4) for i in range(200)])
+        assert len(own) == 800
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_identical_results(tiny_model_dir: Path, tmp_path: Path) -> None:
+    cache_dir = tmp_path / "kill-cache"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", EVALHARNESS_CACHE_DIR=str(cache_dir), PYTHONUNBUFFERED="1")
+    slow = ["--set", f"systems.0.model={tiny_model_dir}", "--set", f"systems.1.model={tiny_model_dir}",
+            "--set", "systems.0.generation.batch_size=1", "--set", "systems.1.generation.batch_size=1",
+            "--set", "systems.0.generation.max_new_tokens=64", "--set", "systems.1.generation.max_new_tokens=64",
+            "--set", "systems.0.generation.num_beams=4", "--set", "systems.1.generation.num_beams=4"]
+    cmd = [sys.executable, "-m", "evalharness", "run", "-c", str(DEFAULT), *slow, "-q"]
+    proc = subprocess.Popen([*cmd, "--run-dir", str(tmp_path / "killed")], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = cache_dir / "translations.sqlite3"
+    deadline = time.monotonic() + 120
+    entries = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=1) as conn:
+                    entries = conn.execute("SELECT COUNT(*) FROM translations").fetchone()[0]
+            except sqlite3.Error:
+                entries = 0
+            if entries >= 5:
+                break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed; make it slower"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "results.json").exists()
+    with TranslationCache(db) as cache:
+        assert cache.integrity() == "ok"
+        kept = cache.info()["entries"]
+    assert 5 <= kept < 58
+    resumed = subprocess.run([*cmd, "--run-dir", str(tmp_path / "resumed")], env=env, cwd=REPO,
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    results = load_results(tmp_path / "resumed")
+    hits = sum(r["cache"]["hits"] for by in results["results"].values() for r in by.values())
+    assert hits == kept
+    fresh = subprocess.run([*cmd, "--run-dir", str(tmp_path / "fresh"), "--no-cache"], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=600)
+    assert fresh.returncode == 0, fresh.stderr
+    assert [s["hypothesis"] for s in load_segments(tmp_path / "resumed")] == \
+        [s["hypothesis"] for s in load_segments(tmp_path / "fresh")]
+    a = json.loads((tmp_path / "resumed" / "results.json").read_text())["results"]
+    b = json.loads((tmp_path / "fresh" / "results.json").read_text())["results"]
+    assert {s: {d: r["scores"] for d, r in by.items()} for s, by in a.items()} == \
+        {s: {d: r["scores"] for d, r in by.items()} for s, by in b.items()}
+
+
+def test_cache_info_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.sqlite3"
+    assert main(["cache", "info", "--path", str(path)]) == 0
+    assert "no cache yet" in capsys.readouterr().out
+    with TranslationCache(path) as cache:
+        cache.put_many("i", {"backend": "transformers", "model": "m", "resolved_revision": "r"}, "en", "ms",
+                       [("a", Translation("x")), ("b", Translation("y"))])
+    assert main(["cache", "info", "--path", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 entries" in out and "transformers  m  r" in out
+    assert main(["cache", "clear", "--path", str(path)]) == 0
+    assert "removed 2 entries" in capsys.readouterr().out
+
+
+def test_unwritable_cache_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"systems:\n  - name: c\n    backend: copy\ncache: {{path: {blocker / 'sub' / 'c.sqlite3'}}}\n")
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the translation cache" in err and "--no-cache" in err
+
+
+# --------------------------------------------------------------------------- CTranslate2
+
+
+ct2 = pytest.importorskip("ctranslate2", reason="the ct2 extra is not installed (pip install 'evalharness[ct2]')")
+
+
+@pytest.mark.slow
+def test_ct2_greedy_float32_equals_transformers(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from evalharness.config import Generation, SystemConfig
+    from evalharness.corpus import load_corpus
+    from evalharness.systems.ct2 import CT2System
+    from evalharness.systems.hf import TransformersSystem
+
+    texts = [p.text("en") for p in load_corpus("rt-2013-russia-japan-2plus2").pairs]
+    gen = Generation(num_beams=1, max_new_tokens=20, batch_size=4, device="cpu", compute_type="float32")
+
+    def make(cls, backend):  # type: ignore[no-untyped-def]
+        return cls(SystemConfig(name=backend, backend=backend, model=str(tiny_model_dir), generation=gen,
+                                target_prefix={"ms": ">>zsm_Latn<<"}))
+
+    hf = make(TransformersSystem, "transformers").translate(texts, "en", "ms")
+    engine = make(CT2System, "ct2")
+    engine.models_dir = tmp_path / "converted"
+    fast = engine.translate(texts, "en", "ms")
+    # Same token sequences in, greedy decoding in float32 on both engines: the same outputs come back.
+    # (A Marian output that stops at max_new_tokens has the same text in both; hit_limit agrees too.)
+    assert [t.text for t in fast] == [t.text for t in hf]
+    assert [t.hit_limit for t in fast] == [t.hit_limit for t in hf]
+    converted = list((tmp_path / "converted").iterdir())
+    assert len(converted) == 1 and (converted[0] / "model.bin").is_file()
+    again = make(CT2System, "ct2")
+    again.models_dir = tmp_path / "converted"
+    assert [t.text for t in again.translate(texts[:3], "en", "ms")] == [t.text for t in hf[:3]]
+    assert again.convert_s == 0.0  # loaded from the converted-model cache, not converted again
+
+
+def test_ct2_without_the_extra_names_the_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)  # import fails as if not installed
+    config = tmp_path / "c.yaml"
+    config.write_text("systems:\n  - name: fast\n    backend: ct2\n    model: Helsinki-NLP/opus-mt-mul-en\n")
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'evalharness[ct2]'" in err and err.count("\n") == 1
