@@ -63,7 +63,7 @@ def read_baseline(path: Path) -> RunData:
                 for sid, hyp in zip(seg["ids"], seg["hypotheses"], strict=True):
                     records.append({"system": system, "direction": direction, "id": sid, "source": "",
                                     "reference": "", "hypothesis": hyp, "scores": {},
-                                    "output_tokens": 0, "hit_limit": False})
+                                    "output_tokens": 0, "hit_limit": False, "flags": {}, "tags": {}})
         results = {"schema_version": doc["schema_version"], "manifest": doc["manifest"], "results": doc["results"]}
         for by_dir in doc["results"].values():
             for res in by_dir.values():

@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "--set systems.0.model=/path/to/model --set systems.0.generation.num_beams=4")
     run.add_argument("--run-dir", type=Path, help="write here instead of <output_dir>/<timestamp>-<config>/")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars or table (for CI logs)")
+    run.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                     help="only segments with these tags (repeatable, ANDed): kind=body|heading, "
+                          "fidelity=faithful|loose, length=short|medium|long (source words: <15, 15-39, 40+)")
     run.add_argument("--no-cache", action="store_true",
                      help="translate everything afresh, neither reading nor writing the translation cache")
 
@@ -75,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--metrics", default="bleu,chrf,chrf++,ter",
                        help="comma-separated metric names (default: %(default)s)")
     score.add_argument("--format", choices=["text", "json"], default="text")
+    score.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                       help="only lines whose reference is of this length: length=short|medium|long")
 
     compare = sub.add_parser(
         "compare", help="paired comparison of two runs: deltas, confidence intervals, p-values, verdicts",
@@ -85,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_test_options(compare)
     compare.add_argument("--metrics", help="comma-separated subset of metrics (default: all in A)")
     compare.add_argument("--format", choices=["text", "json", "md"], default="text")
+    compare.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                         help="only segments with these tags (repeatable, ANDed): kind=body|heading, "
+                          "fidelity=faithful|loose, length=short|medium|long (source words: <15, 15-39, 40+)")
 
     check = sub.add_parser(
         "check", help="gate a run against a committed baseline (exit 0 pass, 1 regression, 2 input error)",
@@ -235,7 +243,8 @@ def _run_command(args: argparse.Namespace) -> int:
     from evalharness.runner import run
     from evalharness.summary import score_table
 
-    config = load_config(args.config, [*args.overrides, *(["cache.enabled=false"] if args.no_cache else [])])
+    extra = [*(["cache.enabled=false"] if args.no_cache else []), *([f"where={args.where!r}"] if args.where else [])]
+    config = load_config(args.config, [*args.overrides, *extra])
     output = run(config, config_path=args.config, run_dir=args.run_dir, progress=_progress(args.quiet))
     if not args.quiet:
         print(score_table(output.results))
@@ -260,7 +269,7 @@ def _score_command(args: argparse.Namespace) -> int:
     from evalharness.summary import LABELS
 
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    report = score_files(args.ref, args.hyp, names)
+    report = score_files(args.ref, args.hyp, names, where=args.where)
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -278,7 +287,7 @@ def _compare_command(args: argparse.Namespace) -> int:
     a, b = load_run(args.run_a), load_run(args.run_b)
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     rows = compare_runs(a, b, metrics=metrics, test=args.test, samples=args.samples, seed=args.seed,
-                        alpha=args.alpha)
+                        alpha=args.alpha, where=args.where)
     if args.format == "json":
         print(json.dumps({"a": str(args.run_a), "b": str(args.run_b), "test": args.test, "seed": args.seed,
                           "alpha": args.alpha, "comparisons": [r.to_json() for r in rows]}, indent=2))

@@ -15,6 +15,7 @@ from evalharness.errors import InputError
 from evalharness.metrics import Metric, get_metric
 from evalharness.results import RunData
 from evalharness.significance import DEFAULT_SEED, Test, min_detectable_difference, paired_test
+from evalharness.slices import matches, parse_where
 from evalharness.summary import LABELS
 
 
@@ -57,16 +58,16 @@ def check_comparable(a: RunData, b: RunData) -> None:
                              f"{ca.get(key)!r} vs {cb.get(key)!r}; compare runs on the same corpus version")
 
 
-def _references(b: RunData, system: str, direction: str) -> list[str]:
-    """References come from a run (a baseline stores none: the corpus hash pins them)."""
-    return [r["reference"] for r in b.segments[(system, direction)]]
-
-
 def compare_runs(a: RunData, b: RunData, *, metrics: Sequence[str] | None = None, test: Test = "bs",
                  samples: int | None = None, seed: int = DEFAULT_SEED, alpha: float = 0.05,
-                 require_all_of_a: bool = False) -> list[Comparison]:
-    """Compare every system × direction × metric that ``a`` and ``b`` share (``b`` must be a run)."""
+                 require_all_of_a: bool = False, where: Sequence[str] = ()) -> list[Comparison]:
+    """Compare every system × direction × metric that ``a`` and ``b`` share (``b`` must be a run).
+
+    ``where`` keeps only segments whose tags in ``b`` match (``kind=body`` …); corpus-level scores are then
+    recomputed from the kept segments' statistics.
+    """
     check_comparable(a, b)
+    filters = parse_where(where)
     shared = [p for p in a.pairs() if p in set(b.pairs())]
     missing = [p for p in a.pairs() if p not in set(b.pairs())]
     if require_all_of_a and missing:
@@ -82,7 +83,11 @@ def compare_runs(a: RunData, b: RunData, *, metrics: Sequence[str] | None = None
         if ids_a != ids_b:
             raise InputError(f"{system} {direction}: segment ids differ between {a.origin} ({len(ids_a)} segments) "
                              f"and {b.origin} ({len(ids_b)})")
-        refs = _references(b, system, direction)
+        keep = [i for i, r in enumerate(seg_b) if matches(r.get("tags", {}), filters)]
+        if filters and not keep:
+            raise InputError(f"--where {' '.join(where)} selects no segment of {system} {direction}")
+        seg_a, seg_b = [seg_a[i] for i in keep], [seg_b[i] for i in keep]
+        refs = [r["reference"] for r in seg_b]  # a baseline stores no references: the corpus hash pins them
         scores_a = a.results["results"][system][direction]["scores"]
         scores_b = b.results["results"][system][direction]["scores"]
         names = [m for m in (metrics or list(scores_a)) if m in scores_a]
@@ -101,7 +106,7 @@ def compare_runs(a: RunData, b: RunData, *, metrics: Sequence[str] | None = None
             out.append(Comparison(system, direction, name, metric.higher_is_better, result.a, result.b,
                                   result.delta, result.ci_low, result.ci_high, result.p_value,
                                   verdict(result.delta, metric.higher_is_better, result.p_value, alpha), mdd,
-                                  len(ids_a)))
+                                  len(keep)))
     return out
 
 

@@ -61,6 +61,7 @@ class SystemConfig(_Strict):
     lang_codes: dict[str, str] = Field(default_factory=dict)
     generation: Generation = Field(default_factory=Generation)
     hypotheses: dict[Direction, str] = Field(default_factory=dict)
+    segmentation: Literal["paragraph", "sentence"] = "paragraph"
 
     @model_validator(mode="after")
     def _backend_needs(self) -> SystemConfig:
@@ -111,6 +112,15 @@ class Gate(_Strict):
         return tolerance, alpha
 
 
+class FlagsConfig(_Strict):
+    """Thresholds of the per-segment flags (see evalharness.flags)."""
+
+    enabled: bool = True
+    length_ratio: tuple[float, float] = (0.5, 2.0)
+    copy_similarity: float = Field(default=0.9, gt=0.0, le=1.0)
+    language_confidence: float = Field(default=0.75, gt=0.0, le=1.0)
+
+
 class CorpusFiles(_Strict):
     """An external test set as two line-aligned plain-text files."""
 
@@ -131,6 +141,8 @@ class RunConfig(_Strict):
     statistics: Statistics = Field(default_factory=Statistics)
     gate: Gate | None = None
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    flags: FlagsConfig = Field(default_factory=FlagsConfig)
+    where: list[str] = Field(default_factory=list)
 
     @field_validator("systems")
     @classmethod

@@ -81,6 +81,7 @@ class Segment:
     texts: Mapping[str, str]
     kind: str
     fidelity: str | None
+    sentences: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the corpus's own, when it has them
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ class Corpus:
         """The scoring units at ``level``, in corpus order, with stable ids (``p07``, ``p07.2``)."""
         if level == "paragraph":
             return [
-                Segment(p.id, {lang: p.text(lang) for lang in LANGUAGES}, p.kind, p.fidelity)
+                Segment(p.id, {lang: p.text(lang) for lang in LANGUAGES}, p.kind, p.fidelity,
+                        {lang: p.sides[lang].sentences for lang in LANGUAGES if p.sides[lang].sentences})
                 for p in self.pairs
             ]
         if not self.has_sentence_alignment:
@@ -119,11 +121,10 @@ class Corpus:
         out: list[Segment] = []
         for p in self.pairs:
             groups = {lang: p.sentence_groups(lang) for lang in LANGUAGES}
-            for k in range(len(p.alignment)):
-                out.append(
-                    Segment(f"{p.id}.{k + 1}", {lang: groups[lang][k] for lang in LANGUAGES}, p.kind,
-                            p.fidelity)
-                )
+            for k, link in enumerate(p.alignment):
+                sents = {lang: tuple(p.sides[lang].sentences[i] for i in link[j]) for j, lang in enumerate(LANGUAGES)}
+                out.append(Segment(f"{p.id}.{k + 1}", {lang: groups[lang][k] for lang in LANGUAGES}, p.kind,
+                                   p.fidelity, sents))
         return out
 
     def get(self, pair_id: str) -> Pair:

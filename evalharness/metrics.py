@@ -123,18 +123,24 @@ def get_metrics(names: Sequence[str]) -> list[Metric]:
     return [get_metric(n) for n in names]
 
 
-def score_files(reference: Path, hypotheses: Sequence[Path], metric_names: Sequence[str]) -> dict[str, Any]:
+def score_files(reference: Path, hypotheses: Sequence[Path], metric_names: Sequence[str],
+                where: Sequence[str] = ()) -> dict[str, Any]:
     """Score line-aligned plain-text hypothesis files against one reference file.
 
     BOM and CRLF are normalised; an empty file or a line-count mismatch raises :class:`HypothesisError`
     naming both files and their counts.
     """
+    from evalharness.slices import length_bucket, matches, parse_where
     from evalharness.textio import read_lines
 
     metrics = get_metrics(metric_names)
+    filters = parse_where(where)
+    if set(filters) - {"length"}:
+        raise HypothesisError("plain-text files carry no kind or fidelity tags: score --where takes length= only")
     refs = read_lines(reference, "reference file")
     if not refs:
         raise HypothesisError(f"{reference}: reference file is empty")
+    keep = [i for i, r in enumerate(refs) if matches({"length": length_bucket(r)}, filters)]
     systems = []
     for path in hypotheses:
         hyps = read_lines(path, "hypothesis file")
@@ -143,10 +149,11 @@ def score_files(reference: Path, hypotheses: Sequence[Path], metric_names: Seque
                 f"{path} has {len(hyps)} lines but {reference} has {len(refs)}: "
                 "hypotheses and references must be line-aligned, one segment a line"
             )
+        chosen_h, chosen_r = [hyps[i] for i in keep], [refs[i] for i in keep]
         scores = {
-            m.name: {"score": m.corpus_score(hyps, refs), "signature": m.signature,
+            m.name: {"score": m.corpus_score(chosen_h, chosen_r), "signature": m.signature,
                      "higher_is_better": m.higher_is_better}
             for m in metrics
         }
         systems.append({"hypotheses": str(path), "scores": scores})
-    return {"references": str(reference), "segments": len(refs), "systems": systems}
+    return {"references": str(reference), "segments": len(keep), "where": list(where), "systems": systems}

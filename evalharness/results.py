@@ -44,6 +44,8 @@ class DirectionResult(TypedDict):
     segments_per_s: float
     output_tokens: int  # tokens generated (0 for systems without a model)
     cache: dict[str, int]  # {"hits": n, "misses": n} in the translation cache
+    flags: dict[str, int]  # segments raising each flag (evalharness.flags.FLAG_NAMES) and "any"
+    slices: dict[str, dict[str, Any]]  # "kind=body" -> {"segments": n, "scores": {metric: score}}
 
 
 class ResultsFile(TypedDict):
@@ -66,6 +68,8 @@ class SegmentRecord(TypedDict):
     scores: dict[str, float]
     output_tokens: int
     hit_limit: bool  # generation stopped at max_new_tokens
+    flags: dict[str, Any]  # flag name -> the value that raised it (evalharness.flags)
+    tags: dict[str, str]  # slice tags: kind, fidelity, length
 
 
 def write_run(run_dir: Path, results: ResultsFile, segments: list[SegmentRecord], summary: str) -> None:

@@ -73,6 +73,37 @@ def _cell(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def flags_table(results: ResultsFile) -> str:
+    """Segments raising each flag, per system and direction."""
+    from evalharness.flags import FLAG_NAMES
+
+    head = ["system", "direction", "segments", *FLAG_NAMES, "any"]
+    rows = [head, ["---"] * len(head)]
+    for system, by_dir in results["results"].items():
+        for direction, res in by_dir.items():
+            counts = res.get("flags", {})
+            cells = [str(counts.get(n, 0)) for n in (*FLAG_NAMES, "any")]
+            rows.append([system, direction, str(res["segments"]), *cells])
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def slices_table(results: ResultsFile) -> str:
+    """Each slice's corpus scores (segments in brackets), per system and direction."""
+    blocks = []
+    for system, by_dir in results["results"].items():
+        for direction, res in by_dir.items():
+            slices = res.get("slices", {})
+            if not slices:
+                continue
+            metrics = list(res["scores"])
+            head = ["slice", "segments", *(label(m, res["scores"][m]["higher_is_better"]) for m in metrics)]
+            rows = [head, ["---"] * len(head)]
+            for name, sl in slices.items():
+                rows.append([name, str(sl["segments"]), *(f"{sl['scores'][m]:.2f}" for m in metrics)])
+            blocks.append(f"### {system}, {direction}\n\n" + "\n".join("| " + " | ".join(r) + " |" for r in rows))
+    return "\n\n".join(blocks)
+
+
 def render_summary(results: ResultsFile, segments: Sequence[SegmentRecord]) -> str:
     """The whole ``summary.md``."""
     corpus = results["manifest"]["corpus"]
@@ -83,6 +114,12 @@ def render_summary(results: ResultsFile, segments: Sequence[SegmentRecord]) -> s
         score_table(results),
         "\nScores with their 95% bootstrap confidence interval in brackets. Signatures:\n",
         *signatures(results),
+        "\n## Flags\n",
+        "Segments whose output looks wrong whatever its score: length ratio out of band, fewer sentences than the "
+        "source, a copy of the source, another language, cut at max_new_tokens (see the README).\n",
+        flags_table(results),
+        "\n## Slices\n",
+        slices_table(results),
         "\n## Lowest-scoring segments\n",
         worst_segments(results, segments),
     ]

@@ -28,6 +28,10 @@ class System(ABC):
     cacheable: ClassVar[bool] = False
     """True for systems whose outputs the translation cache may keep (model systems)."""
 
+    whole_corpus: ClassVar[bool] = False
+    """True for systems whose outputs are line-aligned with the whole corpus (files): they are always asked for
+    every segment, and a ``--where`` filter picks from their outputs."""
+
     def __init__(self, config: SystemConfig, *, seed: int = 0, index: int = 0) -> None:
         self.config = config
         self.name = config.name

@@ -19,7 +19,9 @@ def _all_at_once(texts: Sequence[str], on_batch: BatchFn | None) -> list[Transla
 
 
 class FilesSystem(System):
-    """Outputs produced elsewhere: one text file per direction, one segment a line."""
+    """Outputs produced elsewhere: one text file per direction, one line per corpus segment."""
+
+    whole_corpus = True
 
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   on_batch: BatchFn | None = None) -> list[Translation]:

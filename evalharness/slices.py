@@ -1,0 +1,56 @@
+"""Slices of a corpus: tags per segment (kind, fidelity, source length) and ``--where`` filters over them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from evalharness.errors import InputError
+
+# Source length in words: paragraphs of the reference corpus run from 4 to ~70 words.
+LENGTH_BUCKETS = (("short", 0, 15), ("medium", 15, 40), ("long", 40, 10**9))
+SLICE_KEYS = ("kind", "fidelity", "length")
+
+
+def length_bucket(text: str) -> str:
+    """``short`` (< 15 words), ``medium`` (15–39) or ``long`` (40+)."""
+    words = len(text.split())
+    return next(name for name, low, high in LENGTH_BUCKETS if low <= words < high)
+
+
+def tags_for(kind: str, fidelity: str | None, source: str) -> dict[str, str]:
+    """The slice tags of one segment in one direction (length is measured on its source side)."""
+    return {"kind": kind, "fidelity": fidelity or "untagged", "length": length_bucket(source)}
+
+
+def parse_where(items: Sequence[str]) -> dict[str, set[str]]:
+    """``["kind=body", "length=short,medium"]`` → ``{"kind": {"body"}, "length": {"short", "medium"}}``."""
+    where: dict[str, set[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        if not sep or not values.strip():
+            raise InputError(f"--where {item!r}: expected KEY=VALUE[,VALUE], e.g. kind=body or length=short,medium")
+        if key not in SLICE_KEYS:
+            raise InputError(f"--where {item!r}: unknown key {key!r}; use one of {', '.join(SLICE_KEYS)}")
+        where.setdefault(key, set()).update(v.strip() for v in values.split(",") if v.strip())
+    return where
+
+
+def matches(tags: Mapping[str, str], where: Mapping[str, set[str]]) -> bool:
+    """True when every filtered key has one of its allowed values."""
+    return all(tags.get(key) in allowed for key, allowed in where.items())
+
+
+def slice_scores(metrics: Sequence[Any], stats: Mapping[str, Sequence[Sequence[float]]],
+                 tags: Sequence[Mapping[str, str]]) -> dict[str, dict[str, Any]]:
+    """Corpus scores of every slice (``kind=body``, ``length=short``, …) from the segments' statistics."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in SLICE_KEYS:
+        for value in sorted({t[key] for t in tags}):
+            rows = [i for i, t in enumerate(tags) if t[key] == value]
+            out[f"{key}={value}"] = {
+                "segments": len(rows),
+                "scores": {m.name: m.score_from_stats([stats[m.name][i] for i in rows]) for m in metrics},
+            }
+    return out
