@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
                      help="only segments with these tags (repeatable, ANDed): kind=body|heading, "
                           "fidelity=faithful|loose, length=short|medium|long (source words: <15, 15-39, 40+)")
+    run.add_argument("--html", action="store_true", help="also write report.html (see 'report') in the run directory")
     run.add_argument("--no-cache", action="store_true",
                      help="translate everything afresh, neither reading nor writing the translation cache")
 
@@ -113,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write a Markdown report here (also appended to $GITHUB_STEP_SUMMARY when set)")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress bars while --config runs")
     check.add_argument("--no-cache", action="store_true", help="with --config: bypass the translation cache")
+
+    report = sub.add_parser(
+        "report", help="write a self-contained HTML report of one or more runs",
+        description="One HTML file (no network, opens from disk): score table with confidence intervals and, for "
+                    "several runs, deltas and significance against the first; charts; a sortable, filterable, "
+                    "paged table of every segment with word differences; the run manifests.")
+    report.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories (the first is A)")
+    report.add_argument("-o", "--output", type=Path, required=True, help="HTML file to write")
 
     cache = sub.add_parser("cache", help="inspect or empty the translation cache")
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
@@ -171,6 +180,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _baseline_command(args)
     if args.command == "cache":
         return _cache_command(args)
+    if args.command == "report":
+        from evalharness.report import write_report
+
+        write_report(args.run_dirs, args.output)
+        print(f"wrote {args.output}")
+        return EXIT_OK
     raise AssertionError(f"unhandled command {args.command}")  # argparse only lets known commands through
 
 
@@ -246,6 +261,10 @@ def _run_command(args: argparse.Namespace) -> int:
     extra = [*(["cache.enabled=false"] if args.no_cache else []), *([f"where={args.where!r}"] if args.where else [])]
     config = load_config(args.config, [*args.overrides, *extra])
     output = run(config, config_path=args.config, run_dir=args.run_dir, progress=_progress(args.quiet))
+    if args.html:
+        from evalharness.report import write_report
+
+        write_report([output.run_dir], output.run_dir / "report.html")
     if not args.quiet:
         print(score_table(output.results))
     print(f"wrote {output.run_dir}")

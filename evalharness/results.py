@@ -127,6 +127,8 @@ class RunData:
 
 def load_run(path: Path) -> RunData:
     """Load a run directory, its ``results.json``, or a baseline file written by ``baseline update``."""
+    if not path.exists():
+        raise InputError(f"{path}: no such run directory, results.json or baseline file")
     if path.is_dir() or path.name == RESULTS_FILE:
         results = load_results(path)
         run_dir = path if path.is_dir() else path.parent

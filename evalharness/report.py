@@ -1,0 +1,145 @@
+"""A self-contained HTML report of one or more runs: one file, no network, safe to open from disk.
+
+The runs' data go into the page as JSON inside a ``<script type="application/json">`` element (with ``<``,
+``>``, ``&`` and the JavaScript line separators escaped, so no text can close the element); the page's own
+script renders it with DOM calls only. Segment tables are paged, so 10,000 segments stay responsive.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from evalharness.errors import InputError
+from evalharness.results import RunData, load_run
+from evalharness.summary import LABELS
+from evalharness.textio import atomic_write_text
+
+PAGE_TEMPLATE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy"
+      content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>evalharness report</title>
+<style>{css}</style>
+</head>
+<body>
+<header><h1>evalharness report</h1><p>{subtitle}</p></header>
+<main>
+<section><h2>Scores</h2><div id="scores"></div></section>
+<section><h2>Distributions and slices</h2><div id="charts" class="charts"></div></section>
+<section><h2>Segments</h2><div id="segment-controls" class="controls"></div><div id="segment-table"></div></section>
+<section><h2>Manifest</h2><div id="manifest"></div></section>
+</main>
+<script type="application/json" id="evalharness-data">{data}</script>
+<script>{js}</script>
+</body>
+</html>
+"""
+
+
+def _safe_json(data: Any) -> str:
+    """JSON that cannot end its ``<script>`` element early or be read as markup."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"),
+                         ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text
+
+
+def _escape_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def report_data(runs: list[RunData], labels: list[str]) -> dict[str, Any]:
+    """Everything the page shows, as plain JSON-able data."""
+    from evalharness.compare import compare_runs
+
+    metrics: list[str] = []
+    higher: dict[str, bool] = {}
+    systems, score_rows, slice_rows = [], [], []
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    several = len(runs) > 1
+    for label, run in zip(labels, runs, strict=True):
+        for system, by_dir in run.results["results"].items():
+            for direction, res in by_dir.items():
+                key = f"{label}/{system}" if several else system
+                systems.append({"key": key, "direction": direction})
+                for m, score in res["scores"].items():
+                    if m not in higher:
+                        metrics.append(m)
+                        higher[m] = bool(score["higher_is_better"])
+                score_rows.append({"run": label, "system": system, "direction": direction, "segments": res["segments"],
+                                   "scores": res["scores"], "flagged": res.get("flags", {}).get("any", 0)})
+                first = next(iter(res["scores"]), None)
+                if res.get("slices") and first:
+                    slices = res["slices"]
+                    slice_rows.append({"title": f"{key} {direction}", "names": list(slices),
+                                       "values": [s["scores"].get(first, 0.0) for s in slices.values()]})
+                for record in run.segments.get((system, direction), []):
+                    row = rows.setdefault((direction, record["id"]), {
+                        "index": len(rows), "id": record["id"], "direction": direction, "source": record["source"],
+                        "reference": record["reference"], "hyps": {}, "scores": {}, "flags": {},
+                        "tags": record.get("tags", {}),
+                    })
+                    row["hyps"][key] = record["hypothesis"]
+                    row["scores"][key] = record["scores"]
+                    if record.get("flags"):
+                        row["flags"][key] = sorted(record["flags"])
+    for row in rows.values():
+        row["flagged"] = bool(row["flags"])
+        parts = [row["id"], row["source"], row["reference"], *row["hyps"].values(),
+                 *(f for names in row["flags"].values() for f in names)]
+        row["search"] = " ".join(parts).lower()
+    comparisons: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for label, run in zip(labels[1:], runs[1:], strict=True):
+        try:
+            comparisons += [{"run": label, **c.to_json()} for c in compare_runs(runs[0], run)]
+        except InputError as err:
+            notes.append(f"{label} not compared with {labels[0]}: {err}")
+    return {
+        "runs": [{"label": label, "summary": _run_summary(run), "manifest": run.manifest}
+                 for label, run in zip(labels, runs, strict=True)],
+        "metrics": metrics, "higher": higher, "labels": {m: LABELS.get(m, m) for m in metrics},
+        "systems": systems, "score_rows": score_rows, "slice_rows": slice_rows,
+        "segments": sorted(rows.values(), key=lambda r: r["index"]),
+        "directions": sorted({s["direction"] for s in systems}, key=lambda d: (d != "ms-en", d)),
+        "comparisons": comparisons, "notes": notes,
+    }
+
+
+def _run_summary(run: RunData) -> str:
+    corpus = run.manifest.get("corpus", {})
+    return (f"corpus {corpus.get('name')} v{corpus.get('version')}, {corpus.get('segments')} segments, "
+            f"{run.manifest.get('started_at', '')}")
+
+
+def render_report(run_paths: list[Path]) -> str:
+    """The report page for ``run_paths`` (run directories or results.json files)."""
+    if not run_paths:
+        raise InputError("report needs at least one run directory")
+    runs = [load_run(p) for p in run_paths]
+    labels = []
+    for path in run_paths:
+        name = (path if path.is_dir() else path.parent).name or str(path)
+        while name in labels:
+            name += "'"
+        labels.append(name)
+    data = report_data(runs, labels)
+    files = resources.files("evalharness") / "templates"
+    subtitle = "; ".join(f"{label}: {_run_summary(run)}" for label, run in zip(labels, runs, strict=True))
+    if data["notes"]:
+        subtitle += " — " + " ".join(data["notes"])
+    return PAGE_TEMPLATE.format(css=(files / "report.css").read_text(encoding="utf-8"),
+                                js=(files / "report.js").read_text(encoding="utf-8"),
+                                data=_safe_json(data), subtitle=_escape_text(subtitle))
+
+
+def write_report(run_paths: list[Path], out: Path) -> None:
+    """Write the report atomically."""
+    atomic_write_text(out, render_report(run_paths))
