@@ -17,8 +17,8 @@ from evalharness.corpus import load_corpus
 from tests.conftest import CORPUS_NAME
 
 XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>"]
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def _files_run(tmp_path: Path, name: str, ms: list[str], en: list[str], hyp_en: list[str], hyp_ms: list[str],
@@ -116,7 +116,8 @@ class Page:
         self.load_s = time.monotonic() - start
 
     def ids(self) -> list[str]:
-        return [str(x) for x in self.page.eval_on_selector_all("#segments tr[data-id]", "rows => rows.map(r => r.dataset.id)")]
+        rows = self.page.eval_on_selector_all("#segments tr[data-id]", "rows => rows.map(r => r.dataset.id)")
+        return [str(x) for x in rows]
 
 
 def _artifact(page: Any, tmp_path: Path, name: str) -> Path:
