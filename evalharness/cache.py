@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS translations (
 );
 CREATE TABLE IF NOT EXISTS identities (identity TEXT PRIMARY KEY, description TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS dir_hashes (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS languages (key TEXT PRIMARY KEY, lang TEXT NOT NULL, confidence REAL NOT NULL);
 """
 
 
@@ -138,6 +139,23 @@ class TranslationCache:
                              (str(folder.resolve()), fingerprint, value))
         return value
 
+    def get_languages(self, keys: Sequence[str]) -> dict[str, tuple[str, float]]:
+        """Cached language-identification results among ``keys`` (see evalharness.flags)."""
+        found: dict[str, tuple[str, float]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            query = f"SELECT key, lang, confidence FROM languages WHERE key IN ({','.join('?' * len(chunk))})"
+            for key, lang, conf in self._db.execute(query, chunk):
+                found[key] = (str(lang), float(conf))
+        return found
+
+    def put_languages(self, items: Iterable[tuple[str, tuple[str, float]]]) -> None:
+        """Store language-identification results."""
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO languages VALUES (?, ?, ?)",
+                                 [(k, lang, conf) for k, (lang, conf) in items])
+
     def info(self) -> dict[str, Any]:
         """Path, size, number of entries, and entries per system identity."""
         count = self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0]
@@ -158,6 +176,7 @@ class TranslationCache:
             self._db.execute("DELETE FROM translations")
             self._db.execute("DELETE FROM identities")
             self._db.execute("DELETE FROM dir_hashes")
+            self._db.execute("DELETE FROM languages")
         self._db.execute("VACUUM")
         return n
 

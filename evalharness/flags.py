@@ -59,6 +59,24 @@ def detect_language(text: str) -> tuple[str, float]:
     return names[best.language.name], float(best.value)
 
 
+def detect_languages(texts: Sequence[str], memo: Any = None) -> list[tuple[str, float]]:
+    """:func:`detect_language` of every text; ``memo`` (the translation cache) keeps results across runs.
+
+    The key covers the library version and language set, so an upgrade of lingua re-identifies.
+    """
+    import hashlib
+
+    info = language_id_info()
+    prefix = f"{info['library']}\0{info['version']}\0{info['languages']}\0"
+    keys = [hashlib.sha256((prefix + t).encode()).hexdigest() for t in texts]
+    known = memo.get_languages(keys) if memo is not None else {}
+    new = {k: detect_language(t) for k, t in zip(keys, texts, strict=True) if k not in known and t.strip()}
+    if memo is not None and new:
+        memo.put_languages(new.items())
+    known.update(new)
+    return [known.get(k, ("", 0.0)) for k in keys]
+
+
 def split_sentences(text: str, lang: str) -> list[str]:
     """Sentences of ``text`` by sentencex (rule-based, offline, ~300 languages including Malay)."""
     from sentencex import segment
@@ -73,8 +91,11 @@ def reference_ratio(sources: Sequence[str], references: Sequence[str]) -> float:
 
 
 def flag_segment(source: str, hypothesis: str, src: str, tgt: str, *, expected_ratio: float, hit_limit: bool,
-                 settings: FlagSettings) -> dict[str, Any]:
-    """The flags raised by one output, each with the value that raised it."""
+                 settings: FlagSettings, language: tuple[str, float] | None = None) -> dict[str, Any]:
+    """The flags raised by one output, each with the value that raised it.
+
+    ``language`` is the output's (code, confidence) when already identified (see :func:`detect_languages`).
+    """
     flags: dict[str, Any] = {}
     if not settings.enabled:
         return flags
@@ -90,7 +111,7 @@ def flag_segment(source: str, hypothesis: str, src: str, tgt: str, *, expected_r
         if similarity >= settings.copy_similarity:
             flags["copy"] = round(similarity, 3)
         if tgt in LID_LANGUAGES:
-            lang, confidence = detect_language(hypothesis)
+            lang, confidence = language or detect_language(hypothesis)
             if lang != tgt and confidence >= settings.language_confidence:
                 flags["wrong_language"] = {"detected": lang, "confidence": round(confidence, 3)}
     if hit_limit:

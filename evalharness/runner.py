@@ -22,8 +22,10 @@ from evalharness.config import CorpusFiles, RunConfig, Statistics
 from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
 from evalharness.errors import HypothesisError, InputError
 from evalharness.flags import (
+    LID_LANGUAGES,
     FlagSettings,
     count_flags,
+    detect_languages,
     flag_segment,
     language_id_info,
     reference_ratio,
@@ -153,8 +155,10 @@ def run_direction(system: System, direction: str, segments: list[Segment], confi
     settings = FlagSettings((config.flags.length_ratio[0], config.flags.length_ratio[1]),
                             config.flags.copy_similarity, config.flags.language_confidence, config.flags.enabled)
     expected = reference_ratio(sources, references)
-    flags = [flag_segment(s, t.text, src, tgt, expected_ratio=expected, hit_limit=t.hit_limit, settings=settings)
-             for s, t in zip(sources, translations, strict=True)]
+    languages = detect_languages(hypotheses, cache) if settings.enabled and tgt in LID_LANGUAGES else None
+    flags = [flag_segment(s, t.text, src, tgt, expected_ratio=expected, hit_limit=t.hit_limit, settings=settings,
+                          language=languages[i] if languages else None)
+             for i, (s, t) in enumerate(zip(sources, translations, strict=True))]
     tags = [tags_for(seg.kind, seg.fidelity, seg.texts[src]) for seg in chosen]
     result: DirectionResult = {
         "segments": len(sources),

@@ -152,3 +152,19 @@ def test_sentence_mode_splits_plain_text_with_sentencex() -> None:
     assert units == ["Dr. Abe met Mr. Shoigu.", "They agreed.", "One sentence only."] and counts == [2, 1]
     joined = rejoin([Translation("A", 1), Translation("B", 2, True), Translation("C", 3)], counts)
     assert joined == [Translation("A B", 3, True), Translation("C", 3, False)]
+
+
+def test_language_results_are_kept_in_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalharness import flags
+    from evalharness.cache import TranslationCache
+
+    texts = [PAIRS["p09"].text("en"), INDONESIAN_P12, PAIRS["p09"].text("ms")]
+    with TranslationCache(tmp_path / "c.sqlite3") as cache:
+        first = flags.detect_languages(texts, cache)
+        assert [lang for lang, _ in first] == ["en", "id", "ms"]
+
+        def not_again(text: str) -> tuple[str, float]:
+            raise AssertionError("identified again instead of read from the cache")
+
+        monkeypatch.setattr(flags, "detect_language", not_again)
+        assert flags.detect_languages(texts, cache) == first
