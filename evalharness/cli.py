@@ -160,6 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvalHarnessError as err:
         print(f"evalharness: error: {err}", file=sys.stderr)
         return EXIT_INPUT
+    except OSError as err:  # an output path that cannot be written (read errors are typed errors already)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"evalharness: error: {where}{err.strerror or err}; check the path and its permissions",
+              file=sys.stderr)
+        return EXIT_INPUT
     except KeyboardInterrupt:
         print("evalharness: interrupted", file=sys.stderr)
         return 130
