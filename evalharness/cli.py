@@ -12,10 +12,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalharness import __version__
 from evalharness.errors import EvalHarnessError
+
+if TYPE_CHECKING:
+    from evalharness.corpus import Corpus
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_INPUT = 0, 1, 2
 
@@ -171,30 +174,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "corpus":
-        return _corpus_command(args)
-    if args.command == "run":
-        return _run_command(args)
-    if args.command == "score":
-        return _score_command(args)
-    if args.command == "compare":
-        return _compare_command(args)
-    if args.command == "check":
-        return _check_command(args)
-    if args.command == "baseline":
-        return _baseline_command(args)
-    if args.command == "cache":
-        return _cache_command(args)
-    if args.command == "report":
-        from evalharness.report import write_report
-
-        write_report(args.run_dirs, args.output)
-        print(f"wrote {args.output}")
-        return EXIT_OK
-    raise AssertionError(f"unhandled command {args.command}")  # argparse only lets known commands through
+    handlers = {"corpus": _corpus_command, "run": _run_command, "score": _score_command,
+                "compare": _compare_command, "check": _check_command, "baseline": _baseline_command,
+                "cache": _cache_command, "report": _report_command}
+    return handlers[args.command](args)  # argparse lets only these commands through
 
 
-def _open_corpus(args: argparse.Namespace, *, strict: bool = True):  # type: ignore[no-untyped-def]
+def _report_command(args: argparse.Namespace) -> int:
+    from evalharness.report import write_report
+
+    write_report(args.run_dirs, args.output)
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _open_corpus(args: argparse.Namespace, *, strict: bool = True) -> Corpus:
     from evalharness.corpus import load_corpus, load_plain_pair
     from evalharness.errors import InputError
 
