@@ -91,15 +91,18 @@ class TranslationCache:
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Translation]:
         """The cached translations among ``keys``."""
-        found: dict[str, Translation] = {}
+        rows = self._rows("translations", "output, tokens, hit_limit", keys)
+        return {key: Translation(output, int(tokens), bool(hit)) for key, output, tokens, hit in rows}
+
+    def _rows(self, table: str, columns: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+        """``key, columns…`` rows of ``table`` whose key is among ``keys`` (table and columns are ours)."""
+        rows: list[tuple[Any, ...]] = []
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):  # SQLite limits bound parameters per statement
             chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT key, output, tokens, hit_limit FROM translations WHERE key IN ({marks})"
-            for key, output, tokens, hit in self._db.execute(query, chunk):
-                found[key] = Translation(output, int(tokens), bool(hit))
-        return found
+            query = f"SELECT key, {columns} FROM {table} WHERE key IN ({','.join('?' * len(chunk))})"
+            rows.extend(self._db.execute(query, chunk))
+        return rows
 
     def put_many(self, identity: str, description: dict[str, Any], src: str, tgt: str,
                  items: Iterable[tuple[str, Translation]]) -> None:
@@ -141,14 +144,7 @@ class TranslationCache:
 
     def get_languages(self, keys: Sequence[str]) -> dict[str, tuple[str, float]]:
         """Cached language-identification results among ``keys`` (see evalharness.flags)."""
-        found: dict[str, tuple[str, float]] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            query = f"SELECT key, lang, confidence FROM languages WHERE key IN ({','.join('?' * len(chunk))})"
-            for key, lang, conf in self._db.execute(query, chunk):
-                found[key] = (str(lang), float(conf))
-        return found
+        return {key: (str(lang), float(conf)) for key, lang, conf in self._rows("languages", "lang, confidence", keys)}
 
     def put_languages(self, items: Iterable[tuple[str, tuple[str, float]]]) -> None:
         """Store language-identification results."""
