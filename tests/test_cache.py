@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -190,22 +191,29 @@ def test_unwritable_cache_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
 # --------------------------------------------------------------------------- CTranslate2
 
 
-ct2 = pytest.importorskip("ctranslate2", reason="the ct2 extra is not installed (pip install 'evalharness[ct2]')")
+needs_ct2 = pytest.mark.skipif(importlib.util.find_spec("ctranslate2") is None,
+                               reason="the ct2 extra is not installed (pip install 'evalharness[ct2]')")
 
 
+def _system(cls, backend: str, model: Path, **generation: object):  # type: ignore[no-untyped-def]
+    from evalharness.config import Generation, SystemConfig
+
+    gen = Generation(num_beams=1, max_new_tokens=20, batch_size=4, device="cpu", **generation)  # type: ignore[arg-type]
+    return cls(SystemConfig(name=backend, backend=backend, model=str(model), generation=gen,
+                            target_prefix={"ms": ">>zsm_Latn<<"}))
+
+
+@needs_ct2
 @pytest.mark.slow
 def test_ct2_greedy_float32_equals_transformers(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from evalharness.config import Generation, SystemConfig
     from evalharness.corpus import load_corpus
     from evalharness.systems.ct2 import CT2System
     from evalharness.systems.hf import TransformersSystem
 
     texts = [p.text("en") for p in load_corpus("rt-2013-russia-japan-2plus2").pairs]
-    gen = Generation(num_beams=1, max_new_tokens=20, batch_size=4, device="cpu", compute_type="float32")
 
     def make(cls, backend):  # type: ignore[no-untyped-def]
-        return cls(SystemConfig(name=backend, backend=backend, model=str(tiny_model_dir), generation=gen,
-                                target_prefix={"ms": ">>zsm_Latn<<"}))
+        return _system(cls, backend, tiny_model_dir, compute_type="float32")
 
     hf = make(TransformersSystem, "transformers").translate(texts, "en", "ms")
     engine = make(CT2System, "ct2")
@@ -231,3 +239,39 @@ def test_ct2_without_the_extra_names_the_install(monkeypatch: pytest.MonkeyPatch
     assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "pip install 'evalharness[ct2]'" in err and err.count("\n") == 1
+
+
+@pytest.fixture
+def two_torch_threads():  # type: ignore[no-untyped-def]
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield torch
+    torch.set_num_threads(before)
+
+
+@needs_ct2
+@pytest.mark.slow
+def test_loading_ct2_leaves_torch_threads_alone(tiny_model_dir: Path, tmp_path: Path,
+                                                 two_torch_threads) -> None:  # type: ignore[no-untyped-def]
+    # CTranslate2 sets the loading thread's OpenMP thread count to its intra_threads, and PyTorch shares it: a
+    # transformers system run after a ct2 one would decode on one core.
+    from evalharness.systems.ct2 import CT2System
+
+    engine = _system(CT2System, "ct2", tiny_model_dir, threads=1, inter_threads=2)
+    engine.models_dir = tmp_path / "converted"
+    engine.prepare()
+    assert two_torch_threads.get_num_threads() == 2
+
+
+@pytest.mark.slow
+def test_transformers_threads_hold_only_while_it_translates(tiny_model_dir: Path,
+                                                            two_torch_threads) -> None:  # type: ignore[no-untyped-def]
+    from evalharness.systems.hf import TransformersSystem
+
+    seen: list[int] = []
+    system = _system(TransformersSystem, "transformers", tiny_model_dir, threads=1)
+    system.translate(["Good morning.", "Thank you."], "en", "ms",
+                     on_batch=lambda _batch, _done: seen.append(two_torch_threads.get_num_threads()))
+    assert seen == [1]
+    assert two_torch_threads.get_num_threads() == 2  # the next system starts from the process's own setting

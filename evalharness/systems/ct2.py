@@ -19,7 +19,7 @@ from typing import Any
 
 from evalharness.errors import MissingDependencyError, ModelLoadError
 from evalharness.systems.base import BatchFn, Translation
-from evalharness.systems.hf import HFModelSystem
+from evalharness.systems.hf import HFModelSystem, torch_threads
 
 TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "sentencepiece.bpe.model",
                    "source.spm", "target.spm", "vocab.json", "spm.model", "generation_config.json")
@@ -107,9 +107,10 @@ class CT2System(HFModelSystem):
         folder = self.converted_dir()
         self.load_tokenizer()
         try:
-            self._translator = ct2.Translator(
-                str(folder), device=device, compute_type=gen.compute_type,
-                inter_threads=gen.inter_threads, intra_threads=gen.threads or 0)
+            with torch_threads():
+                self._translator = ct2.Translator(
+                    str(folder), device=device, compute_type=gen.compute_type,
+                    inter_threads=gen.inter_threads, intra_threads=gen.threads or 0)
         except (RuntimeError, ValueError) as err:
             raise ModelLoadError(f"{self.key}: CTranslate2 cannot load {folder} on {device} "
                                  f"({gen.compute_type}): {err}") from None
@@ -130,7 +131,8 @@ class CT2System(HFModelSystem):
         pending = [
             self._translator.translate_batch(
                 [tokens[i] for i in batch], target_prefix=[[codes[1]]] * len(batch) if codes else None,
-                beam_size=gen.num_beams, max_decoding_length=max(1, limit), asynchronous=True)
+                beam_size=gen.num_beams, max_decoding_length=max(1, limit), return_scores=False,
+                asynchronous=True)
             for batch in batches
         ]
         outputs: list[Translation] = [Translation("")] * len(texts)

@@ -10,9 +10,11 @@ PyTorch; ``evalharness.systems.ct2`` with CTranslate2. transformers 5 has no tra
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +25,25 @@ from evalharness.systems.batching import plan_batches
 
 HUB_PROBE_TIMEOUT_S = 1.5
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".spm", ".model", ".txt")
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None = None) -> Iterator[None]:
+    """Run the block with PyTorch on ``count`` threads (``None``: as it is), then put the old count back.
+
+    PyTorch's thread count is global to the process: one system's ``threads`` setting must not carry over to
+    the next system in the same run. CTranslate2 also changes it when it loads a translator (to its
+    ``intra_threads``), so the ``ct2`` system loads inside this block too.
+    """
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    if count and torch is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if torch is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
@@ -236,8 +257,6 @@ class TransformersSystem(HFModelSystem):
 
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # ours is the bar that matters
         gen = self.config.generation
-        if gen.threads:
-            torch.set_num_threads(gen.threads)
         device = gen.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -260,7 +279,7 @@ class TransformersSystem(HFModelSystem):
         self.prepare()
         import torch
 
-        tok, model, gen = self._tokenizer, self._model, self.config.generation
+        tok, gen = self._tokenizer, self.config.generation
         encoded = self.encode(texts, src, tgt)
         extra: dict[str, Any] = {}
         codes = self.language_codes(src, tgt)
@@ -272,28 +291,37 @@ class TransformersSystem(HFModelSystem):
         outputs: list[Translation] = [Translation("")] * len(texts)
         torch.manual_seed(self.seed)
         special = torch.tensor(sorted(set(tok.all_special_ids)))
-        for batch in self.batches(encoded):
-            padded = tok.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
-            padded = {k: v.to(self._device) for k, v in padded.items()}
-            with torch.inference_mode():
-                generated = model.generate(**padded, num_beams=gen.num_beams, max_new_tokens=gen.max_new_tokens,
-                                           do_sample=False, **extra)
-            # Tokens per row: everything but the decoder start, padding and special tokens. A row that used all
-            # max_new_tokens steps stopped at the limit (Marian forces EOS into the last step, so an EOS there
-            # does not mean the sentence was finished).
-            generated = generated.cpu()  # one device-to-host copy per batch; everything below runs on it
-            body = generated[:, 1:]
-            counts = (~torch.isin(body, special)).sum(dim=1).tolist()
-            steps = (body != tok.pad_token_id).sum(dim=1).tolist() if tok.pad_token_id is not None else counts
-            texts_out = tok.batch_decode(generated, skip_special_tokens=True)
-            done = []
-            for i, text, n, used in zip(batch, texts_out, counts, steps, strict=True):
-                outputs[i] = Translation(text.strip(), int(n), hit_limit=used >= gen.max_new_tokens)
-                done.append(outputs[i])
-            self.generated_tokens += sum(counts)
-            if on_batch:
-                on_batch(batch, done)
+        with torch_threads(gen.threads):
+            for batch in self.batches(encoded):
+                self._generate_batch(batch, encoded, extra, special, outputs, on_batch)
         return outputs
+
+    def _generate_batch(self, batch: list[int], encoded: list[list[int]], extra: dict[str, Any], special: Any,
+                        outputs: list[Translation], on_batch: BatchFn | None) -> None:
+        """Generate one length-sorted batch and store its outputs at their input positions."""
+        import torch
+
+        tok, model, gen = self._tokenizer, self._model, self.config.generation
+        padded = tok.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+        padded = {k: v.to(self._device) for k, v in padded.items()}
+        with torch.inference_mode():
+            generated = model.generate(**padded, num_beams=gen.num_beams, max_new_tokens=gen.max_new_tokens,
+                                       do_sample=False, **extra)
+        # Tokens per row: everything but the decoder start, padding and special tokens. A row that used all
+        # max_new_tokens steps stopped at the limit (Marian forces EOS into the last step, so an EOS there
+        # does not mean the sentence was finished).
+        generated = generated.cpu()  # one device-to-host copy per batch; everything below runs on it
+        body = generated[:, 1:]
+        counts = (~torch.isin(body, special)).sum(dim=1).tolist()
+        steps = (body != tok.pad_token_id).sum(dim=1).tolist() if tok.pad_token_id is not None else counts
+        texts_out = tok.batch_decode(generated, skip_special_tokens=True)
+        done = []
+        for i, text, n, used in zip(batch, texts_out, counts, steps, strict=True):
+            outputs[i] = Translation(text.strip(), int(n), hit_limit=used >= gen.max_new_tokens)
+            done.append(outputs[i])
+        self.generated_tokens += sum(counts)
+        if on_batch:
+            on_batch(batch, done)
 
     def manifest(self) -> dict[str, Any]:
         """Adds model class, parameter count and device."""
