@@ -7,10 +7,15 @@ In one run, on the corpus's paragraphs (en→ms), it measures:
 
 1. tokens/s of a hand-written batched ``generate`` loop;
 2. tokens/s of the harness's ``transformers`` system (same model, batch size, decoding);
-3. tokens/s of the ``ct2`` system at float32 and int8 (CPU only; needs the [ct2] extra);
+3. tokens/s of the ``ct2`` system at float32 and int8 (needs the [ct2] extra);
 4. a full ``evalharness run`` cold (empty cache) and again cached;
 5. peak memory (max RSS) of a ``ct2`` int8 ``evalharness run``;
 6. ``evalharness --help`` against ``python -c pass``.
+
+The engines are timed in worker processes, a PyTorch one (1 and 2, interleaved) and a CTranslate2 one
+(3), alternating for ``--rounds`` rounds: each engine runs alone in its process (two engines in one process
+slow each other down: they share the CPU's two cores and OpenMP settings), and a drift in the machine's speed
+during the run reaches both. Each figure is the fastest timed run of that engine over the whole run.
 
     python benchmarks/speed.py                      # CPU
     python benchmarks/speed.py --device cuda --dtype float16 --static-cache --skip-ct2   # a CUDA GPU
@@ -28,7 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -57,7 +64,7 @@ def texts() -> list[str]:
     return [p.text("en") for p in load_corpus("rt-2013-russia-japan-2plus2").pairs]
 
 
-def hand_loop(model_dir: Path, sources: list[str], args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def hand_loop(model_dir: Path, sources: list[str], args: argparse.Namespace) -> Timed:
     """The reference: tokenize, sort by length, batch, generate, decode — nothing else."""
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
@@ -95,19 +102,22 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
-def warmed(fn):  # type: ignore[no-untyped-def]
+Timed = Callable[[], tuple[float, int]]
+
+
+def warmed(fn: Timed) -> Timed:
     """``fn`` after one warm-up call (first-call costs are not throughput)."""
     fn()
     return fn
 
 
-def best_run(runs: list[tuple[float, int]]) -> tuple[float, int]:
+def best_run(runs: list[list[float]]) -> tuple[float, int]:
     """Fastest of several timed runs (the least disturbed by the machine's neighbours), with its token count."""
-    return min(r[0] for r in runs), runs[0][1]
+    return min(r[0] for r in runs), int(runs[0][1])
 
 
-def harness_system(model_dir: Path, sources: list[str], args: argparse.Namespace, backend: str,  # type: ignore[no-untyped-def]
-                   compute_type: str = "auto"):
+def harness_system(model_dir: Path, sources: list[str], args: argparse.Namespace, backend: str,
+                   compute_type: Any = "auto") -> Timed:
     from evalharness.config import Generation, SystemConfig
     from evalharness.systems import create_system
 
@@ -128,6 +138,39 @@ def harness_system(model_dir: Path, sources: list[str], args: argparse.Namespace
         return time.perf_counter() - start, sum(t.tokens for t in out)
 
     return warmed(once)
+
+
+LOOP, HARNESS = "hand-written generate loop", "harness transformers system"
+CT2_F32, CT2_INT8 = "ct2 float32", "ct2 int8"
+
+
+def worker(args: argparse.Namespace) -> int:
+    """One engine's timed runs (seconds, tokens), interleaved, printed as a JSON line for the parent."""
+    sources = texts()
+    if args.worker == "transformers":
+        systems = {LOOP: hand_loop(args.model_dir, sources, args),
+                   HARNESS: harness_system(args.model_dir, sources, args, "transformers")}
+    else:
+        systems = {CT2_F32: harness_system(args.model_dir, sources, args, "ct2", "float32"),
+                   CT2_INT8: harness_system(args.model_dir, sources, args, "ct2", "int8")}
+    timed: dict[str, list[tuple[float, int]]] = {name: [] for name in systems}
+    for _ in range(args.repeats):  # interleaved, so that drifts in machine speed hit both alike
+        for name, once in systems.items():
+            timed[name].append(once())
+    print(json.dumps(timed))
+    return 0
+
+
+def in_worker(engine: str, model_dir: Path, args: argparse.Namespace) -> dict[str, list[list[float]]]:
+    """Run :func:`worker` for ``engine`` in a fresh process with this run's settings."""
+    argv = [sys.executable, __file__, "--worker", engine, "--model-dir", str(model_dir), "--device", args.device,
+            "--dtype", args.dtype, "--batch-size", str(args.batch_size), "--max-new-tokens",
+            str(args.max_new_tokens), "--repeats", str(args.repeats), *(["--static-cache"] * args.static_cache)]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the {engine} worker failed:\n{proc.stderr}")
+    result: dict[str, list[list[float]]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def cli(args: list[str], env: dict[str, str]) -> tuple[float, int]:
@@ -167,13 +210,17 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     # ~1.4 tokens per word of the 30-word paragraphs, what a real opus-mt model writes for them.
     parser.add_argument("--max-new-tokens", type=int, default=48)
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each system; the fastest counts")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each system in each round")
+    parser.add_argument("--rounds", type=int, default=3, help="times each engine's worker process runs")
     parser.add_argument("--static-cache", action="store_true")
     parser.add_argument("--skip-ct2", action="store_true")
     parser.add_argument("--skip-cli", action="store_true", help="skip the cold/cached run, memory and --help parts")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--model-dir", type=Path, help="reuse (or build once into) this model directory")
+    parser.add_argument("--worker", choices=["transformers", "ct2"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return worker(args)
 
     import torch
     import transformers
@@ -192,7 +239,8 @@ def main() -> int:
         "torch": torch.__version__, "transformers": transformers.__version__, "torch_threads": torch.get_num_threads(),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "setup": f"{len(sources)} paragraphs en→ms, batch {args.batch_size}, greedy, {args.max_new_tokens} new tokens "
-                 f"per output, {args.dtype}{', static cache' if args.static_cache else ''}",
+                 f"per output, {args.dtype}{', static cache' if args.static_cache else ''}; fastest of {args.rounds} "
+                 f"rounds x {args.repeats} timed passes per system",
     }
 
     def report(name: str, seconds: float, tokens: int) -> float:
@@ -202,23 +250,28 @@ def main() -> int:
         return rate
 
     print(figures["setup"], "|", figures["device"], flush=True)
-    loop_once = hand_loop(model_dir, sources, args)
-    harness_once = harness_system(model_dir, sources, args, "transformers")
-    loop_runs, harness_runs = [], []
-    for _ in range(args.repeats):  # interleaved, so that drifts in machine speed hit both alike
-        loop_runs.append(loop_once())
-        harness_runs.append(harness_once())
-    loop = report("hand-written generate loop", *best_run(loop_runs))
-    harness = report("harness transformers system", *best_run(harness_runs))
+    engines = ["transformers"] if args.skip_ct2 else ["transformers", "ct2"]
+    runs: dict[str, list[list[float]]] = {}
+    rounds: list[dict[str, float]] = []
+    for _ in range(args.rounds):
+        rounds.append({})
+        for engine in engines:
+            for name, timed in in_worker(engine, model_dir, args).items():
+                runs.setdefault(name, []).extend(timed)
+                rounds[-1][name] = max(n / t for t, n in timed)
+    rate = {name: report(name, *best_run(timed)) for name, timed in runs.items()}
+    loop, harness = rate[LOOP], rate[HARNESS]
     print(f"  harness / hand loop = {harness / loop:.3f}  (target >= 0.95)")
+    print(f"  harness / hand loop in each round: {', '.join(f'{r[HARNESS] / r[LOOP]:.3f}' for r in rounds)}")
     figures["harness_over_loop"] = round(harness / loop, 3)
+    figures["harness_over_loop_per_round"] = [round(r[HARNESS] / r[LOOP], 3) for r in rounds]
     if not args.skip_ct2:
-        f32_once = harness_system(model_dir, sources, args, "ct2", "float32")
-        f32 = report("ct2 float32", *best_run([f32_once() for _ in range(args.repeats)]))
-        i8_once = harness_system(model_dir, sources, args, "ct2", "int8")
-        i8 = report("ct2 int8", *best_run([i8_once() for _ in range(args.repeats)]))
+        i8, f32 = rate[CT2_INT8], rate[CT2_F32]
+        per_round = [r[CT2_INT8] / r[HARNESS] for r in rounds]
         print(f"  ct2 int8 / transformers fp32 = {i8 / harness:.2f}  (target >= 6); ct2 float32: {f32 / harness:.2f}")
+        print(f"  ct2 int8 / transformers fp32 in each round: {', '.join(f'{x:.2f}' for x in per_round)}")
         figures["ct2_int8_over_transformers"] = round(i8 / harness, 2)
+        figures["ct2_int8_over_transformers_per_round"] = [round(x, 2) for x in per_round]
     if not args.skip_cli:
         env = dict(os.environ, HF_HUB_OFFLINE="1", EVALHARNESS_CACHE_DIR=str(work / "cache"))
         overrides = []  # configs/default.yaml as shipped (beam 4, batch 8), the model and output length replaced
