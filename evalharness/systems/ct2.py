@@ -119,11 +119,9 @@ class CT2System(HFModelSystem):
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   on_batch: BatchFn | None = None) -> list[Translation]:
         """All batches are submitted at once (so ``inter_threads`` run in parallel); results come back in order."""
-        self.prepare()
+        encoded, codes = self.prepared_inputs(texts, src, tgt)
         tok, gen = self._tokenizer, self.config.generation
-        encoded = self.encode(texts, src, tgt)
         tokens = [tok.convert_ids_to_tokens(ids) for ids in encoded]
-        codes = self.language_codes(src, tgt)
         batches = self.batches(encoded)
         # transformers counts the end token in max_new_tokens and, for models with forced_eos_token_id (Marian),
         # spends the last step on it; CTranslate2 counts only the tokens it returns. Match transformers.

@@ -210,6 +210,13 @@ class HFModelSystem(System):
         ids: list[list[int]] = tok(self.model_inputs(texts, tgt), truncation=True)["input_ids"]
         return ids
 
+    def prepared_inputs(self, texts: Sequence[str], src: str,
+                        tgt: str) -> tuple[list[list[int]], tuple[str, str] | None]:
+        """Load the system if needed; then the token ids of ``texts`` and the language codes, as every engine
+        needs them before it translates."""
+        self.prepare()
+        return self.encode(texts, src, tgt), self.language_codes(src, tgt)
+
     def batches(self, encoded: Sequence[Sequence[int]]) -> list[list[int]]:
         """Length-sorted batches by segment count and, when set, padded-token budget."""
         gen = self.config.generation
@@ -276,13 +283,11 @@ class TransformersSystem(HFModelSystem):
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   on_batch: BatchFn | None = None) -> list[Translation]:
         """Translate ``texts`` from ``src`` to ``tgt`` in length-sorted batches; outputs in input order."""
-        self.prepare()
+        encoded, codes = self.prepared_inputs(texts, src, tgt)
         import torch
 
         tok, gen = self._tokenizer, self.config.generation
-        encoded = self.encode(texts, src, tgt)
         extra: dict[str, Any] = {}
-        codes = self.language_codes(src, tgt)
         if codes:
             extra["forced_bos_token_id"] = (
                 tok.get_lang_id(codes[1]) if hasattr(tok, "get_lang_id") else tok.convert_tokens_to_ids(codes[1]))
@@ -291,37 +296,30 @@ class TransformersSystem(HFModelSystem):
         outputs: list[Translation] = [Translation("")] * len(texts)
         torch.manual_seed(self.seed)
         special = torch.tensor(sorted(set(tok.all_special_ids)))
+        model = self._model
         with torch_threads(gen.threads):
             for batch in self.batches(encoded):
-                self._generate_batch(batch, encoded, extra, special, outputs, on_batch)
+                padded = tok.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+                padded = {k: v.to(self._device) for k, v in padded.items()}
+                with torch.inference_mode():
+                    generated = model.generate(**padded, num_beams=gen.num_beams, max_new_tokens=gen.max_new_tokens,
+                                               do_sample=False, **extra)
+                # Tokens per row: everything but the decoder start, padding and special tokens. A row that used all
+                # max_new_tokens steps stopped at the limit (Marian forces EOS into the last step, so an EOS there
+                # does not mean the sentence was finished).
+                generated = generated.cpu()  # one device-to-host copy per batch; everything below runs on it
+                body = generated[:, 1:]
+                counts = (~torch.isin(body, special)).sum(dim=1).tolist()
+                steps = (body != tok.pad_token_id).sum(dim=1).tolist() if tok.pad_token_id is not None else counts
+                texts_out = tok.batch_decode(generated, skip_special_tokens=True)
+                done = []
+                for i, text, n, used in zip(batch, texts_out, counts, steps, strict=True):
+                    outputs[i] = Translation(text.strip(), int(n), hit_limit=used >= gen.max_new_tokens)
+                    done.append(outputs[i])
+                self.generated_tokens += sum(counts)
+                if on_batch:
+                    on_batch(batch, done)
         return outputs
-
-    def _generate_batch(self, batch: list[int], encoded: list[list[int]], extra: dict[str, Any], special: Any,
-                        outputs: list[Translation], on_batch: BatchFn | None) -> None:
-        """Generate one length-sorted batch and store its outputs at their input positions."""
-        import torch
-
-        tok, model, gen = self._tokenizer, self._model, self.config.generation
-        padded = tok.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
-        padded = {k: v.to(self._device) for k, v in padded.items()}
-        with torch.inference_mode():
-            generated = model.generate(**padded, num_beams=gen.num_beams, max_new_tokens=gen.max_new_tokens,
-                                       do_sample=False, **extra)
-        # Tokens per row: everything but the decoder start, padding and special tokens. A row that used all
-        # max_new_tokens steps stopped at the limit (Marian forces EOS into the last step, so an EOS there
-        # does not mean the sentence was finished).
-        generated = generated.cpu()  # one device-to-host copy per batch; everything below runs on it
-        body = generated[:, 1:]
-        counts = (~torch.isin(body, special)).sum(dim=1).tolist()
-        steps = (body != tok.pad_token_id).sum(dim=1).tolist() if tok.pad_token_id is not None else counts
-        texts_out = tok.batch_decode(generated, skip_special_tokens=True)
-        done = []
-        for i, text, n, used in zip(batch, texts_out, counts, steps, strict=True):
-            outputs[i] = Translation(text.strip(), int(n), hit_limit=used >= gen.max_new_tokens)
-            done.append(outputs[i])
-        self.generated_tokens += sum(counts)
-        if on_batch:
-            on_batch(batch, done)
 
     def manifest(self) -> dict[str, Any]:
         """Adds model class, parameter count and device."""
