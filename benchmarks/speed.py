@@ -118,7 +118,7 @@ def best_run(runs: list[list[float]]) -> tuple[float, int]:
 
 def harness_system(model_dir: Path, sources: list[str], args: argparse.Namespace, backend: str,
                    compute_type: Any = "auto") -> Timed:
-    from evalharness.config import Generation, SystemConfig
+    from evalharness.systems.settings import Generation, SystemConfig
     from evalharness.systems import create_system
 
     gen = Generation(num_beams=1, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, device=args.device,

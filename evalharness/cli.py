@@ -181,7 +181,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _report_command(args: argparse.Namespace) -> int:
-    from evalharness.report import write_report
+    from evalharness.render.html import write_report
 
     write_report(args.run_dirs, args.output)
     print(f"wrote {args.output}")
@@ -253,15 +253,15 @@ def _corpus_command(args: argparse.Namespace) -> int:
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    from evalharness.config import load_config
-    from evalharness.runner import run
-    from evalharness.summary import score_table
+    from evalharness.render.summary import score_table
+    from evalharness.runs.config import load_config
+    from evalharness.runs.pipeline import run
 
     extra = [*(["cache.enabled=false"] if args.no_cache else []), *([f"where={args.where!r}"] if args.where else [])]
     config = load_config(args.config, [*args.overrides, *extra])
     output = run(config, config_path=args.config, run_dir=args.run_dir, progress=_progress(args.quiet))
     if args.html:
-        from evalharness.report import write_report
+        from evalharness.render.html import write_report
 
         write_report([output.run_dir], output.run_dir / "report.html")
     if not args.quiet:
@@ -283,8 +283,8 @@ def _progress(quiet: bool) -> Any:
 
 
 def _score_command(args: argparse.Namespace) -> int:
-    from evalharness.metrics import score_files
-    from evalharness.summary import LABELS
+    from evalharness.render.summary import LABELS
+    from evalharness.scoring.metrics import score_files
 
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     report = score_files(args.ref, args.hyp, names, where=args.where)
@@ -299,8 +299,8 @@ def _score_command(args: argparse.Namespace) -> int:
 
 
 def _compare_command(args: argparse.Namespace) -> int:
-    from evalharness.compare import compare_runs, mdd_note, render_table
-    from evalharness.results import load_run
+    from evalharness.gate.compare import compare_runs, mdd_note, render_table
+    from evalharness.runs.schema import load_run
 
     a, b = load_run(args.run_a), load_run(args.run_b)
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
@@ -318,15 +318,15 @@ def _compare_command(args: argparse.Namespace) -> int:
 
 def _check_command(args: argparse.Namespace) -> int:
     from evalharness.errors import InputError
-    from evalharness.gate import check, render_text, write_reports
-    from evalharness.results import load_run
+    from evalharness.gate.check import check, render_text, write_reports
+    from evalharness.runs.schema import load_run
 
     if (args.run_dir is None) == (args.config is None):
         raise InputError("check needs either a RUN_DIR or --config CONFIG (not both)")
     baseline = load_run(args.baseline)  # read it first: a bad baseline should not cost a translation run
     if args.config is not None:
-        from evalharness.config import load_config
-        from evalharness.runner import run
+        from evalharness.runs.config import load_config
+        from evalharness.runs.pipeline import run
 
         config = load_config(args.config, [*args.overrides, *(["cache.enabled=false"] if args.no_cache else [])])
         run_dir = run(config, config_path=args.config, run_dir=args.new_run_dir,
@@ -340,8 +340,8 @@ def _check_command(args: argparse.Namespace) -> int:
 
 
 def _baseline_command(args: argparse.Namespace) -> int:
-    from evalharness.baseline import write_baseline
-    from evalharness.results import load_run
+    from evalharness.runs.baseline import write_baseline
+    from evalharness.runs.schema import load_run
 
     run_data = load_run(args.run_dir)
     write_baseline(run_data, args.output)
@@ -350,7 +350,7 @@ def _baseline_command(args: argparse.Namespace) -> int:
 
 
 def _cache_command(args: argparse.Namespace) -> int:
-    from evalharness.cache import TranslationCache, default_cache_path
+    from evalharness.store.sqlite import TranslationCache, default_cache_path
 
     path = args.path or default_cache_path()
     if args.cache_command == "info" and not path.exists():

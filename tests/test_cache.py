@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from evalharness.cache import TranslationCache, entry_key, identity_hash
 from evalharness.cli import main
-from evalharness.results import load_results, load_segments
+from evalharness.runs.schema import load_results, load_segments
+from evalharness.store.sqlite import TranslationCache, entry_key, identity_hash
 from evalharness.systems.base import Translation
 from tests.conftest import REPO
 
@@ -196,7 +196,7 @@ needs_ct2 = pytest.mark.skipif(importlib.util.find_spec("ctranslate2") is None,
 
 
 def _system(cls, backend: str, model: Path, **generation: object):  # type: ignore[no-untyped-def]
-    from evalharness.config import Generation, SystemConfig
+    from evalharness.systems.settings import Generation, SystemConfig
 
     gen = Generation(num_beams=1, max_new_tokens=20, batch_size=4, device="cpu", **generation)  # type: ignore[arg-type]
     return cls(SystemConfig(name=backend, backend=backend, model=str(model), generation=gen,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from evalharness.cli import main
-from evalharness.config import load_config
 from evalharness.errors import ConfigError
+from evalharness.runs.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ import pytest
 
 from evalharness.cli import main
 from evalharness.corpus import load_corpus
-from evalharness.results import load_results, load_segments
+from evalharness.runs.schema import load_results, load_segments
 from tests.conftest import CORPUS_NAME, REPO
 
 CORPUS = load_corpus(CORPUS_NAME)
@@ -119,8 +119,8 @@ def test_where_on_compare_and_score(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 @pytest.mark.slow
 def test_sentence_mode_with_the_tiny_model(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from evalharness.config import Generation, SystemConfig
     from evalharness.systems.hf import TransformersSystem
+    from evalharness.systems.settings import Generation, SystemConfig
 
     out = tmp_path / "sent"
     argv = ["run", "-c", str(REPO / "configs" / "default.yaml"), "--set", f"systems.0.model={tiny_model_dir}",
@@ -143,7 +143,7 @@ def test_sentence_mode_with_the_tiny_model(tiny_model_dir: Path, tmp_path: Path)
 
 def test_sentence_mode_splits_plain_text_with_sentencex() -> None:
     from evalharness.corpus import Segment
-    from evalharness.runner import rejoin, translation_units
+    from evalharness.runs.pipeline import rejoin, translation_units
     from evalharness.systems.base import Translation
 
     segs = [Segment("L1", {"en": "Dr. Abe met Mr. Shoigu. They agreed.", "ms": "x"}, "line", None),
@@ -155,8 +155,8 @@ def test_sentence_mode_splits_plain_text_with_sentencex() -> None:
 
 
 def test_language_results_are_kept_in_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from evalharness import flags
-    from evalharness.cache import TranslationCache
+    from evalharness.scoring import flags
+    from evalharness.store.sqlite import TranslationCache
 
     texts = [PAIRS["p09"].text("en"), INDONESIAN_P12, PAIRS["p09"].text("ms")]
     with TranslationCache(tmp_path / "c.sqlite3") as cache:

@@ -11,12 +11,12 @@ import pytest
 from sacrebleu.significance import Result, _paired_ar_test, _paired_bs_test
 
 from evalharness.cli import main
-from evalharness.compare import Comparison, verdict
-from evalharness.config import Gate, GateRule
 from evalharness.corpus import load_corpus
-from evalharness.gate import is_regression
-from evalharness.metrics import get_metric
-from evalharness.significance import confidence_interval, paired_test
+from evalharness.gate.check import is_regression
+from evalharness.gate.compare import Comparison, verdict
+from evalharness.runs.config import Gate, GateRule
+from evalharness.scoring.metrics import get_metric
+from evalharness.scoring.significance import confidence_interval, paired_test
 from tests.conftest import CORPUS_NAME, REPO
 
 CORPUS = load_corpus(CORPUS_NAME)
@@ -280,7 +280,7 @@ def test_tiny_model_gate_identical_runs_pass_and_a_damaged_run_fails(
 
 @pytest.mark.parametrize("metric_name", ["bleu", "chrf", "chrf++", "ter"])
 def test_vectorised_scores_equal_sacrebleu_row_by_row(metric_name: str) -> None:
-    from evalharness.significance import scores_of_sums
+    from evalharness.scoring.significance import scores_of_sums
 
     metric = get_metric(metric_name)
     hyps = _drop_last_word(REFS["en"], every=2)

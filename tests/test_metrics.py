@@ -6,7 +6,7 @@ import pytest
 import sacrebleu
 
 from evalharness.errors import HypothesisError, UnknownNameError
-from evalharness.metrics import get_metric, get_metrics
+from evalharness.scoring.metrics import get_metric, get_metrics
 
 EPS = 1e-9
 

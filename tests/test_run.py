@@ -13,7 +13,7 @@ import sacrebleu
 
 from evalharness.cli import main
 from evalharness.corpus import load_corpus
-from evalharness.results import SCHEMA_VERSION, load_results, load_segments
+from evalharness.runs.schema import SCHEMA_VERSION, load_results, load_segments
 from tests.conftest import CORPUS_NAME, REPO
 
 DEFAULT = REPO / "configs" / "default.yaml"
@@ -124,8 +124,8 @@ def test_rerun_is_deterministic(tiny_run: Path, tiny_model_dir: Path, tmp_path: 
 
 @pytest.mark.slow
 def test_batching_returns_outputs_in_input_order(tiny_model_dir: Path) -> None:
-    from evalharness.config import Generation, SystemConfig
     from evalharness.systems.hf import TransformersSystem
+    from evalharness.systems.settings import Generation, SystemConfig
 
     texts = [p.text("en") for p in load_corpus(CORPUS_NAME).pairs][:7]
     texts = [texts[6][:40], *texts[:6]]  # lengths out of order on purpose
@@ -141,8 +141,8 @@ def test_batching_returns_outputs_in_input_order(tiny_model_dir: Path) -> None:
 
 
 def test_target_prefix_is_prepended_only_for_its_language() -> None:
-    from evalharness.config import SystemConfig
     from evalharness.systems.hf import TransformersSystem
+    from evalharness.systems.settings import SystemConfig
 
     system = TransformersSystem(SystemConfig(name="t", model="org/model", target_prefix={"ms": ">>zsm_Latn<<"}))
     assert system.model_inputs(["Hello."], "ms") == [">>zsm_Latn<< Hello."]
@@ -189,8 +189,8 @@ def test_real_hub_model_translates_malay() -> None:
     if not hub_reachable():
         pytest.skip("needs Helsinki-NLP/opus-mt-mul-en from the Hugging Face hub, which is unreachable here "
                     "(or HF_HUB_OFFLINE=1)")
-    from evalharness.config import Generation, SystemConfig
     from evalharness.systems.hf import TransformersSystem
+    from evalharness.systems.settings import Generation, SystemConfig
 
     system = TransformersSystem(SystemConfig(name="hub", model="Helsinki-NLP/opus-mt-mul-en",
                                              generation=Generation(num_beams=1, device="cpu")))

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 if TYPE_CHECKING:
-    from evalharness.config import SystemConfig
+    from evalharness.systems.settings import SystemConfig
 
 
 class Translation(NamedTuple):

@@ -66,7 +66,7 @@ class CT2System(HFModelSystem):
             self._converted = source
             return source
         ct2 = import_ctranslate2(self.name)
-        from evalharness.cache import default_cache_dir
+        from evalharness.paths import default_cache_dir
 
         base = self.models_dir or default_cache_dir() / "ct2-models"
         key = hashlib.sha256(f"{self.model_id}\0{self.resolved_revision()}\0{ct2.__version__}".encode()).hexdigest()

@@ -18,10 +18,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evalharness.config import looks_like_path
 from evalharness.errors import ModelLoadError
 from evalharness.systems.base import BatchFn, System, Translation
 from evalharness.systems.batching import plan_batches
+from evalharness.systems.settings import looks_like_path
 
 HUB_PROBE_TIMEOUT_S = 1.5
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".spm", ".model", ".txt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evalharness.results import MetricScore, ResultsFile, SegmentRecord
+from evalharness.runs.schema import MetricScore, ResultsFile, SegmentRecord
 
 LABELS = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
 WORST_N = 5
@@ -75,7 +75,7 @@ def _cell(text: str, limit: int = 160) -> str:
 
 def flags_table(results: ResultsFile) -> str:
     """Segments raising each flag, per system and direction."""
-    from evalharness.flags import FLAG_NAMES
+    from evalharness.scoring.flags import FLAG_NAMES
 
     head = ["system", "direction", "segments", *FLAG_NAMES, "any"]
     rows = [head, ["---"] * len(head)]

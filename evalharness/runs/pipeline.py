@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from evalharness import __version__
-from evalharness.cache import TranslationCache, default_cache_path, translate_with_cache
-from evalharness.config import CorpusFiles, RunConfig, Statistics
+from evalharness.store.sqlite import TranslationCache, default_cache_path, translate_with_cache
+from evalharness.runs.config import CorpusFiles, RunConfig, Statistics
 from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
+from evalharness.corpus.sentences import split_sentences
 from evalharness.errors import HypothesisError, InputError
-from evalharness.flags import (
+from evalharness.scoring.flags import (
     LID_LANGUAGES,
     FlagSettings,
     count_flags,
@@ -29,13 +30,14 @@ from evalharness.flags import (
     flag_segment,
     language_id_info,
     reference_ratio,
-    split_sentences,
+
 )
-from evalharness.metrics import Metric, get_metrics
-from evalharness.results import SCHEMA_VERSION, DirectionResult, ResultsFile, SegmentRecord, write_run
-from evalharness.significance import confidence_interval
-from evalharness.slices import matches, parse_where, slice_scores, tags_for
-from evalharness.summary import render_summary
+from evalharness.scoring.metrics import Metric, get_metrics
+from evalharness.scoring.slices import slice_scores
+from evalharness.runs.schema import SCHEMA_VERSION, DirectionResult, ResultsFile, SegmentRecord, write_run
+from evalharness.scoring.significance import confidence_interval
+from evalharness.corpus.tags import matches, parse_where, tags_for
+from evalharness.render.summary import render_summary
 from evalharness.systems import System, Translation, create_system
 from evalharness.systems.hf import HFModelSystem, hash_model_dir
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import InputError
-from evalharness.results import SCHEMA_VERSION, RunData, SegmentRecord
+from evalharness.runs.schema import SCHEMA_VERSION, RunData, SegmentRecord
 from evalharness.textio import atomic_write_text, read_text
 
 BASELINE_KIND = "evalharness-baseline"

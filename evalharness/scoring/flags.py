@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from evalharness.corpus.sentences import split_sentences
+
 FLAG_NAMES = ("length_ratio", "dropped_sentences", "copy", "wrong_language", "max_tokens")
 # Languages the identifier chooses between: the harness's two plus the one most often confused with Malay.
 LID_LANGUAGES = {"ms": "MALAY", "en": "ENGLISH", "id": "INDONESIAN"}
@@ -75,13 +77,6 @@ def detect_languages(texts: Sequence[str], memo: Any = None) -> list[tuple[str, 
         memo.put_languages(new.items())
     known.update(new)
     return [known.get(k, ("", 0.0)) for k in keys]
-
-
-def split_sentences(text: str, lang: str) -> list[str]:
-    """Sentences of ``text`` by sentencex (rule-based, offline, ~300 languages including Malay)."""
-    from sentencex import segment
-
-    return [s.strip() for s in segment(lang, text) if s.strip()]
 
 
 def reference_ratio(sources: Sequence[str], references: Sequence[str]) -> float:

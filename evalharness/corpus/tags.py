@@ -1,9 +1,8 @@
-"""Slices of a corpus: tags per segment (kind, fidelity, source length) and ``--where`` filters over them."""
+"""Slice tags of a segment (kind, fidelity, source length) and ``--where`` filters over them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from evalharness.errors import InputError
 
@@ -40,17 +39,3 @@ def parse_where(items: Sequence[str]) -> dict[str, set[str]]:
 def matches(tags: Mapping[str, str], where: Mapping[str, set[str]]) -> bool:
     """True when every filtered key has one of its allowed values."""
     return all(tags.get(key) in allowed for key, allowed in where.items())
-
-
-def slice_scores(metrics: Sequence[Any], stats: Mapping[str, Sequence[Sequence[float]]],
-                 tags: Sequence[Mapping[str, str]]) -> dict[str, dict[str, Any]]:
-    """Corpus scores of every slice (``kind=body``, ``length=short``, …) from the segments' statistics."""
-    out: dict[str, dict[str, Any]] = {}
-    for key in SLICE_KEYS:
-        for value in sorted({t[key] for t in tags}):
-            rows = [i for i, t in enumerate(tags) if t[key] == value]
-            out[f"{key}={value}"] = {
-                "segments": len(rows),
-                "scores": {m.name: m.score_from_stats([stats[m.name][i] for i in rows]) for m in metrics},
-            }
-    return out

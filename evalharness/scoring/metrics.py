@@ -105,10 +105,10 @@ def _ter() -> Metric:
 
 
 METRICS: Registry[Any] = Registry("metric")
-METRICS.register("bleu", "evalharness.metrics:_bleu")
-METRICS.register("chrf", "evalharness.metrics:_chrf")
-METRICS.register("chrf++", "evalharness.metrics:_chrf_pp")
-METRICS.register("ter", "evalharness.metrics:_ter")
+METRICS.register("bleu", "evalharness.scoring.metrics:_bleu")
+METRICS.register("chrf", "evalharness.scoring.metrics:_chrf")
+METRICS.register("chrf++", "evalharness.scoring.metrics:_chrf_pp")
+METRICS.register("ter", "evalharness.scoring.metrics:_ter")
 
 
 def get_metric(name: str) -> Metric:
@@ -130,7 +130,7 @@ def score_files(reference: Path, hypotheses: Sequence[Path], metric_names: Seque
     BOM and CRLF are normalised; an empty file or a line-count mismatch raises :class:`HypothesisError`
     naming both files and their counts.
     """
-    from evalharness.slices import length_bucket, matches, parse_where
+    from evalharness.corpus.tags import length_bucket, matches, parse_where
     from evalharness.textio import read_lines
 
     metrics = get_metrics(metric_names)

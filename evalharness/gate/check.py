@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from evalharness.compare import Comparison, compare_runs, mdd_note, render_table, verdict
-from evalharness.config import Gate
 from evalharness.errors import ConfigError
-from evalharness.results import RunData
-from evalharness.summary import LABELS
+from evalharness.gate.compare import Comparison, compare_runs, mdd_note, render_table, verdict
+from evalharness.render.summary import LABELS
+from evalharness.runs.config import Gate
+from evalharness.runs.schema import RunData
 from evalharness.textio import atomic_write_text
 
 

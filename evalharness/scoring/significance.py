@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import numpy as np
 
-    from evalharness.metrics import Metric
+    from evalharness.scoring.metrics import Metric
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_AR_TRIALS = 10000

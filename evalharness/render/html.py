@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import InputError
-from evalharness.results import RunData, load_run
-from evalharness.summary import LABELS
+from evalharness.render.summary import LABELS
+from evalharness.runs.schema import RunData, load_run
 from evalharness.textio import atomic_write_text
 
 PAGE_TEMPLATE = """<!doctype html>
@@ -57,7 +57,7 @@ def _escape_text(text: str) -> str:
 
 def report_data(runs: list[RunData], labels: list[str]) -> dict[str, Any]:
     """Everything the page shows, as plain JSON-able data."""
-    from evalharness.compare import compare_runs
+    from evalharness.gate.compare import compare_runs
 
     metrics: list[str] = []
     higher: dict[str, bool] = {}
@@ -131,7 +131,7 @@ def render_report(run_paths: list[Path]) -> str:
             name += "'"
         labels.append(name)
     data = report_data(runs, labels)
-    files = resources.files("evalharness") / "templates"
+    files = resources.files("evalharness.render") / "templates"
     subtitle = "; ".join(f"{label}: {_run_summary(run)}" for label, run in zip(labels, runs, strict=True))
     if data["notes"]:
         subtitle += " — " + " ".join(data["notes"])

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from evalharness.corpus.tags import matches, parse_where
 from evalharness.errors import InputError
-from evalharness.metrics import Metric, get_metric
-from evalharness.results import RunData
-from evalharness.significance import DEFAULT_SEED, Test, min_detectable_difference, paired_test
-from evalharness.slices import matches, parse_where
-from evalharness.summary import LABELS
+from evalharness.render.summary import LABELS
+from evalharness.runs.schema import RunData
+from evalharness.scoring.metrics import Metric, get_metric
+from evalharness.scoring.significance import DEFAULT_SEED, Test, min_detectable_difference, paired_test
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ A run directory holds:
   corpus score with its sacrebleu signature;
 - ``segments.jsonl`` (:class:`SegmentRecord` a line): every segment's source, reference, hypothesis
   and segment scores;
-- ``summary.md``: the human-readable table (see :mod:`evalharness.summary`).
+- ``summary.md``: the human-readable table (see :mod:`evalharness.render.summary`).
 
 Every file is written through a temporary file and a rename, so a crash never leaves half a file.
 Bump :data:`SCHEMA_VERSION` on any change that breaks a reader.
@@ -44,7 +44,7 @@ class DirectionResult(TypedDict):
     segments_per_s: float
     output_tokens: int  # tokens generated (0 for systems without a model)
     cache: dict[str, int]  # {"hits": n, "misses": n} in the translation cache
-    flags: dict[str, int]  # segments raising each flag (evalharness.flags.FLAG_NAMES) and "any"
+    flags: dict[str, int]  # segments raising each flag (evalharness.scoring.flags.FLAG_NAMES) and "any"
     slices: dict[str, dict[str, Any]]  # "kind=body" -> {"segments": n, "scores": {metric: score}}
 
 
@@ -68,7 +68,7 @@ class SegmentRecord(TypedDict):
     scores: dict[str, float]
     output_tokens: int
     hit_limit: bool  # generation stopped at max_new_tokens
-    flags: dict[str, Any]  # flag name -> the value that raised it (evalharness.flags)
+    flags: dict[str, Any]  # flag name -> the value that raised it (evalharness.scoring.flags)
     tags: dict[str, str]  # slice tags: kind, fidelity, length
 
 
@@ -135,6 +135,6 @@ def load_run(path: Path) -> RunData:
         if not (run_dir / SEGMENTS_FILE).is_file():
             raise InputError(f"{run_dir}: no {SEGMENTS_FILE} beside {RESULTS_FILE}; is this a complete run directory?")
         return RunData(run_dir, results, load_segments(run_dir))
-    from evalharness.baseline import read_baseline
+    from evalharness.runs.baseline import read_baseline
 
     return read_baseline(path)

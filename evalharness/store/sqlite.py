@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import InputError
+from evalharness.paths import default_cache_dir
 from evalharness.systems.base import Translation
 
 CACHE_FILE = "translations.sqlite3"
@@ -38,14 +38,6 @@ CREATE TABLE IF NOT EXISTS identities (identity TEXT PRIMARY KEY, description TE
 CREATE TABLE IF NOT EXISTS dir_hashes (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS languages (key TEXT PRIMARY KEY, lang TEXT NOT NULL, confidence REAL NOT NULL);
 """
-
-
-def default_cache_dir() -> Path:
-    """``$EVALHARNESS_CACHE_DIR``, else ``$XDG_CACHE_HOME/evalharness``, else ``~/.cache/evalharness``."""
-    if os.environ.get("EVALHARNESS_CACHE_DIR"):
-        return Path(os.environ["EVALHARNESS_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "evalharness"
 
 
 def default_cache_path() -> Path:
@@ -143,7 +135,7 @@ class TranslationCache:
         return value
 
     def get_languages(self, keys: Sequence[str]) -> dict[str, tuple[str, float]]:
-        """Cached language-identification results among ``keys`` (see evalharness.flags)."""
+        """Cached language-identification results among ``keys`` (see evalharness.scoring.flags)."""
         return {key: (str(lang), float(conf)) for key, lang, conf in self._rows("languages", "lang, confidence", keys)}
 
     def put_languages(self, items: Iterable[tuple[str, tuple[str, float]]]) -> None:

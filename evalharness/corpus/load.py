@@ -1,0 +1,215 @@
+"""Finding and reading corpora: by name, by folder or ``pairs.jsonl`` path, or as two plain-text files.
+
+A named corpus is a folder ``<name>/`` holding ``corpus.json`` (name, version, languages, content hash),
+``pairs.jsonl`` (one aligned pair a line) and ``excluded.jsonl`` (one-language units kept out of
+scoring). The content hash is computed from the pairs as loaded, so any edit changes it; ``corpus check``
+reports a corpus whose recorded hash no longer matches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evalharness.corpus.model import FIDELITY, KINDS, LANGUAGES, Corpus, Pair, Quirk, Side
+from evalharness.errors import CorpusError
+from evalharness.textio import read_lines, read_text
+
+_REQUIRED = ("id", "kind", "ms", "en")
+
+
+def corpora_dirs() -> list[Path]:
+    """Where named corpora are looked up, in order: $EVALHARNESS_CORPORA, ./corpora, the source tree's."""
+    dirs: list[Path] = []
+    env = os.environ.get("EVALHARNESS_CORPORA")
+    if env:
+        dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
+    dirs.append(Path.cwd() / "corpora")
+    dirs.append(Path(__file__).resolve().parent.parent / "corpora")
+    seen: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in [s.resolve() for s in seen]:
+            seen.append(d)
+    return seen
+
+
+def available_corpora() -> dict[str, Path]:
+    """Named corpora found on the search path (first one wins)."""
+    found: dict[str, Path] = {}
+    for base in corpora_dirs():
+        if not base.is_dir():
+            continue
+        for sub in sorted(base.iterdir()):
+            if (sub / "pairs.jsonl").is_file() and sub.name not in found:
+                found[sub.name] = sub
+    return found
+
+
+def load_corpus(spec: str | Path, *, strict: bool = True) -> Corpus:
+    """Load a corpus by name (from ``corpora/``), by folder, or by ``pairs.jsonl`` path.
+
+    With ``strict`` (the default) duplicate ids are an error; ``corpus check`` loads leniently and
+    reports them as problems instead.
+    """
+    path = Path(spec)
+    if path.is_dir():
+        return _load_dir(path, strict=strict)
+    if path.is_file():
+        return _load_jsonl(path, name=path.stem, strict=strict)
+    named = available_corpora()
+    if str(spec) in named:
+        return _load_dir(named[str(spec)], strict=strict)
+    from evalharness.registry import did_you_mean
+
+    hint = did_you_mean(str(spec), named)
+    raise CorpusError(
+        f"corpus {str(spec)!r} not found: not a file or folder, and not a named corpus{hint} "
+        f"(named corpora: {', '.join(sorted(named)) or 'none'})"
+    )
+
+
+def _load_dir(folder: Path, *, strict: bool) -> Corpus:
+    meta_path = folder / "corpus.json"
+    meta: dict[str, Any] = {}
+    if meta_path.is_file():
+        try:
+            meta = json.loads(read_text(meta_path, "corpus metadata"))
+        except json.JSONDecodeError as err:
+            raise CorpusError(f"{meta_path}:{err.lineno}: invalid JSON: {err.msg}") from None
+        if not isinstance(meta, dict):
+            raise CorpusError(f"{meta_path}: expected a JSON object")
+    pairs_path = folder / "pairs.jsonl"
+    corpus = _load_jsonl(pairs_path, name=str(meta.get("name", folder.name)), strict=strict)
+    files = [meta_path, pairs_path] if meta_path.is_file() else [pairs_path]
+    return Corpus(
+        name=corpus.name,
+        version=str(meta.get("version", "0")),
+        pairs=corpus.pairs,
+        origin=str(folder),
+        recorded_hash=meta.get("content_hash"),
+        description=str(meta.get("description", "")),
+        files=tuple(files),
+    )
+
+
+def _load_jsonl(path: Path, *, name: str, strict: bool) -> Corpus:
+    lines = read_lines(path, "corpus file")
+    pairs: list[Pair] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CorpusError(f"{path}:{lineno}: invalid JSON: {err.msg} (column {err.colno})") from None
+        pair = _parse_pair(record, where=f"{path}:{lineno}", lineno=lineno)
+        if strict and pair.id in seen:
+            raise CorpusError(
+                f"{path}:{lineno}: duplicate id {pair.id!r} (first on line {seen[pair.id]}); ids must be unique"
+            )
+        seen.setdefault(pair.id, lineno)
+        pairs.append(pair)
+    if not pairs:
+        raise CorpusError(f"{path}: corpus has no pairs")
+    return Corpus(name=name, version="0", pairs=tuple(pairs), origin=str(path), files=(path,))
+
+
+def _parse_pair(record: Any, *, where: str, lineno: int) -> Pair:
+    if not isinstance(record, dict):
+        raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    for key in _REQUIRED:
+        if key not in record:
+            raise CorpusError(f"{where}: missing field {key!r} (required: {', '.join(_REQUIRED)})")
+    pid = record["id"]
+    if not isinstance(pid, str) or not pid:
+        raise CorpusError(f"{where}: field 'id' must be a non-empty string")
+    kind = record["kind"]
+    if kind not in KINDS:
+        raise CorpusError(f"{where}: field 'kind' is {kind!r}; expected one of {', '.join(sorted(KINDS))}")
+    fidelity = record.get("fidelity")
+    if fidelity is not None and fidelity not in FIDELITY:
+        raise CorpusError(
+            f"{where}: field 'fidelity' is {fidelity!r}; expected one of {', '.join(sorted(FIDELITY))}"
+        )
+    sides = {lang: _parse_side(record[lang], where=f"{where}: field {lang!r}") for lang in LANGUAGES}
+    alignment = _parse_alignment(record.get("alignment", []), where=where)
+    quirks = tuple(
+        Quirk(str(q.get("lang", "")), str(q.get("span", "")), str(q.get("note", "")))
+        for q in _list_of_dicts(record.get("quirks", []), where=f"{where}: field 'quirks'")
+    )
+    repairs = tuple(
+        {str(k): str(v) for k, v in r.items()}
+        for r in _list_of_dicts(record.get("repairs", []), where=f"{where}: field 'repairs'")
+    )
+    notes = record.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise CorpusError(f"{where}: field 'notes' must be a list of strings")
+    return Pair(pid, kind, sides, fidelity, alignment, tuple(notes), repairs, quirks, lineno)
+
+
+def _parse_side(value: Any, *, where: str) -> Side:
+    if isinstance(value, str):
+        return Side(value)
+    if not isinstance(value, dict) or "text" not in value:
+        raise CorpusError(f"{where}: expected a string or an object with a 'text' field")
+    text = value["text"]
+    sentences = value.get("sentences", [])
+    lines = value.get("lines")
+    if not isinstance(text, str):
+        raise CorpusError(f"{where}: 'text' must be a string")
+    if not isinstance(sentences, list) or not all(isinstance(s, str) for s in sentences):
+        raise CorpusError(f"{where}: 'sentences' must be a list of strings")
+    if lines is not None and not (
+        isinstance(lines, list) and len(lines) == 2 and all(isinstance(n, int) for n in lines)
+    ):
+        raise CorpusError(f"{where}: 'lines' must be [first, last] line numbers")
+    return Side(text, tuple(sentences), (lines[0], lines[1]) if lines else None)
+
+
+def _parse_alignment(value: Any, *, where: str) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    ok = isinstance(value, list) and all(
+        isinstance(link, list)
+        and len(link) == 2
+        and all(isinstance(side, list) and all(isinstance(i, int) for i in side) for side in link)
+        for link in value
+    )
+    if not ok:
+        raise CorpusError(f"{where}: field 'alignment' must be a list of [[ms indices], [en indices]] links")
+    return tuple((tuple(a), tuple(b)) for a, b in value)
+
+
+def _list_of_dicts(value: Any, *, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise CorpusError(f"{where}: must be a list of objects")
+    return value
+
+
+def load_plain_pair(files: Mapping[str, str | Path], *, name: str | None = None) -> Corpus:
+    """Read an external test set given as two line-aligned plain-text files, one per language.
+
+    Ids are line numbers (``L0001``). CRLF endings and a UTF-8 BOM are accepted (NTREX-128 ships CRLF).
+    """
+    missing = [lang for lang in LANGUAGES if lang not in files]
+    if missing:
+        raise CorpusError(f"a plain-text corpus needs one file per language; missing: {', '.join(missing)}")
+    paths = {lang: Path(files[lang]) for lang in LANGUAGES}
+    texts = {lang: read_lines(paths[lang], f"{lang} text file") for lang in LANGUAGES}
+    counts = {lang: len(texts[lang]) for lang in LANGUAGES}
+    if len(set(counts.values())) != 1:
+        detail = ", ".join(f"{paths[lang]} has {counts[lang]} lines" for lang in LANGUAGES)
+        raise CorpusError(f"plain-text corpus files are not line-aligned: {detail}")
+    if counts[LANGUAGES[0]] == 0:
+        raise CorpusError(f"plain-text corpus files are empty: {paths['ms']}, {paths['en']}")
+    width = max(4, len(str(counts[LANGUAGES[0]])))
+    pairs = tuple(
+        Pair(f"L{i + 1:0{width}d}", "line", {lang: Side(texts[lang][i]) for lang in LANGUAGES},
+             source_line=i + 1)
+        for i in range(counts[LANGUAGES[0]])
+    )
+    label = name or f"{paths['ms'].name}+{paths['en'].name}"
+    return Corpus(name=label, version="0", pairs=pairs, origin=f"{paths['ms']} + {paths['en']}",
+                  files=(paths["ms"], paths["en"]))

@@ -1,0 +1,156 @@
+"""The corpus model: aligned Malay/English pairs, the segments scored, and the hash that pins their text."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from evalharness.errors import CorpusError
+
+LANGUAGES: tuple[str, str] = ("ms", "en")
+KINDS = frozenset({"body", "heading", "line"})
+FIDELITY = frozenset({"faithful", "loose"})
+Level = Literal["paragraph", "sentence"]
+Direction = Literal["ms-en", "en-ms"]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One language's side of a pair: the text as scored, its sentences, and where it came from."""
+
+    text: str
+    sentences: tuple[str, ...] = ()
+    lines: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Quirk:
+    """A feature of the source text that was kept as written on purpose (a typo, odd spacing)."""
+
+    lang: str
+    span: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An aligned paragraph (or line) pair with its tags and sentence alignment."""
+
+    id: str
+    kind: str
+    sides: Mapping[str, Side]
+    fidelity: str | None = None
+    alignment: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
+    notes: tuple[str, ...] = ()
+    repairs: tuple[Mapping[str, str], ...] = ()
+    quirks: tuple[Quirk, ...] = ()
+    source_line: int | None = None  # line of the record in pairs.jsonl (or of the text in plain files)
+
+    def text(self, lang: str) -> str:
+        """The paragraph text in ``lang``."""
+        return self.sides[lang].text
+
+    def sentence_groups(self, lang: str) -> list[str]:
+        """The aligned sentence groups of ``lang``, one string per alignment link."""
+        sents = self.sides[lang].sentences
+        index = 0 if lang == LANGUAGES[0] else 1
+        return [" ".join(sents[i] for i in link[index]) for link in self.alignment]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One scoring unit: a stable id and its text in both languages, plus the pair's tags."""
+
+    id: str
+    texts: Mapping[str, str]
+    kind: str
+    fidelity: str | None
+    sentences: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the corpus's own, when it has them
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A loaded corpus: pairs in order plus the metadata that identifies this exact text."""
+
+    name: str
+    version: str
+    pairs: tuple[Pair, ...]
+    origin: str
+    recorded_hash: str | None = None
+    description: str = ""
+    files: tuple[Path, ...] = field(default=())
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 over the canonical form of every pair: any change to the text changes it."""
+        return content_hash(self.pairs)
+
+    @property
+    def has_sentence_alignment(self) -> bool:
+        """True when every pair carries a sentence alignment."""
+        return bool(self.pairs) and all(p.alignment for p in self.pairs)
+
+    def segments(self, level: Level = "paragraph") -> list[Segment]:
+        """The scoring units at ``level``, in corpus order, with stable ids (``p07``, ``p07.2``)."""
+        if level == "paragraph":
+            return [
+                Segment(p.id, {lang: p.text(lang) for lang in LANGUAGES}, p.kind, p.fidelity,
+                        {lang: p.sides[lang].sentences for lang in LANGUAGES if p.sides[lang].sentences})
+                for p in self.pairs
+            ]
+        if not self.has_sentence_alignment:
+            raise CorpusError(
+                f"corpus {self.name!r} has no sentence alignment; use level 'paragraph' for it"
+            )
+        out: list[Segment] = []
+        for p in self.pairs:
+            groups = {lang: p.sentence_groups(lang) for lang in LANGUAGES}
+            for k, link in enumerate(p.alignment):
+                sents = {lang: tuple(p.sides[lang].sentences[i] for i in link[j]) for j, lang in enumerate(LANGUAGES)}
+                out.append(Segment(f"{p.id}.{k + 1}", {lang: groups[lang][k] for lang in LANGUAGES}, p.kind,
+                                   p.fidelity, sents))
+        return out
+
+    def get(self, pair_id: str) -> Pair:
+        """The pair with id ``pair_id``."""
+        for p in self.pairs:
+            if p.id == pair_id:
+                return p
+        raise CorpusError(f"corpus {self.name!r} has no pair with id {pair_id!r}")
+
+
+def canonical_pair(pair: Pair) -> dict[str, Any]:
+    """The JSON form of a pair as stored in ``pairs.jsonl``."""
+    record: dict[str, Any] = {"id": pair.id, "kind": pair.kind}
+    if pair.fidelity is not None:
+        record["fidelity"] = pair.fidelity
+    for lang in LANGUAGES:
+        side = pair.sides[lang]
+        rec: dict[str, Any] = {"text": side.text}
+        if side.sentences:
+            rec["sentences"] = list(side.sentences)
+        if side.lines is not None:
+            rec["lines"] = list(side.lines)
+        record[lang] = rec
+    if pair.alignment:
+        record["alignment"] = [[list(a), list(b)] for a, b in pair.alignment]
+    if pair.repairs:
+        record["repairs"] = [dict(r) for r in pair.repairs]
+    if pair.quirks:
+        record["quirks"] = [{"lang": q.lang, "span": q.span, "note": q.note} for q in pair.quirks]
+    if pair.notes:
+        record["notes"] = list(pair.notes)
+    return record
+
+
+def content_hash(pairs: Sequence[Pair]) -> str:
+    """Hash of the canonical JSON of the pairs, order included."""
+    digest = hashlib.sha256()
+    for pair in pairs:
+        digest.update(json.dumps(canonical_pair(pair), sort_keys=True, ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return "sha256:" + digest.hexdigest()

@@ -1,0 +1,22 @@
+"""Slice scores: the corpus score of every tag value (``kind=body``, ``length=short``, …) from segment statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from evalharness.corpus.tags import SLICE_KEYS
+
+
+def slice_scores(metrics: Sequence[Any], stats: Mapping[str, Sequence[Sequence[float]]],
+                 tags: Sequence[Mapping[str, str]]) -> dict[str, dict[str, Any]]:
+    """Corpus scores of every slice (``kind=body``, ``length=short``, …) from the segments' statistics."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in SLICE_KEYS:
+        for value in sorted({t[key] for t in tags}):
+            rows = [i for i, t in enumerate(tags) if t[key] == value]
+            out[f"{key}={value}"] = {
+                "segments": len(rows),
+                "scores": {m.name: m.score_from_stats([stats[m.name][i] for i in rows]) for m in metrics},
+            }
+    return out
