@@ -1,15 +1,27 @@
-"""Name → "module:attr" registries that import on first use, so a heavy backend costs nothing until asked for."""
+"""Name → implementation registries that import on first use and that other packages can extend.
+
+A target is registered as a ``"package.module:attr"`` string, so a heavy backend costs nothing until it is
+asked for. Third-party packages add entries through package entry points (``[project.entry-points]`` in
+their ``pyproject.toml``, group ``evalharness.backends`` or ``evalharness.metrics``); they are read on the
+first lookup. A name is registered once: a second registration of the same name is refused, so a plug-in
+cannot silently replace a built-in. A loaded target must be a subclass of the registry's base class.
+"""
 
 from __future__ import annotations
 
 import difflib
 import importlib
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from importlib import metadata
+from typing import Any, Generic, TypeVar
 
-from evalharness.errors import UnknownNameError
+from evalharness.errors import EvalHarnessError, UnknownNameError
 
 T = TypeVar("T")
+
+
+class RegistryError(EvalHarnessError):
+    """A registration is invalid: a name taken twice, or a target of the wrong type."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
@@ -19,32 +31,57 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 
 
 class Registry(Generic[T]):
-    """Maps names to ``"module:attr"`` targets; :meth:`get` imports the target on first use."""
+    """Maps names to classes given as ``"module:attr"`` targets; :meth:`get` imports a target on first use."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, base: type[Any], *, group: str | None = None) -> None:
         self.what = what
+        self.base = base
+        self.group = group
         self._targets: dict[str, str] = {}
-        self._loaded: dict[str, T] = {}
+        self._loaded: dict[str, type[T]] = {}
+        self._plugins_read = group is None
 
     def register(self, name: str, target: str) -> None:
-        """Register ``name`` → ``"package.module:attr"``."""
+        """Register ``name`` → ``"package.module:attr"``; a name already taken is a :class:`RegistryError`."""
+        if name in self._targets:
+            raise RegistryError(f"{self.what} {name!r} is registered twice: {self._targets[name]} and {target}")
+        if ":" not in target:
+            raise RegistryError(f"{self.what} {name!r}: target {target!r} is not of the form 'package.module:attr'")
         self._targets[name] = target
 
+    def _read_plugins(self) -> None:
+        if self._plugins_read:
+            return
+        self._plugins_read = True
+        for entry in metadata.entry_points(group=self.group or ""):
+            self.register(entry.name, entry.value)
+
     def names(self) -> list[str]:
-        """Registered names, sorted."""
+        """Registered names, sorted (entry points included)."""
+        self._read_plugins()
         return sorted(self._targets)
 
     def __contains__(self, name: object) -> bool:
+        self._read_plugins()
         return name in self._targets
 
-    def get(self, name: str) -> T:
-        """The object registered as ``name``, imported now if needed."""
+    def get(self, name: str) -> type[T]:
+        """The class registered as ``name``, imported now if needed."""
+        self._read_plugins()
         if name not in self._targets:
             raise UnknownNameError(
                 f"unknown {self.what} {name!r}{did_you_mean(name, self._targets)} "
                 f"(known: {', '.join(self.names())})"
             )
         if name not in self._loaded:
-            module_name, attr = self._targets[name].split(":")
-            self._loaded[name] = getattr(importlib.import_module(module_name), attr)
+            target = self._targets[name]
+            module_name, attr = target.split(":", 1)
+            try:
+                obj = getattr(importlib.import_module(module_name), attr)
+            except (ImportError, AttributeError) as err:
+                raise RegistryError(f"{self.what} {name!r}: cannot import {target}: {err}") from None
+            if not (isinstance(obj, type) and issubclass(obj, self.base)):
+                raise RegistryError(f"{self.what} {name!r}: {target} is not a subclass of "
+                                    f"{self.base.__module__}.{self.base.__qualname__}")
+            self._loaded[name] = obj
         return self._loaded[name]

@@ -80,40 +80,52 @@ def check_aligned(hypotheses: Sequence[str], references: Sequence[str]) -> None:
         raise HypothesisError(f"{len(hypotheses)} hypotheses for {len(references)} references")
 
 
-def _bleu() -> Metric:
-    from sacrebleu.metrics.bleu import BLEU
+class BleuMetric(Metric):
+    """BLEU; segment scores with effective order."""
 
-    return Metric("bleu", True, BLEU(), BLEU(effective_order=True))
+    def __init__(self) -> None:
+        from sacrebleu.metrics.bleu import BLEU
 
-
-def _chrf() -> Metric:
-    from sacrebleu.metrics.chrf import CHRF
-
-    return Metric("chrf", True, CHRF(), CHRF())
+        super().__init__("bleu", True, BLEU(), BLEU(effective_order=True))
 
 
-def _chrf_pp() -> Metric:
-    from sacrebleu.metrics.chrf import CHRF
+class ChrfMetric(Metric):
+    """chrF (character n-grams only)."""
 
-    return Metric("chrf++", True, CHRF(word_order=2), CHRF(word_order=2))
+    def __init__(self) -> None:
+        from sacrebleu.metrics.chrf import CHRF
 
-
-def _ter() -> Metric:
-    from sacrebleu.metrics.ter import TER
-
-    return Metric("ter", False, TER(), TER())
+        super().__init__("chrf", True, CHRF(), CHRF())
 
 
-METRICS: Registry[Any] = Registry("metric")
-METRICS.register("bleu", "evalharness.scoring.metrics:_bleu")
-METRICS.register("chrf", "evalharness.scoring.metrics:_chrf")
-METRICS.register("chrf++", "evalharness.scoring.metrics:_chrf_pp")
-METRICS.register("ter", "evalharness.scoring.metrics:_ter")
+class ChrfPlusPlusMetric(Metric):
+    """chrF++ (character n-grams and word bigrams)."""
+
+    def __init__(self) -> None:
+        from sacrebleu.metrics.chrf import CHRF
+
+        super().__init__("chrf++", True, CHRF(word_order=2), CHRF(word_order=2))
+
+
+class TerMetric(Metric):
+    """TER (lower is better)."""
+
+    def __init__(self) -> None:
+        from sacrebleu.metrics.ter import TER
+
+        super().__init__("ter", False, TER(), TER())
+
+
+METRICS: Registry[Metric] = Registry("metric", Metric, group="evalharness.metrics")
+METRICS.register("bleu", "evalharness.scoring.metrics:BleuMetric")
+METRICS.register("chrf", "evalharness.scoring.metrics:ChrfMetric")
+METRICS.register("chrf++", "evalharness.scoring.metrics:ChrfPlusPlusMetric")
+METRICS.register("ter", "evalharness.scoring.metrics:TerMetric")
 
 
 def get_metric(name: str) -> Metric:
     """A fresh metric object for ``name`` (``bleu``, ``chrf``, ``chrf++``, ``ter``)."""
-    factory = METRICS.get(name)
+    factory: Any = METRICS.get(name)  # each registered class builds its sacrebleu objects itself
     metric: Metric = factory()
     return metric
 

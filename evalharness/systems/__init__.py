@@ -7,7 +7,7 @@ from typing import Any
 from evalharness.registry import Registry
 from evalharness.systems.base import BatchFn, System, Translation
 
-SYSTEMS: Registry[Any] = Registry("system backend")
+SYSTEMS: Registry[System] = Registry("system backend", System, group="evalharness.backends")
 SYSTEMS.register("transformers", "evalharness.systems.hf:TransformersSystem")
 SYSTEMS.register("files", "evalharness.systems.files:FilesSystem")
 SYSTEMS.register("copy", "evalharness.systems.files:CopySystem")
@@ -18,6 +18,4 @@ __all__ = ["SYSTEMS", "BatchFn", "System", "Translation", "create_system"]
 
 def create_system(config: Any, *, seed: int = 0, index: int = 0) -> System:
     """Instantiate the backend named by ``config.backend`` (loading of weights is deferred)."""
-    cls = SYSTEMS.get(config.backend)
-    system: System = cls(config, seed=seed, index=index)
-    return system
+    return SYSTEMS.get(config.backend)(config, seed=seed, index=index)
