@@ -118,16 +118,22 @@ def best_run(runs: list[list[float]]) -> tuple[float, int]:
 
 def harness_system(model_dir: Path, sources: list[str], args: argparse.Namespace, backend: str,
                    compute_type: Any = "auto") -> Timed:
-    from evalharness.systems.settings import Generation, SystemConfig
-    from evalharness.systems import create_system
+    from evalharness.store import TranslationCache
+    from evalharness.systems import SYSTEMS
+    from evalharness.systems.settings import parse_system
 
-    gen = Generation(num_beams=1, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, device=args.device,
-                     dtype=args.dtype, static_cache=args.static_cache, compute_type=compute_type,
-                     inter_threads=2 if backend == "ct2" else 1, threads=1 if backend == "ct2" else None)
-    system = create_system(SystemConfig(name=backend, backend=backend, model=str(model_dir), generation=gen,
-                                        target_prefix={"ms": ">>zsm_Latn<<"}))
+    gen: dict[str, Any] = {"num_beams": 1, "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
+                           "device": args.device, "threads": 1 if backend == "ct2" else None}
     if backend == "ct2":
-        system.models_dir = model_dir.parent / "ct2-models"  # type: ignore[attr-defined]
+        gen.update(compute_type=compute_type, inter_threads=2)
+    else:
+        gen.update(dtype=args.dtype, static_cache=args.static_cache)
+    settings = parse_system({"name": backend, "backend": backend, "model": str(model_dir), "generation": gen,
+                             "target_prefix": {"ms": ">>zsm_Latn<<"}})
+    # The backend itself, not create_system's cached wrapper: every pass must translate. The store only keeps
+    # converted CTranslate2 models beside the model directory.
+    store = TranslationCache(model_dir.parent / "bench-store.sqlite3")
+    system = SYSTEMS.get(backend)(settings, store=store)
     system.prepare()
 
     def once() -> tuple[float, int]:

@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     corpus = sub.add_parser("corpus", help="list, show, export and check reference corpora")
     csub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
-    csub.add_parser("list", help="list the named corpora under corpora/")
+    csub.add_parser("list", help="list the named corpora: $EVALHARNESS_CORPORA, ./corpora, then the shipped ones",
+                    description="One line per named corpus: name, version, pairs, folder, description. Searched in "
+                                "order (the first of a name wins): the folders in $EVALHARNESS_CORPORA, ./corpora "
+                                "in the current directory, the corpora shipped with evalharness.")
     show = csub.add_parser("show", help="print a corpus's metadata, or one pair with --id")
     _add_corpus_source(show, required=False)
     show.add_argument("--id", help="pair id, e.g. p07")
@@ -54,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = csub.add_parser(
         "check", help="check a corpus for defects (exit 0 clean, 1 problems found, 2 unreadable)")
     _add_corpus_source(check, required=False)
+
+    config = sub.add_parser("config", help="list or print the shipped configs (each usable as 'run -c NAME')")
+    cfsub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    cfsub.add_parser("list", help="the shipped configs: name, file, first comment line")
+    cshow = cfsub.add_parser("show", help="print a config's YAML, e.g. 'config show default > my.yaml' to start one")
+    cshow.add_argument("name", type=Path, help="a shipped config's name (see 'config list') or a YAML file")
 
     run = sub.add_parser(
         "run", help="translate the corpus with the configured systems and score it",
@@ -174,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    handlers = {"corpus": _corpus_command, "run": _run_command, "score": _score_command,
+    handlers = {"corpus": _corpus_command, "config": _config_command, "run": _run_command, "score": _score_command,
                 "compare": _compare_command, "check": _check_command, "baseline": _baseline_command,
                 "cache": _cache_command, "report": _report_command}
     return handlers[args.command](args)  # argparse lets only these commands through
@@ -209,9 +218,17 @@ def _corpus_command(args: argparse.Namespace) -> int:
 
     action = args.corpus_command
     if action == "list":
-        for name, folder in available_corpora().items():
+        found = available_corpora()
+        if not found:
+            from evalharness.corpus import corpora_dirs
+            from evalharness.errors import CorpusError
+
+            # The shipped corpus is always there in a sound install; without it, say where we looked.
+            looked = ", ".join(str(d) for d in corpora_dirs())
+            raise CorpusError(f"no named corpora found; looked in {looked} (reinstall evalharness for the shipped one)")
+        for name, folder in found.items():
             corpus = load_corpus(folder)
-            print(f"{name}\tv{corpus.version}\t{len(corpus.pairs)} pairs\t{corpus.description}")
+            print(f"{name}\tv{corpus.version}\t{len(corpus.pairs)} pairs\t{folder}\t{corpus.description}")
         return EXIT_OK
     if action == "check":
         corpus = _open_corpus(args, strict=False)
@@ -252,6 +269,20 @@ def _corpus_command(args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled corpus action {action}")
 
 
+def _config_command(args: argparse.Namespace) -> int:
+    from evalharness.paths import bundled_configs, resolve_config_path
+    from evalharness.textio import read_text
+
+    if args.config_command == "list":
+        for name, path in bundled_configs().items():
+            comments = [line.lstrip("# ").strip() for line in read_text(path, "config").splitlines()
+                        if line.startswith("#")]
+            print(f"{name}\t{path}\t{comments[0].rstrip(':') if comments else ''}")
+        return EXIT_OK
+    sys.stdout.write(read_text(resolve_config_path(args.name), "config file"))
+    return EXIT_OK
+
+
 def _run_command(args: argparse.Namespace) -> int:
     from evalharness.render.summary import score_table
     from evalharness.runs.config import load_config
@@ -283,8 +314,7 @@ def _progress(quiet: bool) -> Any:
 
 
 def _score_command(args: argparse.Namespace) -> int:
-    from evalharness.render.summary import LABELS
-    from evalharness.scoring.metrics import score_files
+    from evalharness.scoring.metrics import metric_label, score_files
 
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     report = score_files(args.ref, args.hyp, names, where=args.where)
@@ -294,15 +324,16 @@ def _score_command(args: argparse.Namespace) -> int:
     for system in report["systems"]:
         print(f"{system['hypotheses']} ({report['segments']} segments)")
         for name, score in system["scores"].items():
-            print(f"  {LABELS.get(name, name):7} {score['score']:6.2f}  {score['signature']}")
+            print(f"  {metric_label(name):7} {score['score']:6.2f}  {score['signature']}")
     return EXIT_OK
 
 
 def _compare_command(args: argparse.Namespace) -> int:
-    from evalharness.gate.compare import compare_runs, mdd_note, render_table
-    from evalharness.runs.schema import load_run
+    from evalharness.gate.compare import compare_runs
+    from evalharness.render.comparison import mdd_note, render_table
+    from evalharness.runs.files import read, read_run
 
-    a, b = load_run(args.run_a), load_run(args.run_b)
+    a, b = read(args.run_a), read_run(args.run_b, role="B (the second argument of compare)")
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     rows = compare_runs(a, b, metrics=metrics, test=args.test, samples=args.samples, seed=args.seed,
                         alpha=args.alpha, where=args.where)
@@ -318,12 +349,13 @@ def _compare_command(args: argparse.Namespace) -> int:
 
 def _check_command(args: argparse.Namespace) -> int:
     from evalharness.errors import InputError
-    from evalharness.gate.check import check, render_text, write_reports
-    from evalharness.runs.schema import load_run
+    from evalharness.gate.check import check
+    from evalharness.render.comparison import render_text, write_reports
+    from evalharness.runs.files import read, read_run
 
     if (args.run_dir is None) == (args.config is None):
         raise InputError("check needs either a RUN_DIR or --config CONFIG (not both)")
-    baseline = load_run(args.baseline)  # read it first: a bad baseline should not cost a translation run
+    baseline = read(args.baseline)  # read it first: a bad baseline should not cost a translation run
     if args.config is not None:
         from evalharness.runs.config import load_config
         from evalharness.runs.pipeline import run
@@ -333,18 +365,16 @@ def _check_command(args: argparse.Namespace) -> int:
                       progress=_progress(args.quiet)).run_dir
     else:
         run_dir = args.run_dir
-    report = check(baseline, load_run(run_dir))
+    report = check(baseline, read_run(run_dir, role="the checked run"))
     write_reports(report, junit=args.junit, summary_md=args.summary_md)
     print(render_text(report), end="")
     return EXIT_OK if report.passed else EXIT_PROBLEMS
 
 
 def _baseline_command(args: argparse.Namespace) -> int:
-    from evalharness.runs.baseline import write_baseline
-    from evalharness.runs.schema import load_run
+    from evalharness.runs.files import read_run, write_baseline
 
-    run_data = load_run(args.run_dir)
-    write_baseline(run_data, args.output)
+    write_baseline(read_run(args.run_dir, role="baseline update's input"), args.output)
     print(f"wrote baseline {args.output} from {args.run_dir}")
     return EXIT_OK
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +50,21 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"), PYTHONUNBUFFERED="1",
                XDG_CACHE_HOME=str(tmp_path / "xdg-cache"))
     return env
+
+
+def read_results(path: Path) -> Any:
+    """``results.json`` of a run directory as written on disk (plain JSON), after the library validated it."""
+    from evalharness.runs.files import load_results
+
+    file = path / "results.json" if path.is_dir() else path
+    load_results(file)
+    return json.loads(file.read_text(encoding="utf-8"))
+
+
+def read_segments(path: Path) -> list[Any]:
+    """``segments.jsonl`` of a run directory as written on disk, after the library validated it."""
+    from evalharness.runs.files import load_segments
+
+    file = path / "segments.jsonl" if path.is_dir() else path
+    load_segments(file)
+    return [json.loads(line) for line in file.read_text(encoding="utf-8").split("\n") if line]

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from evalharness.cli import main
-from evalharness.runs.schema import load_results, load_segments
-from evalharness.store.sqlite import TranslationCache, entry_key, identity_hash
+from evalharness.store.sqlite import TranslationCache
 from evalharness.systems.base import Translation
-from tests.conftest import REPO
+from evalharness.systems.cached import entry_key, identity_hash
+from tests.conftest import REPO, read_results, read_segments
 
 DEFAULT = REPO / "configs" / "default.yaml"
 
@@ -30,7 +30,7 @@ def _run(tmp_path: Path, name: str, model: Path, *extra: str) -> dict:  # type: 
             "--set", "systems.0.generation.max_new_tokens=16", "--set", "systems.1.generation.max_new_tokens=16",
             "--set", "systems.0.generation.num_beams=1", "--run-dir", str(out), "-q", *extra]
     assert main(argv) == 0
-    return load_results(out)  # type: ignore[return-value]
+    return read_results(out)  # type: ignore[return-value]
 
 
 def _misses(results: dict) -> dict[str, int]:  # type: ignore[type-arg]
@@ -48,11 +48,11 @@ def test_metrics_change_hits_generation_change_misses(tiny_model_dir: Path, tmp_
     assert _misses(beams) == {"opus-mt-mul-en ms-en": 29, "opus-mt-en-mul en-ms": 0}
     prefix = _run(tmp_path, "d", tiny_model_dir, "--set", "systems.1.target_prefix={ms: '>>ind<<'}")
     assert _misses(prefix)["opus-mt-en-mul en-ms"] == 29
-    hyps = [s["hypothesis"] for s in load_segments(tmp_path / "a")]
-    assert hyps == [s["hypothesis"] for s in load_segments(tmp_path / "b")]
+    hyps = [s["hypothesis"] for s in read_segments(tmp_path / "a")]
+    assert hyps == [s["hypothesis"] for s in read_segments(tmp_path / "b")]
     bypass = _run(tmp_path, "e", tiny_model_dir, "--no-cache")
     assert _misses(bypass) == {"opus-mt-mul-en ms-en": 29, "opus-mt-en-mul en-ms": 29}
-    assert [s["hypothesis"] for s in load_segments(tmp_path / "e")] == hyps
+    assert [s["hypothesis"] for s in read_segments(tmp_path / "e")] == hyps
 
 
 BASE = {"backend": "transformers", "model": "/m", "resolved_revision": "sha256:1",
@@ -150,14 +150,14 @@ def test_killed_run_resumes_to_identical_results(tiny_model_dir: Path, tmp_path:
     resumed = subprocess.run([*cmd, "--run-dir", str(tmp_path / "resumed")], env=env, cwd=REPO,
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
-    results = load_results(tmp_path / "resumed")
+    results = read_results(tmp_path / "resumed")
     hits = sum(r["cache"]["hits"] for by in results["results"].values() for r in by.values())
     assert hits == kept
     fresh = subprocess.run([*cmd, "--run-dir", str(tmp_path / "fresh"), "--no-cache"], env=env, cwd=REPO,
                            capture_output=True, text=True, timeout=600)
     assert fresh.returncode == 0, fresh.stderr
-    assert [s["hypothesis"] for s in load_segments(tmp_path / "resumed")] == \
-        [s["hypothesis"] for s in load_segments(tmp_path / "fresh")]
+    assert [s["hypothesis"] for s in read_segments(tmp_path / "resumed")] == \
+        [s["hypothesis"] for s in read_segments(tmp_path / "fresh")]
     a = json.loads((tmp_path / "resumed" / "results.json").read_text())["results"]
     b = json.loads((tmp_path / "fresh" / "results.json").read_text())["results"]
     assert {s: {d: r["scores"] for d, r in by.items()} for s, by in a.items()} == \
@@ -195,12 +195,15 @@ needs_ct2 = pytest.mark.skipif(importlib.util.find_spec("ctranslate2") is None,
                                reason="the ct2 extra is not installed (pip install 'evalharness[ct2]')")
 
 
-def _system(cls, backend: str, model: Path, **generation: object):  # type: ignore[no-untyped-def]
-    from evalharness.systems.settings import Generation, SystemConfig
+def _system(cls, backend: str, model: Path, store: Path | None = None,  # type: ignore[no-untyped-def]
+            **generation: object):
+    """The backend itself (no cache wrapper); ``store``: a folder whose store keeps converted models."""
+    from evalharness.systems.settings import parse_system
 
-    gen = Generation(num_beams=1, max_new_tokens=20, batch_size=4, device="cpu", **generation)  # type: ignore[arg-type]
-    return cls(SystemConfig(name=backend, backend=backend, model=str(model), generation=gen,
-                            target_prefix={"ms": ">>zsm_Latn<<"}))
+    gen = {"num_beams": 1, "max_new_tokens": 20, "batch_size": 4, "device": "cpu", **generation}
+    settings = parse_system({"name": backend, "backend": backend, "model": str(model), "generation": gen,
+                             "target_prefix": {"ms": ">>zsm_Latn<<"}})
+    return cls(settings, store=TranslationCache(store / "store.sqlite3") if store else None)
 
 
 @needs_ct2
@@ -212,21 +215,16 @@ def test_ct2_greedy_float32_equals_transformers(tiny_model_dir: Path, tmp_path: 
 
     texts = [p.text("en") for p in load_corpus("rt-2013-russia-japan-2plus2").pairs]
 
-    def make(cls, backend):  # type: ignore[no-untyped-def]
-        return _system(cls, backend, tiny_model_dir, compute_type="float32")
-
-    hf = make(TransformersSystem, "transformers").translate(texts, "en", "ms")
-    engine = make(CT2System, "ct2")
-    engine.models_dir = tmp_path / "converted"
+    hf = _system(TransformersSystem, "transformers", tiny_model_dir).translate(texts, "en", "ms")
+    engine = _system(CT2System, "ct2", tiny_model_dir, tmp_path, compute_type="float32")
     fast = engine.translate(texts, "en", "ms")
     # Same token sequences in, greedy decoding in float32 on both engines: the same outputs come back.
     # (A Marian output that stops at max_new_tokens has the same text in both; hit_limit agrees too.)
     assert [t.text for t in fast] == [t.text for t in hf]
     assert [t.hit_limit for t in fast] == [t.hit_limit for t in hf]
-    converted = list((tmp_path / "converted").iterdir())
+    converted = list((tmp_path / "ct2-models").iterdir())  # kept beside the store's file
     assert len(converted) == 1 and (converted[0] / "model.bin").is_file()
-    again = make(CT2System, "ct2")
-    again.models_dir = tmp_path / "converted"
+    again = _system(CT2System, "ct2", tiny_model_dir, tmp_path, compute_type="float32")
     assert [t.text for t in again.translate(texts[:3], "en", "ms")] == [t.text for t in hf[:3]]
     assert again.convert_s == 0.0  # loaded from the converted-model cache, not converted again
 
@@ -258,8 +256,7 @@ def test_loading_ct2_leaves_torch_threads_alone(tiny_model_dir: Path, tmp_path: 
     # transformers system run after a ct2 one would decode on one core.
     from evalharness.systems.ct2 import CT2System
 
-    engine = _system(CT2System, "ct2", tiny_model_dir, threads=1, inter_threads=2)
-    engine.models_dir = tmp_path / "converted"
+    engine = _system(CT2System, "ct2", tiny_model_dir, tmp_path, threads=1, inter_threads=2)
     engine.prepare()
     assert two_torch_threads.get_num_threads() == 2
 

@@ -25,8 +25,15 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+HUB_SYSTEM = """\
+systems:
+  - name: mt
+    model: org/model
+"""
+
+
 def test_defaults_then_yaml_then_cli(tmp_path: Path) -> None:
-    path = _write(tmp_path, MINIMAL + "metrics: [bleu]\nlevel: sentence\n")
+    path = _write(tmp_path, HUB_SYSTEM + "metrics: [bleu]\nlevel: sentence\n")
     config = load_config(path)
     assert config.metrics == ["bleu"]  # YAML over default
     assert config.directions == ["ms-en", "en-ms"]  # default
@@ -55,7 +62,7 @@ def test_default_config_uses_the_hub_models_that_exist() -> None:
 BAD = {
     "unknown key": (MINIMAL + "metricz: [bleu]\n", [], "c.yaml: metricz: unknown key"),
     "nested unknown key": (MINIMAL + "    beams: 4\n", [], "c.yaml: systems.0.beams: unknown key"),
-    "wrong type": (MINIMAL + "    generation: {num_beams: many}\n", [],
+    "wrong type": (HUB_SYSTEM + "    generation: {num_beams: many}\n", [],
                    "c.yaml: systems.0.generation.num_beams: Input should be a valid integer"),
     "bad direction": (MINIMAL + "directions: [ms-id]\n", [], "c.yaml: directions.0:"),
     "no systems": ("metrics: [bleu]\n", [], "c.yaml: systems: Field required"),
@@ -66,7 +73,23 @@ BAD = {
     "bad yaml": (MINIMAL + "metrics: [bleu\n", [], "c.yaml:"),
     "override index": (MINIMAL, ["systems.3.model=x"], "systems.3: no list item 3 (the list has 1)"),
     "override syntax": (MINIMAL, ["systems.0.model"], "expected KEY=VALUE"),
-    "transformers without model": (MINIMAL, ["systems.0.backend=transformers"], "needs 'model'"),
+    "transformers without model": (MINIMAL, ["systems.0.backend=transformers"], "systems.0.model: Field required"),
+    "ct2 knob on transformers": (HUB_SYSTEM + "    generation: {compute_type: int8}\n", [],
+                                 "c.yaml: systems.0.generation.compute_type: unknown key"),
+    "generation on copy": (MINIMAL + "    generation: {num_beams: 4}\n", [],
+                           "c.yaml: systems.0.generation: unknown key"),
+    "hypotheses on transformers": (HUB_SYSTEM + "    hypotheses: {ms-en: x.txt}\n", [],
+                                   "c.yaml: systems.0.hypotheses: unknown key"),
+    "nan tolerance": (MINIMAL + "gate: {tolerance: {bleu: .nan}}\n", [], "c.yaml: gate.tolerance: Value error, "
+                      "tolerance of bleu must be a finite number >= 0"),
+    "negative tolerance": (MINIMAL + "gate: {tolerance: {ter: -1}}\n", [], "tolerance of ter must be a finite"),
+    "typo metric in tolerance": (MINIMAL + "gate: {tolerance: {blue: 100}}\n", [], "unknown metric 'blue'"),
+    "typo metric per direction": (MINIMAL + "gate: {per_direction: {en-ms: {tolerance: {blue: 1}}}}\n", [],
+                                  "gate.per_direction.en-ms.tolerance: Value error, unknown metric 'blue'"),
+    "alpha out of range": (MINIMAL + "gate: {alpha: 1.5}\n", [], "gate.alpha: Input should be less than 1"),
+    "huge resamples": (MINIMAL + "statistics: {resamples: 1000000000}\n", [],
+                       "statistics.resamples: Input should be less than or equal to 100000"),
+    "negative seed": (MINIMAL + "seed: -1\n", [], "seed: Input should be greater than or equal to 0"),
     "duplicate names": (MINIMAL + "  - name: copy\n    backend: copy\n", [], "repeated: copy"),
 }
 
@@ -101,3 +124,22 @@ def test_unknown_backend_and_metric_fail_before_writing(tmp_path: Path, capsys: 
     assert main(["run", "-c", str(path), "--set", "metrics=[bleu, comet]", "--run-dir", str(out), "-q"]) == 2
     assert "unknown metric 'comet'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_one_tolerance_leaves_the_others_at_their_default(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, MINIMAL + "gate: {tolerance: {bleu: 2.5}}\n"))
+    assert config.gate is not None
+    assert config.gate.tolerance == {"bleu": 2.5, "chrf": 1.0, "chrf++": 1.0, "ter": 1.0}
+    assert config.gate.rule("en-ms", "ter") == (1.0, 0.05)
+
+
+def test_each_backend_validates_its_own_settings(tmp_path: Path) -> None:
+    from evalharness.systems.settings import CopySettings, CT2Settings, TransformersSettings
+
+    text = HUB_SYSTEM + "  - name: fast\n    backend: ct2\n    model: org/model\n" \
+                        "    generation: {compute_type: int8}\n  - name: floor\n    backend: copy\n"
+    config = load_config(_write(tmp_path, text))
+    assert [type(s) for s in config.systems] == [TransformersSettings, CT2Settings, CopySettings]
+    dumped = config.model_dump(mode="json")["systems"]
+    assert "compute_type" not in dumped[0]["generation"] and dumped[1]["generation"]["compute_type"] == "int8"
+    assert "generation" not in dumped[2]

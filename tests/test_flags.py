@@ -9,8 +9,7 @@ import pytest
 
 from evalharness.cli import main
 from evalharness.corpus import load_corpus
-from evalharness.runs.schema import load_results, load_segments
-from tests.conftest import CORPUS_NAME, REPO
+from tests.conftest import CORPUS_NAME, REPO, read_results, read_segments
 
 CORPUS = load_corpus(CORPUS_NAME)
 PAIRS = {p.id: p for p in CORPUS.pairs}
@@ -36,10 +35,10 @@ def _files_run(tmp_path: Path, ms_en: list[str], en_ms: list[str], *extra: str) 
 def test_references_raise_no_flag(tmp_path: Path, level: str) -> None:
     segs = CORPUS.segments(level)  # type: ignore[arg-type]
     run = _files_run(tmp_path, [s.texts["en"] for s in segs], [s.texts["ms"] for s in segs], "--set", f"level={level}")
-    for by_dir in load_results(run)["results"].values():
+    for by_dir in read_results(run)["results"].values():
         for res in by_dir.values():
             assert res["flags"]["any"] == 0, res["flags"]
-    assert all(not r["flags"] for r in load_segments(run))
+    assert all(not r["flags"] for r in read_segments(run))
 
 
 def test_each_crafted_defect_is_flagged(tmp_path: Path) -> None:
@@ -51,7 +50,7 @@ def test_each_crafted_defect_is_flagged(tmp_path: Path) -> None:
     words = PAIRS["p21"].text("ms").split()
     en_ms["p21"] = " ".join(words[: len(words) // 4])  # truncated to a quarter
     run = _files_run(tmp_path, [p.text("en") for p in CORPUS.pairs], list(en_ms.values()))
-    flags = {r["id"]: r["flags"] for r in load_segments(run) if r["direction"] == "en-ms"}
+    flags = {r["id"]: r["flags"] for r in read_segments(run) if r["direction"] == "en-ms"}
     assert flags["p01"]["dropped_sentences"] == {"source": 2, "output": 1}
     assert flags["p03"]["copy"] >= 0.9
     assert flags["p03"]["wrong_language"]["detected"] == "en"
@@ -59,16 +58,16 @@ def test_each_crafted_defect_is_flagged(tmp_path: Path) -> None:
     assert flags["p12"]["wrong_language"]["detected"] == "id"
     assert flags["p21"]["length_ratio"] < 0.5
     assert {k for k, v in flags.items() if v} == {"p01", "p03", "p05", "p12", "p21"}
-    counts = load_results(run)["results"]["out"]["en-ms"]["flags"]
+    counts = read_results(run)["results"]["out"]["en-ms"]["flags"]
     expected = {name: sum(name in f for f in flags.values())
                 for name in ("length_ratio", "dropped_sentences", "copy", "wrong_language", "max_tokens")}
     assert counts == {**expected, "any": 5}
     assert counts["wrong_language"] == 3 and counts["copy"] == 1 and counts["dropped_sentences"] == 1
-    assert load_results(run)["results"]["out"]["ms-en"]["flags"]["any"] == 0
+    assert read_results(run)["results"]["out"]["ms-en"]["flags"]["any"] == 0
     summary = (run / "summary.md").read_text(encoding="utf-8")
     row = " | ".join(str(counts[n]) for n in (*expected, "any"))
     assert f"| out | en-ms | 29 | {row} |" in summary
-    manifest = load_results(run)["manifest"]["flags"]["language_id"]
+    manifest = read_results(run)["manifest"]["flags"]["language_id"]
     assert manifest["library"] == "lingua-language-detector" and manifest["version"]
 
 
@@ -76,7 +75,7 @@ def test_repetition_is_flagged_by_length(tmp_path: Path) -> None:
     en = [p.text("en") for p in CORPUS.pairs]
     en[8] = " ".join([PAIRS["p09"].text("en")] * 4)  # hallucinated repetition
     run = _files_run(tmp_path, en, [p.text("ms") for p in CORPUS.pairs])
-    flags = {r["id"]: r["flags"] for r in load_segments(run) if r["direction"] == "ms-en"}
+    flags = {r["id"]: r["flags"] for r in read_segments(run) if r["direction"] == "ms-en"}
     assert flags["p09"]["length_ratio"] > 2
 
 
@@ -87,14 +86,14 @@ def test_slices_agree_with_filtered_runs(tmp_path: Path) -> None:
     body_dir = tmp_path / "body"
     body_dir.mkdir()
     body = _files_run(body_dir, en, [p.text("ms") for p in CORPUS.pairs], "--where", "kind=body")
-    whole = load_results(full)["results"]["out"]["ms-en"]
-    only_body = load_results(body)["results"]["out"]["ms-en"]
+    whole = read_results(full)["results"]["out"]["ms-en"]
+    only_body = read_results(body)["results"]["out"]["ms-en"]
     assert only_body["segments"] == whole["slices"]["kind=body"]["segments"] == 27
     for metric, score in whole["slices"]["kind=body"]["scores"].items():
         assert only_body["scores"][metric]["score"] == pytest.approx(score, abs=1e-9)
     assert whole["slices"]["kind=body"]["segments"] + whole["slices"]["kind=heading"]["segments"] == 29
     assert sum(whole["slices"][f"length={b}"]["segments"] for b in ("short", "medium", "long")) == 29
-    assert {r["id"] for r in load_segments(body)} == {p.id for p in CORPUS.pairs if p.kind == "body"}
+    assert {r["id"] for r in read_segments(body)} == {p.id for p in CORPUS.pairs if p.kind == "body"}
 
 
 def test_where_on_compare_and_score(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,7 +119,7 @@ def test_where_on_compare_and_score(tmp_path: Path, capsys: pytest.CaptureFixtur
 @pytest.mark.slow
 def test_sentence_mode_with_the_tiny_model(tiny_model_dir: Path, tmp_path: Path) -> None:
     from evalharness.systems.hf import TransformersSystem
-    from evalharness.systems.settings import Generation, SystemConfig
+    from evalharness.systems.settings import TransformersDecoding, TransformersSettings
 
     out = tmp_path / "sent"
     argv = ["run", "-c", str(REPO / "configs" / "default.yaml"), "--set", f"systems.0.model={tiny_model_dir}",
@@ -128,14 +127,14 @@ def test_sentence_mode_with_the_tiny_model(tiny_model_dir: Path, tmp_path: Path)
             "--set", "systems.0.generation.max_new_tokens=12", "--set", "systems.1.generation.max_new_tokens=12",
             "--set", "systems.0.generation.num_beams=1", "--run-dir", str(out), "-q"]
     assert main(argv) == 0
-    segs = [r for r in load_segments(out) if r["direction"] == "ms-en"]
+    segs = [r for r in read_segments(out) if r["direction"] == "ms-en"]
     assert [r["id"] for r in segs] == [p.id for p in CORPUS.pairs]  # one output per paragraph, in order
-    system = TransformersSystem(SystemConfig(name="x", model=str(tiny_model_dir),
-                                             generation=Generation(max_new_tokens=12, device="cpu")))
+    system = TransformersSystem(TransformersSettings(name="x", model=str(tiny_model_dir),
+                                                     generation=TransformersDecoding(max_new_tokens=12, device="cpu")))
     for record, pair in zip(segs, CORPUS.pairs, strict=True):
         sentences = system.translate(list(pair.sides["ms"].sentences), "ms", "en")
         assert record["hypothesis"] == " ".join(t.text for t in sentences if t.text)
-    results = load_results(out)
+    results = read_results(out)
     assert results["manifest"]["config"]["systems"][0]["segmentation"] == "sentence"
     # every tiny-model output runs to max_new_tokens: the flag says so for every segment
     assert results["results"]["opus-mt-en-mul"]["en-ms"]["flags"]["max_tokens"] == 29

@@ -106,7 +106,7 @@ def test_gate_rule_per_direction() -> None:
     assert gate.rule("ms-en", "bleu") == (1.0, 0.05)
     assert gate.rule("en-ms", "bleu") == (3.0, 0.01)
     assert gate.rule("en-ms", "ter") == (2.0, 0.01)
-    assert gate.rule("ms-en", "chrf") == (0.0, 0.05)
+    assert gate.rule("ms-en", "chrf") == (1.0, 0.05)  # unset metrics keep their default, not 0
 
 
 # --------------------------------------------------------------------------- the CLI with the files system
@@ -220,7 +220,7 @@ BAD_BASELINES = {
     "system missing from run": (
         lambda d: (d["results"].update(other=d["results"]["mt"]), d["segments"].update(other=d["segments"]["mt"])),
         "has no results for other"),
-    "damaged": (lambda d: d.pop("results"), "damaged or incomplete"),
+    "damaged": (lambda d: d.pop("results"), "damaged baseline file: results: Field required"),
     "ids and hypotheses": (lambda d: d["segments"]["mt"]["ms-en"]["hypotheses"].pop(), "29 ids but 28 hypotheses"),
     "not a baseline": (lambda d: d.update(kind="something"), "not an evalharness baseline"),
 }
@@ -249,7 +249,7 @@ def test_baseline_update_on_a_bad_run_dir_writes_nothing(tmp_path: Path, capsys:
     (tmp_path / "half").mkdir()
     out = tmp_path / "b.json"
     assert main(["baseline", "update", str(tmp_path / "half"), "-o", str(out)]) == 2
-    assert "results file not found" in capsys.readouterr().err
+    assert "half: not a run directory (no results.json)" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -13,8 +13,8 @@ import sacrebleu
 
 from evalharness.cli import main
 from evalharness.corpus import load_corpus
-from evalharness.runs.schema import SCHEMA_VERSION, load_results, load_segments
-from tests.conftest import CORPUS_NAME, REPO
+from evalharness.runs.schema import SCHEMA_VERSION
+from tests.conftest import CORPUS_NAME, REPO, read_results, read_segments
 
 DEFAULT = REPO / "configs" / "default.yaml"
 FAST = ["--set", "systems.0.generation.max_new_tokens=24", "--set", "systems.1.generation.max_new_tokens=24",
@@ -63,7 +63,7 @@ def tiny_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.mark.slow
 def test_run_writes_three_files_for_both_directions(tiny_run: Path, tiny_model_dir: Path) -> None:
     assert sorted(p.name for p in tiny_run.iterdir()) == ["results.json", "segments.jsonl", "summary.md"]
-    results = load_results(tiny_run)
+    results = read_results(tiny_run)
     assert results["schema_version"] == SCHEMA_VERSION
     assert {(s, d) for s, by in results["results"].items() for d in by} == {
         ("opus-mt-mul-en", "ms-en"), ("opus-mt-en-mul", "en-ms")}
@@ -90,8 +90,8 @@ def test_run_writes_three_files_for_both_directions(tiny_run: Path, tiny_model_d
 
 @pytest.mark.slow
 def test_every_score_equals_sacrebleu_on_the_written_strings(tiny_run: Path) -> None:
-    results = load_results(tiny_run)
-    segments = load_segments(tiny_run)
+    results = read_results(tiny_run)
+    segments = read_segments(tiny_run)
     assert len(segments) == 2 * 29
     corpus = load_corpus(CORPUS_NAME)
     for system, by_dir in results["results"].items():
@@ -116,8 +116,8 @@ def test_rerun_is_deterministic(tiny_run: Path, tiny_model_dir: Path, tmp_path: 
     args = ["run", "-c", str(DEFAULT), "--set", f"systems.0.model={tiny_model_dir}",
             "--set", f"systems.1.model={tiny_model_dir}", *FAST, "--run-dir", str(out), "-q", "--no-cache"]
     assert main(args) == 0
-    first = [s["hypothesis"] for s in load_segments(tiny_run)]
-    second = [s["hypothesis"] for s in load_segments(out)]
+    first = [s["hypothesis"] for s in read_segments(tiny_run)]
+    second = [s["hypothesis"] for s in read_segments(out)]
     assert first == second
     assert any(first) and len(set(first)) > 1  # real, input-dependent output, not a constant
 
@@ -125,14 +125,14 @@ def test_rerun_is_deterministic(tiny_run: Path, tiny_model_dir: Path, tmp_path: 
 @pytest.mark.slow
 def test_batching_returns_outputs_in_input_order(tiny_model_dir: Path) -> None:
     from evalharness.systems.hf import TransformersSystem
-    from evalharness.systems.settings import Generation, SystemConfig
+    from evalharness.systems.settings import TransformersDecoding, TransformersSettings
 
     texts = [p.text("en") for p in load_corpus(CORPUS_NAME).pairs][:7]
     texts = [texts[6][:40], *texts[:6]]  # lengths out of order on purpose
 
     def translate(batch_size: int) -> list[str]:
-        cfg = SystemConfig(name="t", model=str(tiny_model_dir),
-                           generation=Generation(batch_size=batch_size, max_new_tokens=16, device="cpu"))
+        cfg = TransformersSettings(name="t", model=str(tiny_model_dir), generation=TransformersDecoding(
+            batch_size=batch_size, max_new_tokens=16, device="cpu"))
         return TransformersSystem(cfg).translate(texts, "en", "ms")
 
     one_by_one = translate(1)
@@ -142,9 +142,9 @@ def test_batching_returns_outputs_in_input_order(tiny_model_dir: Path) -> None:
 
 def test_target_prefix_is_prepended_only_for_its_language() -> None:
     from evalharness.systems.hf import TransformersSystem
-    from evalharness.systems.settings import SystemConfig
+    from evalharness.systems.settings import TransformersSettings
 
-    system = TransformersSystem(SystemConfig(name="t", model="org/model", target_prefix={"ms": ">>zsm_Latn<<"}))
+    system = TransformersSystem(TransformersSettings(name="t", model="org/model", target_prefix={"ms": ">>zsm_Latn<<"}))
     assert system.model_inputs(["Hello."], "ms") == [">>zsm_Latn<< Hello."]
     assert system.model_inputs(["Salam."], "en") == ["Salam."]
 
@@ -190,12 +190,12 @@ def test_real_hub_model_translates_malay() -> None:
         pytest.skip("needs Helsinki-NLP/opus-mt-mul-en from the Hugging Face hub, which is unreachable here "
                     "(or HF_HUB_OFFLINE=1)")
     from evalharness.systems.hf import TransformersSystem
-    from evalharness.systems.settings import Generation, SystemConfig
+    from evalharness.systems.settings import TransformersDecoding, TransformersSettings
 
-    system = TransformersSystem(SystemConfig(name="hub", model="Helsinki-NLP/opus-mt-mul-en",
-                                             generation=Generation(num_beams=1, device="cpu")))
+    system = TransformersSystem(TransformersSettings(name="hub", model="Helsinki-NLP/opus-mt-mul-en",
+                                                     generation=TransformersDecoding(num_beams=1, device="cpu")))
     out = system.translate(["Rusia dan Jepun bersetuju untuk mengadakan mesyuarat."], "ms", "en")
-    assert "Russia" in out[0] and "Japan" in out[0]
+    assert "Russia" in out[0].text and "Japan" in out[0].text
 
 
 # --------------------------------------------------------------------------- files system
@@ -239,6 +239,6 @@ def test_sentence_level_run(tmp_path: Path) -> None:
     sentences = corpus.segments("sentence")
     config = _files_config(tmp_path, [s.texts["en"] for s in sentences], [s.texts["ms"] for s in sentences])
     assert main(["run", "-c", str(config), "--set", "level=sentence", "--run-dir", str(tmp_path / "o"), "-q"]) == 0
-    segs = load_segments(tmp_path / "o")
+    segs = read_segments(tmp_path / "o")
     assert [s["id"] for s in segs[:3]] == ["p01.1", "p01.2", "p02.1"]
     assert len(segs) == 2 * 37

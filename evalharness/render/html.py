@@ -7,14 +7,16 @@ script renders it with DOM calls only. Segment tables are paged, so 10,000 segme
 
 from __future__ import annotations
 
+import html
 import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from evalharness.errors import InputError
-from evalharness.render.summary import LABELS
-from evalharness.runs.schema import RunData, load_run
+from evalharness.runs.files import read_run
+from evalharness.runs.schema import Run
+from evalharness.scoring.metrics import metric_label
 from evalharness.textio import atomic_write_text
 
 PAGE_TEMPLATE = """<!doctype html>
@@ -51,11 +53,7 @@ def _safe_json(data: Any) -> str:
     return text
 
 
-def _escape_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-
-def report_data(runs: list[RunData], labels: list[str]) -> dict[str, Any]:
+def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
     """Everything the page shows, as plain JSON-able data."""
     from evalharness.gate.compare import compare_runs
 
@@ -65,31 +63,30 @@ def report_data(runs: list[RunData], labels: list[str]) -> dict[str, Any]:
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     several = len(runs) > 1
     for label, run in zip(labels, runs, strict=True):
-        for system, by_dir in run.results["results"].items():
+        for system, by_dir in run.scores.items():
             for direction, res in by_dir.items():
                 key = f"{label}/{system}" if several else system
                 systems.append({"key": key, "direction": direction})
-                for m, score in res["scores"].items():
+                for m, score in res.scores.items():
                     if m not in higher:
                         metrics.append(m)
-                        higher[m] = bool(score["higher_is_better"])
-                score_rows.append({"run": label, "system": system, "direction": direction, "segments": res["segments"],
-                                   "scores": res["scores"], "flagged": res.get("flags", {}).get("any", 0)})
-                first = next(iter(res["scores"]), None)
-                if res.get("slices") and first:
-                    slices = res["slices"]
-                    slice_rows.append({"title": f"{key} {direction}", "names": list(slices),
-                                       "values": [s["scores"].get(first, 0.0) for s in slices.values()]})
+                        higher[m] = score.higher_is_better
+                score_rows.append({"run": label, "system": system, "direction": direction, "segments": res.segments,
+                                   "scores": {m: sc.model_dump(mode="json") for m, sc in res.scores.items()},
+                                   "flagged": res.flags.get("any", 0)})
+                first = next(iter(res.scores), None)
+                if res.slices and first:
+                    slice_rows.append({"title": f"{key} {direction}", "names": list(res.slices),
+                                       "values": [s.scores.get(first, 0.0) for s in res.slices.values()]})
                 for record in run.segments.get((system, direction), []):
-                    row = rows.setdefault((direction, record["id"]), {
-                        "index": len(rows), "id": record["id"], "direction": direction, "source": record["source"],
-                        "reference": record["reference"], "hyps": {}, "scores": {}, "flags": {},
-                        "tags": record.get("tags", {}),
+                    row = rows.setdefault((direction, record.id), {
+                        "index": len(rows), "id": record.id, "direction": direction, "source": record.source,
+                        "reference": record.reference, "hyps": {}, "scores": {}, "flags": {}, "tags": record.tags,
                     })
-                    row["hyps"][key] = record["hypothesis"]
-                    row["scores"][key] = record["scores"]
-                    if record.get("flags"):
-                        row["flags"][key] = sorted(record["flags"])
+                    row["hyps"][key] = record.hypothesis
+                    row["scores"][key] = record.scores
+                    if record.flags:
+                        row["flags"][key] = sorted(record.flags)
     for row in rows.values():
         row["flagged"] = bool(row["flags"])
         parts = [row["id"], row["source"], row["reference"], *row["hyps"].values(),
@@ -103,9 +100,9 @@ def report_data(runs: list[RunData], labels: list[str]) -> dict[str, Any]:
         except InputError as err:
             notes.append(f"{label} not compared with {labels[0]}: {err}")
     return {
-        "runs": [{"label": label, "summary": _run_summary(run), "manifest": run.manifest}
+        "runs": [{"label": label, "summary": _run_summary(run), "manifest": run.manifest.model_dump(mode="json")}
                  for label, run in zip(labels, runs, strict=True)],
-        "metrics": metrics, "higher": higher, "labels": {m: LABELS.get(m, m) for m in metrics},
+        "metrics": metrics, "higher": higher, "labels": {m: metric_label(m) for m in metrics},
         "systems": systems, "score_rows": score_rows, "slice_rows": slice_rows,
         "segments": sorted(rows.values(), key=lambda r: r["index"]),
         "directions": sorted({s["direction"] for s in systems}, key=lambda d: (d != "ms-en", d)),
@@ -113,17 +110,16 @@ def report_data(runs: list[RunData], labels: list[str]) -> dict[str, Any]:
     }
 
 
-def _run_summary(run: RunData) -> str:
-    corpus = run.manifest.get("corpus", {})
-    return (f"corpus {corpus.get('name')} v{corpus.get('version')}, {corpus.get('segments')} segments, "
-            f"{run.manifest.get('started_at', '')}")
+def _run_summary(run: Run) -> str:
+    corpus = run.manifest.corpus
+    return f"corpus {corpus.name} v{corpus.version}, {corpus.segments} segments, {run.manifest.started_at}"
 
 
 def render_report(run_paths: list[Path]) -> str:
     """The report page for ``run_paths`` (run directories or results.json files)."""
     if not run_paths:
         raise InputError("report needs at least one run directory")
-    runs = [load_run(p) for p in run_paths]
+    runs = [read_run(p, role="every report input") for p in run_paths]
     labels = []
     for path in run_paths:
         name = (path if path.is_dir() else path.parent).name or str(path)
@@ -137,7 +133,7 @@ def render_report(run_paths: list[Path]) -> str:
         subtitle += " — " + " ".join(data["notes"])
     return PAGE_TEMPLATE.format(css=(files / "report.css").read_text(encoding="utf-8"),
                                 js=(files / "report.js").read_text(encoding="utf-8"),
-                                data=_safe_json(data), subtitle=_escape_text(subtitle))
+                                data=_safe_json(data), subtitle=html.escape(subtitle, quote=False))
 
 
 def write_report(run_paths: list[Path], out: Path) -> None:

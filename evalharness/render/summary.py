@@ -4,113 +4,108 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evalharness.runs.schema import MetricScore, ResultsFile, SegmentRecord
+from evalharness.render.tables import markdown_table
+from evalharness.runs.schema import MetricScore, Results, SegmentRecord
+from evalharness.scoring.metrics import metric_label
 
-LABELS = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
 WORST_N = 5
 
 
 def label(metric: str, higher_is_better: bool) -> str:
     """Column header with the direction of goodness: ``BLEU ↑``, ``TER ↓``."""
-    return f"{LABELS.get(metric, metric)} {'↑' if higher_is_better else '↓'}"
+    return f"{metric_label(metric)} {'↑' if higher_is_better else '↓'}"
 
 
-def score_table(results: ResultsFile) -> str:
+def score_table(results: Results) -> str:
     """Systems × directions × metrics as a Markdown table; each score with its 95% bootstrap interval."""
     metrics: dict[str, bool] = {}
-    for by_dir in results["results"].values():
+    for by_dir in results.results.values():
         for res in by_dir.values():
-            for name, score in res["scores"].items():
-                metrics.setdefault(name, score["higher_is_better"])
+            for name, score in res.scores.items():
+                metrics.setdefault(name, score.higher_is_better)
     head = ["system", "direction", "segments", *(label(m, hib) for m, hib in metrics.items())]
-    rows = [head, ["---"] * len(head)]
-    for system, by_dir in results["results"].items():
+    rows = []
+    for system, by_dir in results.results.items():
         for direction, res in by_dir.items():
-            cells = [_score_cell(res["scores"][m]) if m in res["scores"] else "—" for m in metrics]
-            rows.append([system, direction, str(res["segments"]), *cells])
-    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+            cells = [_score_cell(res.scores[m]) if m in res.scores else "—" for m in metrics]
+            rows.append([system, direction, str(res.segments), *cells])
+    return markdown_table(head, rows)
 
 
 def _score_cell(score: MetricScore) -> str:
-    ci = score.get("ci")
-    return f"{score['score']:.2f} [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else f"{score['score']:.2f}"
+    return f"{score.score:.2f} [{score.ci[0]:.1f}, {score.ci[1]:.1f}]"
 
 
-def signatures(results: ResultsFile) -> list[str]:
+def signatures(results: Results) -> list[str]:
     """One line per metric: its corpus and segment signatures (identical across systems)."""
     seen: dict[str, tuple[str, str]] = {}
-    for by_dir in results["results"].values():
+    for by_dir in results.results.values():
         for res in by_dir.values():
-            for name, score in res["scores"].items():
-                seen.setdefault(name, (score["signature"], score["segment_signature"]))
+            for name, score in res.scores.items():
+                seen.setdefault(name, (score.signature, score.segment_signature))
     out = []
     for name, (corpus_sig, seg_sig) in seen.items():
         seg = "" if seg_sig == corpus_sig else f"; segments: `{seg_sig}`"
-        out.append(f"- {LABELS.get(name, name)}: `{corpus_sig}`{seg}")
+        out.append(f"- {metric_label(name)}: `{corpus_sig}`{seg}")
     return out
 
 
-def worst_segments(results: ResultsFile, segments: Sequence[SegmentRecord], n: int = WORST_N) -> str:
+def worst_segments(results: Results, segments: Sequence[SegmentRecord], n: int = WORST_N) -> str:
     """The ``n`` lowest-scoring segments per system and direction, by the run's first metric."""
     blocks: list[str] = []
-    for system, by_dir in results["results"].items():
+    for system, by_dir in results.results.items():
         for direction, res in by_dir.items():
-            metric = next(iter(res["scores"]))
-            hib = res["scores"][metric]["higher_is_better"]
-            mine = [s for s in segments if s["system"] == system and s["direction"] == direction]
-            mine.sort(key=lambda s: (s["scores"][metric] if hib else -s["scores"][metric], s["id"]))
-            blocks.append(f"### {system}, {direction}: {min(n, len(mine))} lowest by {LABELS.get(metric, metric)}\n")
-            blocks.append(f"| id | {LABELS.get(metric, metric)} | hypothesis | reference |\n| --- | --- | --- | --- |")
-            for s in mine[:n]:
-                blocks.append(f"| {s['id']} | {s['scores'][metric]:.2f} | {_cell(s['hypothesis'])} | "
-                              f"{_cell(s['reference'])} |")
+            metric = next(iter(res.scores))
+            hib = res.scores[metric].higher_is_better
+            mine = [s for s in segments if s.system == system and s.direction == direction]
+            mine.sort(key=lambda s: (s.scores[metric] if hib else -s.scores[metric], s.id))
+            blocks.append(f"### {system}, {direction}: {min(n, len(mine))} lowest by {metric_label(metric)}\n")
+            blocks.append(markdown_table(["id", metric_label(metric), "hypothesis", "reference"],
+                                         [[s.id, f"{s.scores[metric]:.2f}", _cell(s.hypothesis), _cell(s.reference)]
+                                          for s in mine[:n]]))
             blocks.append("")
     return "\n".join(blocks)
 
 
 def _cell(text: str, limit: int = 160) -> str:
-    text = text.replace("|", "\\|").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def flags_table(results: ResultsFile) -> str:
+def flags_table(results: Results) -> str:
     """Segments raising each flag, per system and direction."""
     from evalharness.scoring.flags import FLAG_NAMES
 
     head = ["system", "direction", "segments", *FLAG_NAMES, "any"]
-    rows = [head, ["---"] * len(head)]
-    for system, by_dir in results["results"].items():
+    rows = []
+    for system, by_dir in results.results.items():
         for direction, res in by_dir.items():
-            counts = res.get("flags", {})
-            cells = [str(counts.get(n, 0)) for n in (*FLAG_NAMES, "any")]
-            rows.append([system, direction, str(res["segments"]), *cells])
-    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+            cells = [str(res.flags.get(n, 0)) for n in (*FLAG_NAMES, "any")]
+            rows.append([system, direction, str(res.segments), *cells])
+    return markdown_table(head, rows)
 
 
-def slices_table(results: ResultsFile) -> str:
+def slices_table(results: Results) -> str:
     """Each slice's corpus scores (segments in brackets), per system and direction."""
     blocks = []
-    for system, by_dir in results["results"].items():
+    for system, by_dir in results.results.items():
         for direction, res in by_dir.items():
-            slices = res.get("slices", {})
-            if not slices:
+            if not res.slices:
                 continue
-            metrics = list(res["scores"])
-            head = ["slice", "segments", *(label(m, res["scores"][m]["higher_is_better"]) for m in metrics)]
-            rows = [head, ["---"] * len(head)]
-            for name, sl in slices.items():
-                rows.append([name, str(sl["segments"]), *(f"{sl['scores'][m]:.2f}" for m in metrics)])
-            blocks.append(f"### {system}, {direction}\n\n" + "\n".join("| " + " | ".join(r) + " |" for r in rows))
+            metrics = list(res.scores)
+            head = ["slice", "segments", *(label(m, res.scores[m].higher_is_better) for m in metrics)]
+            rows = [[name, str(sl.segments), *(f"{sl.scores[m]:.2f}" for m in metrics)]
+                    for name, sl in res.slices.items()]
+            blocks.append(f"### {system}, {direction}\n\n" + markdown_table(head, rows))
     return "\n\n".join(blocks)
 
 
-def render_summary(results: ResultsFile, segments: Sequence[SegmentRecord]) -> str:
+def render_summary(results: Results, segments: Sequence[SegmentRecord]) -> str:
     """The whole ``summary.md``."""
-    corpus = results["manifest"]["corpus"]
+    corpus = results.manifest.corpus
     parts = [
         "# evalharness run summary\n",
-        f"Corpus `{corpus['name']}` v{corpus['version']} ({corpus['level']} level, {corpus['segments']} segments, "
-        f"`{corpus['content_hash'][:19]}…`).\n",
+        f"Corpus `{corpus.name}` v{corpus.version} ({corpus.level} level, {corpus.segments} segments, "
+        f"`{corpus.content_hash[:19]}…`).\n",
         score_table(results),
         "\nScores with their 95% bootstrap confidence interval in brackets. Signatures:\n",
         *signatures(results),

@@ -5,62 +5,85 @@ Every error names the file and the dotted key (``configs/x.yaml: systems.0.gener
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
 from evalharness.corpus.model import Direction
-from evalharness.errors import ConfigError
-from evalharness.systems.settings import SystemConfig, looks_like_path
+from evalharness.errors import ConfigError, UnknownNameError
+from evalharness.scoring.metrics import METRICS
+from evalharness.scoring.significance import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
+from evalharness.systems.settings import FilesSettings, ModelSettings, Strict, SystemSettings, looks_like_path, parse_system
 
 DEFAULT_METRICS = ["bleu", "chrf", "chrf++", "ter"]
+MAX_SAMPLES = 100_000
+"""Upper bound of resamples and trials: beyond it the statistics change by less than their own noise."""
 
 
 def _all_directions() -> list[Direction]:
     return ["ms-en", "en-ms"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _default_tolerances() -> dict[str, float]:
+    return {name: 1.0 for name in DEFAULT_METRICS}
 
 
-class CacheConfig(_Strict):
+def _check_tolerances(tolerance: dict[str, float]) -> dict[str, float]:
+    """Known metric names, finite values ≥ 0 (a NaN tolerance would switch the gate off)."""
+    for name, value in tolerance.items():
+        if name not in METRICS:
+            known = ", ".join(METRICS.names())
+            raise ValueError(f"unknown metric {name!r} (known: {known})")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"tolerance of {name} must be a finite number >= 0, got {value}")
+    return tolerance
+
+
+class CacheConfig(Strict):
     """The translation cache: on by default, in the user cache directory unless ``path`` is given."""
 
     enabled: bool = True
     path: str | None = None
 
 
-class Statistics(_Strict):
+class Statistics(Strict):
     """Bootstrap settings for the confidence interval of every corpus score."""
 
-    resamples: int = Field(default=1000, ge=100)
-    seed: int = 12345
-    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    resamples: int = Field(default=DEFAULT_RESAMPLES, ge=100, le=MAX_SAMPLES)
+    seed: int = Field(default=DEFAULT_SEED, ge=0)
+    confidence: float = Field(default=CONFIDENCE, gt=0.5, lt=1.0)
 
 
-class GateRule(_Strict):
+class GateRule(Strict):
     """Tolerance (score points, per metric) and significance level; any field may be left unset."""
 
     tolerance: dict[str, float] = Field(default_factory=dict)
     alpha: float | None = Field(default=None, gt=0.0, lt=1.0)
 
+    _tolerances = field_validator("tolerance")(_check_tolerances)
 
-class Gate(_Strict):
+
+class Gate(Strict):
     """When a move of a score counts as a regression: larger than its tolerance *and* significant.
 
+    ``tolerance`` is merged over the defaults (setting one metric leaves the others at theirs);
     ``per_direction`` overrides ``tolerance``/``alpha`` for one direction (e.g. ``en-ms``).
     """
 
-    tolerance: dict[str, float] = Field(default_factory=lambda: {"bleu": 1.0, "chrf": 1.0, "chrf++": 1.0,
-                                                                 "ter": 1.0})
+    tolerance: dict[str, float] = Field(default_factory=_default_tolerances)
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     test: Literal["bs", "ar"] = "bs"
-    samples: int | None = Field(default=None, ge=100)
-    seed: int = 12345
+    samples: int | None = Field(default=None, ge=100, le=MAX_SAMPLES)
+    seed: int = Field(default=DEFAULT_SEED, ge=0)
     per_direction: dict[Direction, GateRule] = Field(default_factory=dict)
+
+    @field_validator("tolerance")
+    @classmethod
+    def _merged(cls, tolerance: dict[str, float]) -> dict[str, float]:
+        return {**_default_tolerances(), **_check_tolerances(tolerance)}
 
     def rule(self, direction: str, metric: str) -> tuple[float, float]:
         """(tolerance, alpha) for ``metric`` in ``direction``."""
@@ -73,7 +96,7 @@ class Gate(_Strict):
         return tolerance, alpha
 
 
-class FlagsConfig(_Strict):
+class FlagsConfig(Strict):
     """Thresholds of the per-segment flags (see evalharness.scoring.flags)."""
 
     enabled: bool = True
@@ -82,39 +105,44 @@ class FlagsConfig(_Strict):
     language_confidence: float = Field(default=0.75, gt=0.0, le=1.0)
 
 
-class CorpusFiles(_Strict):
+class CorpusFiles(Strict):
     """An external test set as two line-aligned plain-text files."""
 
     ms: str
     en: str
 
 
-class RunConfig(_Strict):
+class RunConfig(Strict):
     """The whole run: corpus, directions, systems, metrics, where to write."""
 
     corpus: str | CorpusFiles = "rt-2013-russia-japan-2plus2"
     level: Literal["paragraph", "sentence"] = "paragraph"
     directions: list[Direction] = Field(default_factory=lambda: _all_directions(), min_length=1)
-    systems: list[SystemConfig] = Field(min_length=1)
+    systems: list[SerializeAsAny[SystemSettings]] = Field(min_length=1)
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
     output_dir: str = "runs"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
     statistics: Statistics = Field(default_factory=Statistics)
     gate: Gate | None = None
     cache: CacheConfig = Field(default_factory=CacheConfig)
     flags: FlagsConfig = Field(default_factory=FlagsConfig)
     where: list[str] = Field(default_factory=list)
 
+    @field_validator("systems", mode="before")
+    @classmethod
+    def _each_backend_its_settings(cls, systems: Any) -> Any:
+        return [parse_system(s) for s in systems] if isinstance(systems, list) else systems
+
     @field_validator("systems")
     @classmethod
-    def _unique_names(cls, systems: list[SystemConfig]) -> list[SystemConfig]:
+    def _unique_names(cls, systems: list[SystemSettings]) -> list[SystemSettings]:
         names = [s.name for s in systems]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"system names must be unique; repeated: {', '.join(dupes)}")
         return systems
 
-    def system_directions(self, system: SystemConfig) -> list[str]:
+    def system_directions(self, system: SystemSettings) -> list[str]:
         """The directions ``system`` runs in: its own list, limited to the run's directions."""
         wanted = system.directions if system.directions is not None else self.directions
         return [d for d in self.directions if d in wanted]
@@ -161,6 +189,10 @@ def load_config(path: Path | None, overrides: Sequence[str] = (), *,
     """Read ``path`` (YAML), apply ``overrides`` (``KEY=VALUE``), validate; errors name the file and key."""
     import yaml
 
+    from evalharness.paths import resolve_config_path
+
+    if path is not None:
+        path = resolve_config_path(path)  # a file, or the name of a shipped config (``-c default``)
     data: dict[str, Any] = dict(base or {})
     label = str(path) if path is not None else "<command line>"
     if path is not None:
@@ -185,17 +217,35 @@ def load_config(path: Path | None, overrides: Sequence[str] = (), *,
     for item in overrides:
         keys, value = parse_override(item)
         apply_override(data, keys, value, label=item)
+    systems = data.get("systems")
+    if isinstance(systems, list):  # each backend validates its own settings, so errors name systems.N.key
+        parsed: list[Any] = []
+        for i, item in enumerate(systems):
+            try:
+                parsed.append(parse_system(item))
+            except ValidationError as err:
+                raise config_error(label, err, prefix=f"systems.{i}") from None
+            except UnknownNameError as err:
+                raise ConfigError(f"{label}: systems.{i}.backend: {err}") from None
+        data = {**data, "systems": parsed}
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        got = f" (got {first['input']!r})" if first["type"] not in ("missing", "extra_forbidden") else ""
-        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise ConfigError(f"{label}: {key}: {msg}{got}{more}") from None
+        raise config_error(label, err) from None
     _check_files(config, label)
     return config
+
+
+def config_error(label: str, err: ValidationError, *, prefix: str = "") -> ConfigError:
+    """One line for the first validation error: file, dotted key, what is wrong and (briefly) what was given."""
+    first = err.errors()[0]
+    key = ".".join([*([prefix] if prefix else []), *(str(p) for p in first["loc"])]) or "(top level)"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    given = repr(first["input"])
+    given = given if len(given) <= 80 else given[:77] + "..."
+    got = f" (got {given})" if first["type"] not in ("missing", "extra_forbidden") else ""
+    msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    return ConfigError(f"{label}: {key}: {msg}{got}{more}")
 
 
 def _check_files(config: RunConfig, label: str) -> None:
@@ -206,10 +256,11 @@ def _check_files(config: RunConfig, label: str) -> None:
             if not file.is_file():
                 raise ConfigError(f"{label}: corpus.{lang}: file not found: {file}")
     for i, system in enumerate(config.systems):
-        if system.model and looks_like_path(system.model):
+        if isinstance(system, ModelSettings) and looks_like_path(system.model):
             model_dir = Path(system.model).expanduser()
             if not model_dir.is_dir():
                 raise ConfigError(f"{label}: systems.{i}.model: local model directory not found: {model_dir}")
-        for direction, name in system.hypotheses.items():
-            if not Path(name).expanduser().is_file():
-                raise ConfigError(f"{label}: systems.{i}.hypotheses.{direction}: file not found: {name}")
+        if isinstance(system, FilesSettings):
+            for direction, name in system.hypotheses.items():
+                if not Path(name).expanduser().is_file():
+                    raise ConfigError(f"{label}: systems.{i}.hypotheses.{direction}: file not found: {name}")

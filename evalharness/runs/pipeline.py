@@ -1,45 +1,36 @@
-"""The run pipeline, top to bottom: corpus → systems → translations → metrics → results files.
+"""The run pipeline, top to bottom: corpus → systems (translate stage) → metrics (evaluate stage) → run directory.
 
-Everything that can be checked before translating (config, corpus, metric names, backends) is checked
-first; nothing is written until every system has finished, so a failed run leaves no partial results.
+Everything that can be checked before translating (config, corpus, metric names, backends, models) is checked
+first. The translate stage asks every system for every direction (through the translation store) and closes
+each system when it is done; the evaluate stage scores, flags and slices what came back. Nothing is written
+until both have finished, so a failed run leaves no partial results.
 """
 
 from __future__ import annotations
 
-import platform
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from evalharness import __version__
-from evalharness.store.sqlite import TranslationCache, default_cache_path, translate_with_cache
-from evalharness.runs.config import CorpusFiles, RunConfig, Statistics
 from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
 from evalharness.corpus.sentences import split_sentences
-from evalharness.errors import HypothesisError, InputError
-from evalharness.scoring.flags import (
-    LID_LANGUAGES,
-    FlagSettings,
-    count_flags,
-    detect_languages,
-    flag_segment,
-    language_id_info,
-    reference_ratio,
-
-)
-from evalharness.scoring.metrics import Metric, get_metrics
-from evalharness.scoring.slices import slice_scores
-from evalharness.runs.schema import SCHEMA_VERSION, DirectionResult, ResultsFile, SegmentRecord, write_run
-from evalharness.scoring.significance import confidence_interval
 from evalharness.corpus.tags import matches, parse_where, tags_for
+from evalharness.errors import HypothesisError, InputError
 from evalharness.render.summary import render_summary
+from evalharness.runs.config import CorpusFiles, RunConfig, Statistics
+from evalharness.runs.files import write_run
+from evalharness.runs.manifest import build_manifest
+from evalharness.runs.schema import SCHEMA_VERSION, DirectionResult, MetricScore, Results, SegmentRecord
+from evalharness.scoring.flags import LID_LANGUAGES, FlagSettings, count_flags, detect_languages, flag_segment, reference_ratio
+from evalharness.scoring.metrics import Metric, get_metrics
+from evalharness.scoring.significance import confidence_interval
+from evalharness.scoring.slices import slice_scores
+from evalharness.store import TranslationCache, default_cache_path
 from evalharness.systems import System, Translation, create_system
-from evalharness.systems.hf import HFModelSystem, hash_model_dir
+from evalharness.systems.cached import CachedSystem
 
 ProgressFactory = Callable[[str, int], Any]
 """Makes a progress bar: (description, total) → object with ``update(n)`` and ``close()``."""
@@ -50,9 +41,21 @@ class RunOutput:
     """What a finished run produced."""
 
     run_dir: Path
-    results: ResultsFile
+    results: Results
     segments: list[SegmentRecord]
     summary: str
+
+
+@dataclass
+class Translated:
+    """What the translate stage hands the evaluate stage for one system × direction."""
+
+    system: str
+    direction: str
+    segments: list[Segment]  # the segments chosen by ``where``, in corpus order
+    translations: list[Translation]  # one per chosen segment
+    translate_s: float
+    cache: dict[str, int]
 
 
 def open_corpus(config: RunConfig) -> Corpus:
@@ -60,17 +63,6 @@ def open_corpus(config: RunConfig) -> Corpus:
     if isinstance(config.corpus, CorpusFiles):
         return load_plain_pair({"ms": config.corpus.ms, "en": config.corpus.en})
     return load_corpus(config.corpus)
-
-
-def package_versions(*names: str) -> dict[str, str | None]:
-    """Installed versions, read from package metadata (no import: torch stays unloaded for a files run)."""
-    out: dict[str, str | None] = {"python": platform.python_version(), "evalharness": __version__}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def translation_units(segments: list[Segment], src: str, segmentation: str) -> tuple[list[str], list[int]]:
@@ -101,102 +93,113 @@ def rejoin(outputs: list[Translation], counts: list[int]) -> list[Translation]:
     return out
 
 
-Stats = dict[str, list[list[float]]]
+# --------------------------------------------------------------------------- translate stage
 
 
-def score_direction(metrics: list[Metric], hypotheses: list[str], references: list[str],
-                    statistics: Statistics) -> tuple[dict[str, Any], dict[str, list[float]], Stats]:
-    """Corpus scores (with signatures and bootstrap intervals) and per-segment scores for one system × direction."""
-    corpus_scores: dict[str, Any] = {}
-    segment_scores: dict[str, list[float]] = {}
-    all_stats: dict[str, list[list[float]]] = {}
-    for metric in metrics:
-        stats, segment_scores[metric.name] = metric.evaluate(hypotheses, references)
-        all_stats[metric.name] = stats
-        score = metric.score_from_stats(stats)
-        low, high = confidence_interval(metric, stats, resamples=statistics.resamples, seed=statistics.seed,
-                                        confidence=statistics.confidence)
-        # sacrebleu fills in a signature only once the metric has scored something (it records nrefs).
-        corpus_scores[metric.name] = {
-            "score": score,
-            "ci": [low, high],
-            "signature": metric.signature,
-            "segment_signature": metric.segment_signature,
-            "higher_is_better": metric.higher_is_better,
-        }
-    return corpus_scores, segment_scores, all_stats
-
-
-def run_direction(system: System, direction: str, segments: list[Segment], config: RunConfig,
-                  metrics: list[Metric], cache: TranslationCache | None, progress: ProgressFactory | None, *,
-                  corpus_name: str) -> tuple[DirectionResult, list[SegmentRecord]]:
-    """One system in one direction: select, translate (cached), rejoin, score, flag, slice."""
-    src, tgt = direction.split("-")
-    where = parse_where(config.where)
-    keep = [i for i, seg in enumerate(segments) if matches(tags_for(seg.kind, seg.fidelity, seg.texts[src]), where)]
+def chosen_segments(segments: list[Segment], where: Sequence[str], direction: str, corpus_name: str) -> list[int]:
+    """Positions of the segments whose tags in ``direction`` match ``where``; none is an error."""
+    src = direction.split("-")[0]
+    filters = parse_where(where)
+    keep = [i for i, seg in enumerate(segments) if matches(tags_for(seg.kind, seg.fidelity, seg.texts[src]), filters)]
     if not keep:
-        raise InputError(f"--where {' '.join(config.where)} selects no segment of {corpus_name!r} in {direction}")
+        raise InputError(f"--where {' '.join(where)} selects no segment of {corpus_name!r} in {direction}")
+    return keep
+
+
+def translate_direction(system: System, direction: str, segments: list[Segment], keep: list[int],
+                        progress: ProgressFactory | None) -> Translated:
+    """One system in one direction: the chosen segments translated (or split, translated and rejoined)."""
+    src, tgt = direction.split("-")
     chosen = [segments[i] for i in keep]
-    sources = [seg.texts[src] for seg in chosen]
-    references = [seg.texts[tgt] for seg in chosen]
     asked = segments if system.whole_corpus else chosen
-    units, per_segment = translation_units(asked, src, system.config.segmentation)
+    units, per_segment = translation_units(asked, src, system.segmentation)
     bar = progress(f"{system.name} {direction}", len(units)) if progress else None
     load_before, t0 = system.load_s, time.perf_counter()
-    unit_out, cache_stats = translate_with_cache(system, units, src, tgt, cache, bar.update if bar else None)
+    unit_out = system.translate(units, src, tgt, on_batch=(lambda idx, _: bar.update(len(idx))) if bar else None)
     elapsed = time.perf_counter() - t0 - (system.load_s - load_before)
     if bar:
         bar.close()
     if len(unit_out) != len(units):
         raise HypothesisError(f"system {system.name!r} returned {len(unit_out)} outputs for {len(units)} inputs")
+    cache = ({"hits": system.hits, "misses": system.misses} if isinstance(system, CachedSystem)
+             else {"hits": 0, "misses": len(units)})
     translations = rejoin(unit_out, per_segment)
     if system.whole_corpus:
         translations = [translations[i] for i in keep]
+    return Translated(system.name, direction, chosen, translations, elapsed, cache)
+
+
+# --------------------------------------------------------------------------- evaluate stage
+
+
+Stats = dict[str, list[list[float]]]
+
+
+def score_direction(metrics: list[Metric], hypotheses: list[str], references: list[str],
+                    statistics: Statistics) -> tuple[dict[str, MetricScore], dict[str, list[float]], Stats]:
+    """Corpus scores (with signatures and bootstrap intervals) and per-segment scores for one system × direction."""
+    corpus_scores: dict[str, MetricScore] = {}
+    segment_scores: dict[str, list[float]] = {}
+    all_stats: Stats = {}
+    for metric in metrics:
+        stats, segment_scores[metric.name] = metric.evaluate(hypotheses, references)
+        all_stats[metric.name] = stats
+        low, high = confidence_interval(metric, stats, resamples=statistics.resamples, seed=statistics.seed,
+                                        confidence=statistics.confidence)
+        # sacrebleu fills in a signature only once the metric has scored something (it records nrefs).
+        corpus_scores[metric.name] = MetricScore(
+            score=metric.score_from_stats(stats), ci=(low, high), signature=metric.signature,
+            segment_signature=metric.segment_signature, higher_is_better=metric.higher_is_better)
+    return corpus_scores, segment_scores, all_stats
+
+
+def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[Metric],
+                       memo: TranslationCache | None) -> tuple[DirectionResult, list[SegmentRecord]]:
+    """Scores, flags and slices of one system × direction."""
+    src, tgt = translated.direction.split("-")
+    chosen, translations = translated.segments, translated.translations
+    sources = [seg.texts[src] for seg in chosen]
+    references = [seg.texts[tgt] for seg in chosen]
     hypotheses = [t.text for t in translations]
     corpus_scores, seg_scores, stats = score_direction(metrics, hypotheses, references, config.statistics)
     settings = FlagSettings((config.flags.length_ratio[0], config.flags.length_ratio[1]),
                             config.flags.copy_similarity, config.flags.language_confidence, config.flags.enabled)
     expected = reference_ratio(sources, references)
-    languages = detect_languages(hypotheses, cache) if settings.enabled and tgt in LID_LANGUAGES else None
+    languages = detect_languages(hypotheses, memo) if settings.enabled and tgt in LID_LANGUAGES else None
     flags = [flag_segment(s, t.text, src, tgt, expected_ratio=expected, hit_limit=t.hit_limit, settings=settings,
                           language=languages[i] if languages else None)
              for i, (s, t) in enumerate(zip(sources, translations, strict=True))]
     tags = [tags_for(seg.kind, seg.fidelity, seg.texts[src]) for seg in chosen]
-    result: DirectionResult = {
-        "segments": len(sources),
-        "scores": corpus_scores,
-        "translate_s": round(elapsed, 4),
-        "segments_per_s": round(len(sources) / elapsed, 2) if elapsed > 0 else 0.0,
-        "output_tokens": sum(t.tokens for t in translations),
-        "cache": cache_stats,
-        "flags": count_flags(flags),
-        "slices": slice_scores(metrics, stats, tags),
-    }
-    records: list[SegmentRecord] = [{
-        "system": system.name, "direction": direction, "id": seg.id,
-        "source": sources[i], "reference": references[i], "hypothesis": hypotheses[i],
-        "scores": {m: seg_scores[m][i] for m in seg_scores},
-        "output_tokens": translations[i].tokens, "hit_limit": translations[i].hit_limit,
-        "flags": flags[i], "tags": tags[i],
-    } for i, seg in enumerate(chosen)]
+    elapsed = translated.translate_s
+    result = DirectionResult(
+        segments=len(sources),
+        scores=corpus_scores,
+        translate_s=round(elapsed, 4),
+        segments_per_s=round(len(sources) / elapsed, 2) if elapsed > 0 else 0.0,
+        output_tokens=sum(t.tokens for t in translations),
+        cache=translated.cache,
+        flags=count_flags(flags),
+        slices=slice_scores(metrics, stats, tags),  # type: ignore[arg-type]
+    )
+    records = [SegmentRecord(
+        system=translated.system, direction=translated.direction, id=seg.id,
+        source=sources[i], reference=references[i], hypothesis=hypotheses[i],
+        scores={m: seg_scores[m][i] for m in seg_scores},
+        output_tokens=translations[i].tokens, hit_limit=translations[i].hit_limit,
+        flags=flags[i], tags=tags[i],
+    ) for i, seg in enumerate(chosen)]
     return result, records
 
 
-def open_cache(config: RunConfig) -> TranslationCache | None:
-    """The translation cache the config asks for, or None when it is disabled."""
+# --------------------------------------------------------------------------- the whole run
+
+
+def open_store(config: RunConfig) -> TranslationCache | None:
+    """The translation store the config asks for, or None when it is disabled."""
     if not config.cache.enabled:
         return None
     path = Path(config.cache.path).expanduser() if config.cache.path else default_cache_path()
     return TranslationCache(path)
-
-
-def attach_cache(system: System, cache: TranslationCache | None) -> None:
-    """Let checkpoint systems memoise directory hashes in the cache and keep converted models beside it."""
-    if cache is None or not isinstance(system, HFModelSystem):
-        return
-    system.dir_hasher = lambda folder: cache.dir_hash(folder, hash_model_dir)
-    if hasattr(system, "models_dir"):
-        system.models_dir = cache.path.parent / "ct2-models"
 
 
 def default_run_dir(config: RunConfig, config_path: Path | None, now: datetime) -> Path:
@@ -213,61 +216,34 @@ def run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | N
     corpus = open_corpus(config)
     segments: list[Segment] = corpus.segments(config.level)
     parse_where(config.where)  # a bad filter fails before any model loads
-    systems: list[System] = [create_system(s, seed=config.seed, index=i) for i, s in enumerate(config.systems)]
-    for system in systems:
-        system.preflight()
-
-    results: dict[str, dict[str, DirectionResult]] = {}
-    records: list[SegmentRecord] = []
-    manifests: dict[str, Any] = {}
-    cache = open_cache(config)
+    used = {d for s in config.systems for d in config.system_directions(s)}
+    keep: dict[str, list[int]] = {d: chosen_segments(segments, config.where, d, corpus.name) for d in config.directions if d in used}
+    store = open_store(config)
     try:
+        systems = [create_system(s, seed=config.seed, index=i, store=store) for i, s in enumerate(config.systems)]
         for system in systems:
-            attach_cache(system, cache)
-            results[system.name] = {}
+            system.preflight()
+        translated: list[Translated] = []
+        manifests: dict[str, Any] = {}
+        for system in systems:
             try:
-                for direction in config.system_directions(system.config):
-                    result, direction_records = run_direction(system, direction, segments, config, metrics, cache,
-                                                              progress, corpus_name=corpus.name)
-                    results[system.name][direction] = result
-                    records.extend(direction_records)
-                manifests[system.name] = {**system.manifest(), "directions": list(results[system.name])}
+                directions = config.system_directions(system.settings)
+                translated += [translate_direction(system, d, segments, keep[d], progress) for d in directions]
+                manifests[system.name] = {**system.manifest(), "directions": directions}
             finally:
                 system.close()
+        results: dict[str, dict[str, DirectionResult]] = {s.name: {} for s in systems}
+        records: list[SegmentRecord] = []
+        for item in translated:
+            result, direction_records = evaluate_direction(item, config, metrics, store)
+            results[item.system][item.direction] = result
+            records.extend(direction_records)
     finally:
-        if cache is not None:
-            cache.close()
-
-    finished = datetime.now(timezone.utc)
-    results_file: ResultsFile = {
-        "schema_version": SCHEMA_VERSION,
-        "manifest": {
-            "tool": "evalharness",
-            "config_path": str(config_path) if config_path else None,
-            "config": config.model_dump(mode="json"),
-            "corpus": {
-                "name": corpus.name, "version": corpus.version, "content_hash": corpus.content_hash,
-                "origin": corpus.origin, "level": config.level, "segments": len(segments),
-            },
-            "systems": manifests,
-            "metrics": {m.name: {"signature": m.signature, "segment_signature": m.segment_signature,
-                                 "higher_is_better": m.higher_is_better} for m in metrics},
-            "versions": package_versions("sacrebleu", "torch", "transformers", "sentencepiece", "ctranslate2",
-                                         "lingua-language-detector", "sentencex"),
-            "platform": {"system": platform.platform(), "machine": platform.machine(),
-                         "argv": list(sys.argv)},
-            "seed": config.seed,
-            "where": list(config.where),
-            "flags": {**config.flags.model_dump(mode="json"), "language_id": language_id_info()},
-            "cache": str(cache.path) if cache is not None else None,
-            "statistics": {"bootstrap_resamples": config.statistics.resamples, "bootstrap_seed": config.statistics.seed,
-                           "confidence": config.statistics.confidence},
-            "started_at": started.isoformat(timespec="seconds"),
-            "finished_at": finished.isoformat(timespec="seconds"),
-            "duration_s": round((finished - started).total_seconds(), 3),
-        },
-        "results": results,
-    }
+        if store is not None:
+            store.close()
+    manifest = build_manifest(config, config_path, corpus, len(segments), manifests, metrics,
+                              str(store.path) if store is not None else None, started, datetime.now(timezone.utc))
+    results_file = Results(schema_version=SCHEMA_VERSION, manifest=manifest, results=results)
     summary = render_summary(results_file, records)
     target = run_dir or default_run_dir(config, config_path, started)
     write_run(target, results_file, records, summary)

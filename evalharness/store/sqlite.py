@@ -1,8 +1,8 @@
-"""The translation cache: SQLite, keyed by everything that can change an output.
+"""The translation store: one SQLite file of translations, keyed by everything that can change an output.
 
-Key = SHA-256 over the system's identity (backend, model id, resolved revision — a hash of the files
-for a local directory — and every generation setting, prefix and language code), the source and target
-language, and the source text. Metrics are not part of it, so re-scoring never re-translates.
+Keys are made by :class:`evalharness.systems.cached.CachedSystem` (identity, languages, source text); the
+store only gets and puts them many at a time. It also memoises model-directory hashes, language-identification
+results, and the facts a loaded system reported (for the manifest of a rerun that loads nothing).
 
 Each finished batch is committed on its own (WAL journal), so a run killed mid-way keeps what it had
 translated and a rerun resumes from there; several processes can share one cache file.
@@ -10,11 +10,12 @@ translated and a rerun resumes from there; several processes can share one cache
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +38,13 @@ CREATE TABLE IF NOT EXISTS translations (
 CREATE TABLE IF NOT EXISTS identities (identity TEXT PRIMARY KEY, description TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS dir_hashes (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS languages (key TEXT PRIMARY KEY, lang TEXT NOT NULL, confidence REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS facts (identity TEXT PRIMARY KEY, facts TEXT NOT NULL);
 """
 
 
 def default_cache_path() -> Path:
     """The SQLite file used when the config names none."""
     return default_cache_dir() / CACHE_FILE
-
-
-def identity_hash(identity: dict[str, Any]) -> str:
-    """Stable hash of a system identity (canonical JSON)."""
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def entry_key(identity: str, src: str, tgt: str, text: str) -> str:
-    """Key of one translation."""
-    return hashlib.sha256("\0".join((identity, src, tgt, text)).encode()).hexdigest()
 
 
 class TranslationCache:
@@ -70,6 +62,11 @@ class TranslationCache:
         except (sqlite3.Error, OSError) as err:
             raise InputError(f"{path}: cannot open the translation cache ({err}); "
                              "pass --no-cache, or set cache.path to a writable file") from None
+
+    @property
+    def data_dir(self) -> Path:
+        """The cache file's folder: converted models are kept beside it."""
+        return self.path.parent
 
     def close(self) -> None:
         """Close the connection."""
@@ -106,19 +103,18 @@ class TranslationCache:
                              (identity, json.dumps(description, sort_keys=True, ensure_ascii=False)))
             self._db.executemany("INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
-    def _transaction(self) -> Any:
-        db = self._db
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, taken at once (``IMMEDIATE``) so concurrent writers queue instead of failing."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
-        class _Tx:
-            def __enter__(self) -> None:
-                db.execute("BEGIN IMMEDIATE")
-
-            def __exit__(self, kind: object, *rest: object) -> None:
-                db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-        return _Tx()
-
-    def dir_hash(self, folder: Path, compute: Any) -> str:
+    def dir_hash(self, folder: Path, compute: Callable[[Path], str]) -> str:
         """``compute(folder)``, memoised by the files' names, sizes and modification times."""
         from evalharness.systems.hf import model_files
 
@@ -133,6 +129,17 @@ class TranslationCache:
             self._db.execute("INSERT OR REPLACE INTO dir_hashes VALUES (?, ?, ?)",
                              (str(folder.resolve()), fingerprint, value))
         return value
+
+    def get_facts(self, identity: str) -> dict[str, Any] | None:
+        """What loading the system with this identity taught, as stored by :meth:`put_facts`."""
+        row = self._db.execute("SELECT facts FROM facts WHERE identity = ?", (identity,)).fetchone()
+        return dict(json.loads(row[0])) if row else None
+
+    def put_facts(self, identity: str, facts: dict[str, Any]) -> None:
+        """Keep a loaded system's facts (classes, parameters, device) for reruns that never load it."""
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO facts VALUES (?, ?)",
+                             (identity, json.dumps(facts, ensure_ascii=False)))
 
     def get_languages(self, keys: Sequence[str]) -> dict[str, tuple[str, float]]:
         """Cached language-identification results among ``keys`` (see evalharness.scoring.flags)."""
@@ -165,46 +172,10 @@ class TranslationCache:
             self._db.execute("DELETE FROM identities")
             self._db.execute("DELETE FROM dir_hashes")
             self._db.execute("DELETE FROM languages")
+            self._db.execute("DELETE FROM facts")
         self._db.execute("VACUUM")
         return n
 
     def integrity(self) -> str:
         """SQLite's integrity check: ``ok`` when the file is sound."""
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
-
-
-def translate_with_cache(system: Any, texts: Sequence[str], src: str, tgt: str, cache: TranslationCache | None,
-                         progress: Any = None) -> tuple[list[Translation], dict[str, int]]:
-    """Translations of ``texts``: cached ones looked up, the rest translated (and committed batch by batch).
-
-    The model is loaded only when something is missing. Returns the outputs and ``{hits, misses}``.
-    """
-    def advance(n: int) -> None:
-        if progress is not None:
-            progress(n)
-
-    if cache is None or not system.cacheable:
-        if texts:
-            system.prepare()
-        out = system.translate(texts, src, tgt, on_batch=lambda idx, _: advance(len(idx)))
-        return out, {"hits": 0, "misses": len(texts)}
-    description = system.identity()
-    ident = identity_hash(description)
-    keys = [entry_key(ident, src, tgt, t) for t in texts]
-    found = cache.get_many(keys)
-    outputs: list[Translation | None] = [found.get(k) for k in keys]
-    missing = [i for i, o in enumerate(outputs) if o is None]
-    advance(len(texts) - len(missing))
-    if missing:
-        system.prepare()
-
-        def on_batch(positions: Sequence[int], done: Sequence[Translation]) -> None:
-            cache.put_many(ident, description, src, tgt,
-                           ((keys[missing[p]], t) for p, t in zip(positions, done, strict=True)))
-            advance(len(positions))
-
-        new = system.translate([texts[i] for i in missing], src, tgt, on_batch=on_batch)
-        for i, t in zip(missing, new, strict=True):
-            outputs[i] = t
-    final = [o if o is not None else Translation("") for o in outputs]
-    return final, {"hits": len(texts) - len(missing), "misses": len(missing)}

@@ -1,11 +1,14 @@
-"""MT systems behind one small interface, in a registry that imports a backend only when it is used."""
+"""MT systems behind one small interface, in a registry that imports a backend only when it is used.
+
+Third-party backends register through the package entry-point group ``evalharness.backends``
+(``name = "package.module:SystemClass"``); the class names its own settings model (``System.Settings``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from evalharness.registry import Registry
-from evalharness.systems.base import BatchFn, System, Translation
+from evalharness.systems.base import BatchFn, Store, System, Translation
+from evalharness.systems.settings import SystemSettings
 
 SYSTEMS: Registry[System] = Registry("system backend", System, group="evalharness.backends")
 SYSTEMS.register("transformers", "evalharness.systems.hf:TransformersSystem")
@@ -13,9 +16,12 @@ SYSTEMS.register("files", "evalharness.systems.files:FilesSystem")
 SYSTEMS.register("copy", "evalharness.systems.files:CopySystem")
 SYSTEMS.register("ct2", "evalharness.systems.ct2:CT2System")
 
-__all__ = ["SYSTEMS", "BatchFn", "System", "Translation", "create_system"]
+__all__ = ["SYSTEMS", "BatchFn", "Store", "System", "SystemSettings", "Translation", "create_system"]
 
 
-def create_system(config: Any, *, seed: int = 0, index: int = 0) -> System:
-    """Instantiate the backend named by ``config.backend`` (loading of weights is deferred)."""
-    return SYSTEMS.get(config.backend)(config, seed=seed, index=index)
+def create_system(settings: SystemSettings, *, seed: int = 0, index: int = 0, store: Store | None = None) -> System:
+    """The backend named by ``settings.backend`` (weights load later), behind ``store`` when it caches outputs."""
+    from evalharness.systems.cached import CachedSystem
+
+    system = SYSTEMS.get(settings.backend)(settings, seed=seed, key=f"systems.{index}", store=store)
+    return CachedSystem(system, store) if store is not None and system.cacheable else system

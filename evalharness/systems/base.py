@@ -1,13 +1,13 @@
-"""The interface every MT system implements."""
+"""The interface every MT system implements, and what a system may ask of the store it is given."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple, Protocol
 
-if TYPE_CHECKING:
-    from evalharness.systems.settings import SystemConfig
+from evalharness.systems.settings import SystemSettings
 
 
 class Translation(NamedTuple):
@@ -22,8 +22,35 @@ BatchFn = Callable[[Sequence[int], Sequence[Translation]], None]
 """Called as each batch finishes with the input positions of the batch and their translations."""
 
 
+class Store(Protocol):
+    """The translation store as systems see it (``evalharness.store`` implements it)."""
+
+    @property
+    def data_dir(self) -> Path:
+        """A folder where a backend may keep what it derives from a model (converted checkpoints)."""
+
+    def dir_hash(self, folder: Path, compute: Callable[[Path], str]) -> str:
+        """``compute(folder)``, memoised while the folder's files are unchanged."""
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Translation]:
+        """The stored translations among ``keys``."""
+
+    def put_many(self, identity: str, description: dict[str, Any], src: str, tgt: str,
+                 items: Iterable[tuple[str, Translation]]) -> None:
+        """Store translations (committed before returning)."""
+
+    def get_facts(self, identity: str) -> dict[str, Any] | None:
+        """What was learnt when the system with this identity was last loaded, if it ever was."""
+
+    def put_facts(self, identity: str, facts: dict[str, Any]) -> None:
+        """Keep what loading the system taught (classes, parameter count, device) for cached reruns."""
+
+
 class System(ABC):
     """Translates batches of text from one language to another; describes itself for the manifest."""
+
+    Settings: ClassVar[type[SystemSettings]] = SystemSettings
+    """The settings model of this backend (see :func:`evalharness.systems.settings.parse_system`)."""
 
     cacheable: ClassVar[bool] = False
     """True for systems whose outputs the translation cache may keep (model systems)."""
@@ -32,12 +59,24 @@ class System(ABC):
     """True for systems whose outputs are line-aligned with the whole corpus (files): they are always asked for
     every segment, and a ``--where`` filter picks from their outputs."""
 
-    def __init__(self, config: SystemConfig, *, seed: int = 0, index: int = 0) -> None:
-        self.config = config
-        self.name = config.name
+    def __init__(self, settings: SystemSettings, *, seed: int = 0, key: str = "systems.0",
+                 store: Store | None = None) -> None:
+        self.settings = settings
+        self.name = settings.name
         self.seed = seed
-        self.key = f"systems.{index}"  # where this system sits in the config, for error messages
+        self.key = key  # where this system sits in the config, for error messages
+        self.store = store
         self.load_s = 0.0
+
+    @property
+    def segmentation(self) -> str:
+        """``paragraph`` (each segment one input) or ``sentence`` (split, translate, rejoin)."""
+        return "paragraph"
+
+    @property
+    def loaded(self) -> bool:
+        """True once :meth:`prepare` has loaded what :meth:`facts` describes (always, without a model)."""
+        return True
 
     def preflight(self) -> None:  # noqa: B027 - optional hook
         """Cheap checks (files exist, model reachable) run for every system before any translates."""
@@ -49,6 +88,10 @@ class System(ABC):
         """Everything that determines the outputs (the translation cache key is built from it)."""
         return self.manifest()
 
+    def facts(self) -> dict[str, Any]:
+        """What is known only once the system is loaded (classes, parameter count, device); None before."""
+        return {}
+
     @abstractmethod
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   on_batch: BatchFn | None = None) -> list[Translation]:
@@ -56,7 +99,7 @@ class System(ABC):
 
     def manifest(self) -> dict[str, Any]:
         """What identifies this system's outputs: backend, model, revision, settings."""
-        return {"backend": self.config.backend}
+        return {"backend": self.settings.backend}
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release memory held by the system (model weights)."""

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import MissingDependencyError, ModelLoadError
-from evalharness.systems.base import BatchFn, Translation
+from evalharness.paths import default_cache_dir
+from evalharness.systems.base import BatchFn, Store, Translation
 from evalharness.systems.hf import HFModelSystem, torch_threads
+from evalharness.systems.settings import CT2Settings
 
 TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "sentencepiece.bpe.model",
                    "source.spm", "target.spm", "vocab.json", "spm.model", "generation_config.json")
@@ -43,14 +45,21 @@ def is_converted(folder: Path) -> bool:
 class CT2System(HFModelSystem):
     """CTranslate2 translator over a converted transformers checkpoint."""
 
+    Settings = CT2Settings
+    settings: CT2Settings
     backend_name = "ct2"
 
-    def __init__(self, config: Any, *, seed: int = 0, index: int = 0) -> None:
-        super().__init__(config, seed=seed, index=index)
+    def __init__(self, settings: CT2Settings, *, seed: int = 0, key: str = "systems.0",
+                 store: Store | None = None) -> None:
+        super().__init__(settings, seed=seed, key=key, store=store)
         self._translator: Any = None
         self._converted: Path | None = None
-        self.models_dir: Path | None = None  # where converted models are kept; the runner sets it
         self.convert_s = 0.0
+
+    @property
+    def loaded(self) -> bool:
+        """True once tokenizer and translator are loaded."""
+        return self._translator is not None and self._tokenizer is not None
 
     def preflight(self) -> None:
         """The extra must be installed; then the checks every checkpoint system makes."""
@@ -66,9 +75,7 @@ class CT2System(HFModelSystem):
             self._converted = source
             return source
         ct2 = import_ctranslate2(self.name)
-        from evalharness.paths import default_cache_dir
-
-        base = self.models_dir or default_cache_dir() / "ct2-models"
+        base = (self.store.data_dir if self.store is not None else default_cache_dir()) / "ct2-models"
         key = hashlib.sha256(f"{self.model_id}\0{self.resolved_revision()}\0{ct2.__version__}".encode()).hexdigest()
         target = base / key[:32]
         if not is_converted(target):
@@ -100,7 +107,7 @@ class CT2System(HFModelSystem):
             return
         start = time.perf_counter()
         ct2 = import_ctranslate2(self.name)
-        gen = self.config.generation
+        gen = self.settings.generation
         device = gen.device
         if device == "auto":
             device = "cuda" if ct2.get_cuda_device_count() > 0 else "cpu"
@@ -120,7 +127,7 @@ class CT2System(HFModelSystem):
                   on_batch: BatchFn | None = None) -> list[Translation]:
         """All batches are submitted at once (so ``inter_threads`` run in parallel); results come back in order."""
         encoded, codes = self.prepared_inputs(texts, src, tgt)
-        tok, gen = self._tokenizer, self.config.generation
+        tok, gen = self._tokenizer, self.settings.generation
         tokens = [tok.convert_ids_to_tokens(ids) for ids in encoded]
         batches = self.batches(encoded)
         # transformers counts the end token in max_new_tokens and, for models with forced_eos_token_id (Marian),
@@ -144,7 +151,6 @@ class CT2System(HFModelSystem):
                 n = sum(1 for t in row if t not in special)
                 outputs[i] = Translation(text.strip(), n, hit_limit=len(hyp) >= limit)
                 done.append(outputs[i])
-            self.generated_tokens += sum(t.tokens for t in done)
             if on_batch:
                 on_batch(batch, done)
         return outputs
@@ -164,16 +170,19 @@ class CT2System(HFModelSystem):
                     return True
         return False
 
-    def manifest(self) -> dict[str, Any]:
-        """Adds the converted directory, the compute type in effect and the conversion time."""
+    def facts(self) -> dict[str, Any]:
+        """Adds the converted directory, the compute type in effect and the device (None until loaded)."""
         return {
-            **super().manifest(),
+            **super().facts(),
             "converted_dir": str(self._converted) if self._converted else None,
             "compute_type_used": getattr(self._translator, "compute_type", None),
             "device": getattr(self._translator, "device", None),
-            "convert_s": round(self.convert_s, 3),
-            "ctranslate2": import_ctranslate2().__version__,
         }
+
+    def manifest(self) -> dict[str, Any]:
+        """Adds the conversion time and the CTranslate2 version."""
+        return {**super().manifest(), "convert_s": round(self.convert_s, 3),
+                "ctranslate2": import_ctranslate2().__version__}
 
     def close(self) -> None:
         """Release the translator."""

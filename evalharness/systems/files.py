@@ -8,6 +8,7 @@ from typing import Any
 
 from evalharness.errors import HypothesisError
 from evalharness.systems.base import BatchFn, System, Translation
+from evalharness.systems.settings import CopySettings, FilesSettings
 from evalharness.textio import read_lines
 
 
@@ -21,14 +22,17 @@ def _all_at_once(texts: Sequence[str], on_batch: BatchFn | None) -> list[Transla
 class FilesSystem(System):
     """Outputs produced elsewhere: one text file per direction, one line per corpus segment."""
 
+    Settings = FilesSettings
+    settings: FilesSettings
     whole_corpus = True
 
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   on_batch: BatchFn | None = None) -> list[Translation]:
         direction = f"{src}-{tgt}"
-        if direction not in self.config.hypotheses:
+        name = self.settings.hypotheses.get(direction)  # type: ignore[call-overload]
+        if name is None:
             raise HypothesisError(f"system {self.name!r}: no hypotheses file for {direction}")
-        path = Path(self.config.hypotheses[direction]).expanduser()  # type: ignore[index]
+        path = Path(name).expanduser()
         lines = read_lines(path, "hypothesis file")
         if len(lines) != len(texts):
             raise HypothesisError(
@@ -42,7 +46,7 @@ class FilesSystem(System):
         import hashlib
 
         files = {}
-        for direction, name in sorted(self.config.hypotheses.items()):
+        for direction, name in sorted(self.settings.hypotheses.items()):
             path = Path(name).expanduser()
             digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
             files[direction] = {"path": str(path), "sha256": digest}
@@ -51,6 +55,8 @@ class FilesSystem(System):
 
 class CopySystem(System):
     """Returns the source unchanged: the floor any real system must beat, and a test double."""
+
+    Settings = CopySettings
 
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   on_batch: BatchFn | None = None) -> list[Translation]:

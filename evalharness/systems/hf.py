@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from evalharness.errors import ModelLoadError
-from evalharness.systems.base import BatchFn, System, Translation
+from evalharness.systems.base import BatchFn, Store, System, Translation
 from evalharness.systems.batching import plan_batches
-from evalharness.systems.settings import looks_like_path
+from evalharness.systems.settings import CT2Settings, ModelSettings, TransformersSettings, looks_like_path
 
 HUB_PROBE_TIMEOUT_S = 1.5
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".spm", ".model", ".txt")
@@ -91,20 +91,31 @@ class HFModelSystem(System):
     cacheable: ClassVar[bool] = True
     backend_name: ClassVar[str] = "transformers"
 
-    def __init__(self, config: Any, *, seed: int = 0, index: int = 0) -> None:
-        super().__init__(config, seed=seed, index=index)
+    settings: TransformersSettings | CT2Settings
+
+    def __init__(self, settings: ModelSettings, *, seed: int = 0, key: str = "systems.0",
+                 store: Store | None = None) -> None:
+        super().__init__(settings, seed=seed, key=key, store=store)
         self._tokenizer: Any = None
         self._resolved_revision: str | None = None
         self._local_dir: Path | None = None
-        self.generated_tokens = 0
-        self.dir_hasher = hash_model_dir  # the runner swaps in the cache's stat-keyed memo
+
+    @property
+    def segmentation(self) -> str:
+        """As configured: ``paragraph`` or ``sentence``."""
+        return self.settings.segmentation
+
+    @property
+    def loaded(self) -> bool:
+        """True once the tokenizer (and the engine's model) are loaded."""
+        return self._tokenizer is not None
 
     # ------------------------------------------------------------------ finding the model
 
     @property
     def model_id(self) -> str:
         """The configured hub id or local path."""
-        return str(self.config.model)
+        return self.settings.model
 
     @property
     def is_local(self) -> bool:
@@ -138,7 +149,7 @@ class HFModelSystem(System):
         """The local snapshot folder of a hub model, if its config is in the HF cache."""
         from huggingface_hub import try_to_load_from_cache
 
-        cached = try_to_load_from_cache(self.model_id, "config.json", revision=self.config.revision)
+        cached = try_to_load_from_cache(self.model_id, "config.json", revision=self.settings.revision)
         return Path(cached).parent if isinstance(cached, str) else None
 
     def model_dir(self) -> Path:
@@ -155,7 +166,7 @@ class HFModelSystem(System):
             from huggingface_hub import snapshot_download
 
             try:
-                snapshot = Path(snapshot_download(self.model_id, revision=self.config.revision))
+                snapshot = Path(snapshot_download(self.model_id, revision=self.settings.revision))
             except Exception as err:  # the hub client raises many unrelated types; all mean "cannot download"
                 raise ModelLoadError(f"{self.key}.model: {self.model_id!r} could not be downloaded: "
                                      f"{_first_line(err)}") from None
@@ -170,7 +181,9 @@ class HFModelSystem(System):
             if not self.is_local and "snapshots" in parts:
                 self._resolved_revision = parts[parts.index("snapshots") + 1]
             else:
-                self._resolved_revision = self.dir_hasher(folder)
+                store = self.store
+                self._resolved_revision = (store.dir_hash(folder, hash_model_dir) if store is not None
+                                           else hash_model_dir(folder))
         return self._resolved_revision
 
     def load_tokenizer(self) -> Any:
@@ -189,12 +202,12 @@ class HFModelSystem(System):
 
     def model_inputs(self, texts: Sequence[str], tgt: str) -> list[str]:
         """The strings the tokenizer sees: a multi-target model's ``>>xxx<<`` token goes in front."""
-        prefix = self.config.target_prefix.get(tgt, "")
+        prefix = self.settings.target_prefix.get(tgt, "")
         return [f"{prefix} {t}" if prefix else t for t in texts]
 
     def language_codes(self, src: str, tgt: str) -> tuple[str, str] | None:
         """(source code, target code) for NLLB/M2M100-style models, or None when the config gives none."""
-        codes = self.config.lang_codes
+        codes = self.settings.lang_codes
         if not codes:
             return None
         if src not in codes or tgt not in codes:
@@ -219,7 +232,7 @@ class HFModelSystem(System):
 
     def batches(self, encoded: Sequence[Sequence[int]]) -> list[list[int]]:
         """Length-sorted batches by segment count and, when set, padded-token budget."""
-        gen = self.config.generation
+        gen = self.settings.generation
         return plan_batches([len(e) for e in encoded], batch_size=gen.batch_size, batch_tokens=gen.batch_tokens)
 
     # ------------------------------------------------------------------ description
@@ -230,28 +243,42 @@ class HFModelSystem(System):
             "backend": self.backend_name,
             "model": self.model_id,
             "resolved_revision": self.resolved_revision(),
-            "generation": self.config.generation.model_dump(),
-            "target_prefix": dict(sorted(self.config.target_prefix.items())),
-            "lang_codes": dict(sorted(self.config.lang_codes.items())),
+            "generation": self.settings.generation.model_dump(),
+            "target_prefix": dict(sorted(self.settings.target_prefix.items())),
+            "lang_codes": dict(sorted(self.settings.lang_codes.items())),
         }
 
     def manifest(self) -> dict[str, Any]:
         """The identity plus the requested revision and what was loaded."""
         return {
             **self.identity(),
-            "revision": self.config.revision,
-            "tokenizer_class": type(self._tokenizer).__name__ if self._tokenizer is not None else None,
+            "revision": self.settings.revision,
+            "tokenizer_class": None,
             "load_s": round(self.load_s, 3),
+            **self.facts(),
         }
+
+    def facts(self) -> dict[str, Any]:
+        """The tokenizer class (None until loaded)."""
+        return {"tokenizer_class": type(self._tokenizer).__name__ if self._tokenizer is not None else None}
 
 
 class TransformersSystem(HFModelSystem):
     """``AutoModelForSeq2SeqLM`` + ``generate`` in PyTorch, from a hub id or a local directory."""
 
-    def __init__(self, config: Any, *, seed: int = 0, index: int = 0) -> None:
-        super().__init__(config, seed=seed, index=index)
+    Settings = TransformersSettings
+    settings: TransformersSettings
+
+    def __init__(self, settings: TransformersSettings, *, seed: int = 0, key: str = "systems.0",
+                 store: Store | None = None) -> None:
+        super().__init__(settings, seed=seed, key=key, store=store)
         self._model: Any = None
         self._device = "cpu"
+
+    @property
+    def loaded(self) -> bool:
+        """True once tokenizer and model are loaded."""
+        return self._model is not None and self._tokenizer is not None
 
     def prepare(self) -> None:
         """Load tokenizer and model once; raise :class:`ModelLoadError` with the fix on failure."""
@@ -263,7 +290,7 @@ class TransformersSystem(HFModelSystem):
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # ours is the bar that matters
-        gen = self.config.generation
+        gen = self.settings.generation
         device = gen.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -286,7 +313,7 @@ class TransformersSystem(HFModelSystem):
         encoded, codes = self.prepared_inputs(texts, src, tgt)
         import torch
 
-        tok, gen = self._tokenizer, self.config.generation
+        tok, gen = self._tokenizer, self.settings.generation
         extra: dict[str, Any] = {}
         if codes:
             extra["forced_bos_token_id"] = (
@@ -316,17 +343,17 @@ class TransformersSystem(HFModelSystem):
                 for i, text, n, used in zip(batch, texts_out, counts, steps, strict=True):
                     outputs[i] = Translation(text.strip(), int(n), hit_limit=used >= gen.max_new_tokens)
                     done.append(outputs[i])
-                self.generated_tokens += sum(counts)
                 if on_batch:
                     on_batch(batch, done)
         return outputs
 
-    def manifest(self) -> dict[str, Any]:
-        """Adds model class, parameter count and device."""
+    def facts(self) -> dict[str, Any]:
+        """Tokenizer and model class, parameter count, device (None until loaded)."""
+        model = self._model
         return {
-            **super().manifest(),
-            "model_class": type(self._model).__name__ if self._model is not None else None,
-            "parameters": sum(p.numel() for p in self._model.parameters()) if self._model is not None else None,
+            **super().facts(),
+            "model_class": type(model).__name__ if model is not None else None,
+            "parameters": sum(p.numel() for p in model.parameters()) if model is not None else None,
             "device": self._device,
         }
 

@@ -1,57 +1,111 @@
-"""Settings of one MT system, as written in a config's ``systems:`` list."""
+"""Settings of one MT system, as written in a config's ``systems:`` list, each backend with its own model.
+
+A backend's class names its settings model (``System.Settings``); :func:`parse_system` picks it by the
+``backend`` key through the registry, so a knob of one backend (``compute_type`` is CTranslate2's) is refused
+on another and never enters its identity or cache key, and a plug-in backend brings its own settings.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from evalharness.corpus.model import Direction
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """Frozen, and unknown keys are errors (a typo must not be ignored)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Generation(_Strict):
-    """Decoding and batching settings; all of them are part of a system's identity (manifest, cache key)."""
+class SystemSettings(Strict):
+    """What every system has: a unique name, its backend, and the directions it serves."""
+
+    name: str = Field(min_length=1)
+    backend: str = "transformers"
+    directions: list[Direction] | None = None
+
+
+class CopySettings(SystemSettings):
+    """The source copied as output: nothing to set."""
+
+    backend: Literal["copy"] = "copy"
+
+
+class FilesSettings(SystemSettings):
+    """Hypotheses produced elsewhere: one file per direction, one line per corpus segment."""
+
+    backend: Literal["files"] = "files"
+    hypotheses: dict[Direction, str] = Field(min_length=1)
+
+
+class Decoding(Strict):
+    """Decoding and batching settings shared by the model engines; all part of a system's identity."""
 
     num_beams: int = Field(default=1, ge=1)
     max_new_tokens: int = Field(default=256, ge=1)
     batch_size: int = Field(default=8, ge=1)
     batch_tokens: int | None = Field(default=None, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "float32"
     threads: int | None = Field(default=None, ge=1)
+
+
+class TransformersDecoding(Decoding):
+    """PyTorch: weight precision and the static KV cache."""
+
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "float32"
     static_cache: bool = False
+
+
+class CT2Decoding(Decoding):
+    """CTranslate2: compute type and batches translated in parallel."""
+
     compute_type: Literal["auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
                           "float16", "bfloat16", "float32"] = "auto"
     inter_threads: int = Field(default=1, ge=1)
 
 
-class SystemConfig(_Strict):
-    """One MT system: a backend plus what it needs to translate."""
+class ModelSettings(SystemSettings):
+    """A checkpoint (hub id or local directory) and how to feed it."""
 
-    name: str = Field(min_length=1)
-    backend: str = "transformers"
-    model: str | None = None
+    model: str = Field(min_length=1)
     revision: str | None = None
-    directions: list[Direction] | None = None
     target_prefix: dict[str, str] = Field(default_factory=dict)
     lang_codes: dict[str, str] = Field(default_factory=dict)
-    generation: Generation = Field(default_factory=Generation)
-    hypotheses: dict[Direction, str] = Field(default_factory=dict)
     segmentation: Literal["paragraph", "sentence"] = "paragraph"
 
-    @model_validator(mode="after")
-    def _backend_needs(self) -> SystemConfig:
-        if self.backend == "transformers" and not self.model:
-            raise ValueError("backend 'transformers' needs 'model' (a hub id or a local directory)")
-        if self.backend == "files" and not self.hypotheses:
-            raise ValueError("backend 'files' needs 'hypotheses': {ms-en: FILE, en-ms: FILE}")
-        return self
 
+class TransformersSettings(ModelSettings):
+    """``AutoModelForSeq2SeqLM`` + ``generate``."""
+
+    backend: Literal["transformers"] = "transformers"
+    generation: TransformersDecoding = Field(default_factory=TransformersDecoding)
+
+
+class CT2Settings(ModelSettings):
+    """The same checkpoint run by CTranslate2."""
+
+    backend: Literal["ct2"] = "ct2"
+    generation: CT2Decoding = Field(default_factory=CT2Decoding)
+
+
+def parse_system(data: Any) -> SystemSettings:
+    """Validate one ``systems:`` item with its backend's own settings model.
+
+    Raises :class:`pydantic.ValidationError` (wrong keys or values) or
+    :class:`evalharness.errors.UnknownNameError` (no such backend).
+    """
+    if isinstance(data, SystemSettings):
+        return data
+    if not isinstance(data, dict):
+        return SystemSettings.model_validate(data)  # raises the type error with pydantic's wording
+    from evalharness.systems import SYSTEMS
+
+    settings: type[SystemSettings] = SYSTEMS.get(str(data.get("backend", "transformers"))).Settings
+    return settings.model_validate(data)
 
 
 def looks_like_path(value: str) -> bool:
