@@ -290,7 +290,10 @@ def _run_command(args: argparse.Namespace) -> int:
 
     extra = [*(["cache.enabled=false"] if args.no_cache else []), *([f"where={args.where!r}"] if args.where else [])]
     config = load_config(args.config, [*args.overrides, *extra])
-    output = run(config, config_path=args.config, run_dir=args.run_dir, progress=_progress(args.quiet))
+    from evalharness.render.summary import render_summary
+
+    output = run(config, summarize=render_summary, config_path=args.config, run_dir=args.run_dir,
+                 progress=_progress(args.quiet))
     if args.html:
         from evalharness.render.html import write_report
 
@@ -361,7 +364,9 @@ def _check_command(args: argparse.Namespace) -> int:
         from evalharness.runs.pipeline import run
 
         config = load_config(args.config, [*args.overrides, *(["cache.enabled=false"] if args.no_cache else [])])
-        run_dir = run(config, config_path=args.config, run_dir=args.new_run_dir,
+        from evalharness.render.summary import render_summary
+
+        run_dir = run(config, summarize=render_summary, config_path=args.config, run_dir=args.new_run_dir,
                       progress=_progress(args.quiet)).run_dir
     else:
         run_dir = args.run_dir

@@ -43,7 +43,15 @@ def test_metrics_change_hits_generation_change_misses(tiny_model_dir: Path, tmp_
     assert _misses(first) == {"opus-mt-mul-en ms-en": 29, "opus-mt-en-mul en-ms": 29}
     again = _run(tmp_path, "b", tiny_model_dir, "--set", "metrics=[chrf]")
     assert _misses(again) == {"opus-mt-mul-en ms-en": 0, "opus-mt-en-mul en-ms": 0}
-    assert again["manifest"]["systems"]["opus-mt-mul-en"]["tokenizer_class"] is None  # model never loaded
+    # The model was never loaded, yet the manifest describes it as the first run's did (facts kept in the store).
+    described = again["manifest"]["systems"]["opus-mt-mul-en"]
+    assert described["load_s"] == 0.0
+    assert described["model_class"] == "MarianMTModel" and described["tokenizer_class"] == "MarianTokenizer"
+    timings = ("load_s",)
+    for name, system in first["manifest"]["systems"].items():
+        mine = again["manifest"]["systems"][name]
+        assert {k: v for k, v in mine.items() if k not in timings} == \
+            {k: v for k, v in system.items() if k not in timings}
     beams = _run(tmp_path, "c", tiny_model_dir, "--set", "systems.0.generation.num_beams=2")
     assert _misses(beams) == {"opus-mt-mul-en ms-en": 29, "opus-mt-en-mul en-ms": 0}
     prefix = _run(tmp_path, "d", tiny_model_dir, "--set", "systems.1.target_prefix={ms: '>>ind<<'}")
@@ -272,3 +280,18 @@ def test_transformers_threads_hold_only_while_it_translates(tiny_model_dir: Path
                      on_batch=lambda _batch, _done: seen.append(two_torch_threads.get_num_threads()))
     assert seen == [1]
     assert two_torch_threads.get_num_threads() == 2  # the next system starts from the process's own setting
+
+
+@pytest.mark.slow
+def test_a_store_without_facts_loads_the_model_to_describe_it(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    first = _run(tmp_path, "a", tiny_model_dir)
+    store = next((tmp_path / "evalharness-cache").glob("*.sqlite3"))
+    with sqlite3.connect(store) as db:  # as a store written before facts were kept
+        db.execute("DELETE FROM facts")
+    again = _run(tmp_path, "b", tiny_model_dir)
+    assert _misses(again) == {"opus-mt-mul-en ms-en": 0, "opus-mt-en-mul en-ms": 0}
+    described = again["manifest"]["systems"]["opus-mt-mul-en"]
+    assert described["load_s"] > 0 and described["parameters"] == \
+        first["manifest"]["systems"]["opus-mt-mul-en"]["parameters"]

@@ -292,3 +292,75 @@ def test_vectorised_scores_equal_sacrebleu_row_by_row(metric_name: str) -> None:
     ours = scores_of_sums(metric, np.array(rows))
     theirs = [metric.corpus_metric._compute_score_from_stats(list(map(float, r))).score for r in rows]
     assert ours == pytest.approx(theirs, abs=1e-9)
+
+
+# --------------------------------------------------------------------------- a baseline is not a run
+
+
+def test_a_baseline_where_a_run_is_needed_is_refused(tmp_path: Path, good_baseline: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # The baseline keeps no references: scored again it compared empty strings (BLEU 0.00 vs 0.00) and the gate
+    # said PASS even for a run with real regressions.
+    cut = [" ".join(t.split()[: len(t.split()) // 2]) for t in _drop_last_word(REFS["ms"])]
+    bad_run = _files_run(tmp_path, "cut", _drop_last_word(REFS["en"]), cut)
+    bad_baseline = tmp_path / "bad-baseline.json"
+    assert main(["baseline", "update", str(bad_run), "-o", str(bad_baseline)]) == 0
+    capsys.readouterr()
+    for argv in (["compare", str(bad_run), str(good_baseline)],
+                 ["check", "--baseline", str(good_baseline), str(bad_baseline)],
+                 ["report", str(good_baseline), "-o", str(tmp_path / "r.html")],
+                 ["baseline", "update", str(good_baseline), "-o", str(tmp_path / "again.json")]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{good_baseline if 'check' not in argv else bad_baseline} is a baseline " \
+            "file, not a run" in err, (argv, err)
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "again.json").exists()
+    # As A (the reference side) a baseline is what compare and check are for.
+    assert main(["check", "--baseline", str(good_baseline), str(bad_run), "-q"]) == 1
+    assert main(["compare", str(good_baseline), str(bad_run)]) == 0
+
+
+DAMAGED_RUNS = {
+    "manifest missing": ("results.json", lambda d: d.pop("manifest"), "manifest: Field required"),
+    "system null": ("results.json", lambda d: d["results"].update(mt=None), "results.mt: Input should be a valid"),
+    "score a string": ("results.json", lambda d: d["results"]["mt"]["ms-en"]["scores"]["bleu"].update(score="x"),
+                       "results.mt.ms-en.scores.bleu.score: Input should be a valid number"),
+    "unknown key": ("results.json", lambda d: d.update(extra=1), "extra: unexpected key"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_RUNS))
+def test_damaged_run_files_are_one_line(tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]) -> None:
+    name, damage, expected = DAMAGED_RUNS[case]
+    run = _files_run(tmp_path, "r", REFS["en"], REFS["ms"])
+    path = run / name
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    damage(doc)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["compare", str(run), str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "damaged results file" in err and expected in err, err
+
+
+@pytest.mark.parametrize(("line", "expected"), [("[1, 2]", "Input should be a valid dictionary"),
+                                                ('{"system": "mt"}', "direction: Field required"),
+                                                ("{not json", "invalid JSON")])
+def test_damaged_segment_line_is_one_line(tmp_path: Path, line: str, expected: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    run = _files_run(tmp_path, "r", REFS["en"], REFS["ms"])
+    lines = (run / "segments.jsonl").read_text(encoding="utf-8").split("\n")
+    lines[3] = line
+    (run / "segments.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["report", str(run), "-o", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "segments.jsonl:4" in err and expected in err, err
+
+
+def test_a_hypothesis_with_unicode_line_separators_reads_back(tmp_path: Path) -> None:
+    odd = list(REFS["en"])
+    odd[3] = "first part\u2028second part\u0085third\x0cfourth"
+    run = _files_run(tmp_path, "odd", odd, REFS["ms"])
+    assert main(["compare", str(run), str(run)]) == 0
+    assert main(["report", str(run), "-o", str(tmp_path / "r.html")]) == 0

@@ -16,7 +16,14 @@ from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
 from evalharness.scoring.metrics import METRICS
 from evalharness.scoring.significance import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
-from evalharness.systems.settings import FilesSettings, ModelSettings, Strict, SystemSettings, looks_like_path, parse_system
+from evalharness.systems.settings import (
+    FilesSettings,
+    ModelSettings,
+    Strict,
+    SystemSettings,
+    looks_like_path,
+    parse_system,
+)
 
 DEFAULT_METRICS = ["bleu", "chrf", "chrf++", "ter"]
 MAX_SAMPLES = 100_000

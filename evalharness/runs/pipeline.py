@@ -19,12 +19,18 @@ from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
 from evalharness.corpus.sentences import split_sentences
 from evalharness.corpus.tags import matches, parse_where, tags_for
 from evalharness.errors import HypothesisError, InputError
-from evalharness.render.summary import render_summary
 from evalharness.runs.config import CorpusFiles, RunConfig, Statistics
 from evalharness.runs.files import write_run
 from evalharness.runs.manifest import build_manifest
 from evalharness.runs.schema import SCHEMA_VERSION, DirectionResult, MetricScore, Results, SegmentRecord
-from evalharness.scoring.flags import LID_LANGUAGES, FlagSettings, count_flags, detect_languages, flag_segment, reference_ratio
+from evalharness.scoring.flags import (
+    LID_LANGUAGES,
+    FlagSettings,
+    count_flags,
+    detect_languages,
+    flag_segment,
+    reference_ratio,
+)
 from evalharness.scoring.metrics import Metric, get_metrics
 from evalharness.scoring.significance import confidence_interval
 from evalharness.scoring.slices import slice_scores
@@ -34,6 +40,10 @@ from evalharness.systems.cached import CachedSystem
 
 ProgressFactory = Callable[[str, int], Any]
 """Makes a progress bar: (description, total) → object with ``update(n)`` and ``close()``."""
+
+Summarizer = Callable[[Results, list[SegmentRecord]], str]
+"""Renders ``summary.md`` (``evalharness.render.summary.render_summary``; given by the caller, since rendering
+sits above runs in the layout)."""
 
 
 @dataclass
@@ -208,7 +218,7 @@ def default_run_dir(config: RunConfig, config_path: Path | None, now: datetime) 
     return Path(config.output_dir) / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{stem}"
 
 
-def run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | None = None,
+def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = None, run_dir: Path | None = None,
         progress: ProgressFactory | None = None) -> RunOutput:
     """Translate the corpus with every system in every direction, score, and write the run directory."""
     started = datetime.now(timezone.utc)
@@ -217,7 +227,8 @@ def run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | N
     segments: list[Segment] = corpus.segments(config.level)
     parse_where(config.where)  # a bad filter fails before any model loads
     used = {d for s in config.systems for d in config.system_directions(s)}
-    keep: dict[str, list[int]] = {d: chosen_segments(segments, config.where, d, corpus.name) for d in config.directions if d in used}
+    keep: dict[str, list[int]] = {d: chosen_segments(segments, config.where, d, corpus.name)
+                                  for d in config.directions if d in used}
     store = open_store(config)
     try:
         systems = [create_system(s, seed=config.seed, index=i, store=store) for i, s in enumerate(config.systems)]
@@ -244,7 +255,7 @@ def run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | N
     manifest = build_manifest(config, config_path, corpus, len(segments), manifests, metrics,
                               str(store.path) if store is not None else None, started, datetime.now(timezone.utc))
     results_file = Results(schema_version=SCHEMA_VERSION, manifest=manifest, results=results)
-    summary = render_summary(results_file, records)
+    summary = summarize(results_file, records)
     target = run_dir or default_run_dir(config, config_path, started)
     write_run(target, results_file, records, summary)
     return RunOutput(target, results_file, records, summary)

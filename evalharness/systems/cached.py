@@ -117,7 +117,8 @@ class CachedSystem(System):
 
     def manifest(self) -> dict[str, Any]:
         """The wrapped system's manifest with its load-time facts filled in."""
-        return {**self.inner.manifest(), **self.facts()}
+        facts = self.facts()  # first: it may load the system, which changes what the manifest says (load_s)
+        return {**self.inner.manifest(), **facts}
 
     def close(self) -> None:
         """Release the wrapped system."""
