@@ -1,55 +1,88 @@
-"""Metrics: thin, signature-keeping wrappers over sacrebleu, in a registry.
+"""Metrics: one class per metric, each owning everything evalharness knows about it, in a registry.
 
-Each metric computes sufficient statistics per segment once; corpus scores (and, later, resampling)
-aggregate those statistics. Segment scores use sacrebleu's ``sentence_score`` (BLEU with effective
-order, as sacrebleu recommends for single sentences). sacrebleu itself does not check its inputs:
-a bare reference list scores 0.0 and extra hypotheses are dropped, so :func:`check_aligned` runs first.
+A metric is its name, its display ``label``, its direction (``higher_is_better``), its default gate
+tolerance, its sacrebleu signatures, the extraction of per-segment sufficient statistics and the formula
+that turns summed statistics into a score — one row at a time through sacrebleu, or many rows at once
+with numpy for bootstrap resampling. Statistics are extracted once; corpus scores, slices and resamples
+re-aggregate them. Segment scores use sacrebleu's sentence-level settings (BLEU with effective order, as
+sacrebleu recommends for single sentences). sacrebleu itself does not check its inputs: a bare reference
+list scores 0.0 and extra hypotheses are dropped, so :func:`check_aligned` runs first.
+
+sacrebleu's private hooks are reached only through :mod:`evalharness.scoring.sacrebleu_adapter`.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from evalharness.errors import HypothesisError
 from evalharness.registry import Registry
+from evalharness.scoring import sacrebleu_adapter as sb
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike
     from sacrebleu.metrics.base import Metric as SacreMetric
 
 
-@dataclass
-class Metric:
-    """A scorer with its sacrebleu objects, signatures and direction of goodness."""
+class Metric(ABC):
+    """A scorer: identity and direction as class attributes, sacrebleu objects built per instance.
 
-    name: str
-    higher_is_better: bool
-    corpus_metric: SacreMetric
-    segment_metric: SacreMetric
+    The class attributes can be read without building anything (``METRICS.get("ter").higher_is_better``).
+    A subclass sets them and builds its sacrebleu objects in :meth:`build_sacrebleu`; it may override
+    :meth:`scores_of_sums` with a vectorised formula, falling back to this class's row-by-row one for
+    configurations the formula does not cover.
+    """
+
+    name: ClassVar[str]  # the registered name: bleu, chrf, chrf++, ter
+    label: ClassVar[str]  # as people write it: BLEU, chrF, chrF++, TER
+    higher_is_better: ClassVar[bool]
+    default_tolerance: ClassVar[float] = 1.0  # score points a drop may reach and pass the gate, unless configured
+
+    def __init__(self, **options: Any) -> None:
+        """Build the sacrebleu objects; ``options`` go to the sacrebleu class (none: sacrebleu's defaults)."""
+        self.options = options
+        self.corpus_metric: SacreMetric = self.build_sacrebleu(segment=False)
+        self.segment_metric: SacreMetric = self.build_sacrebleu(segment=True)
+
+    @abstractmethod
+    def build_sacrebleu(self, *, segment: bool) -> SacreMetric:
+        """The sacrebleu object for corpus scores, or with ``segment`` for per-segment scores."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.options.items())})"
 
     @property
     def signature(self) -> str:
         """sacrebleu signature of the corpus score."""
-        return str(self.corpus_metric.get_signature())
+        return sb.signature(self.corpus_metric)
 
     @property
     def segment_signature(self) -> str:
         """sacrebleu signature of the segment scores (BLEU: effective order on)."""
-        return str(self.segment_metric.get_signature())
+        return sb.signature(self.segment_metric)
 
     def segment_stats(self, hypotheses: Sequence[str], references: Sequence[str]) -> list[list[float]]:
         """Sufficient statistics of each segment, the input of :meth:`score_from_stats`."""
         check_aligned(hypotheses, references)
-        stats: list[list[float]] = self.corpus_metric._extract_corpus_statistics(
-            list(hypotheses), [list(references)]
-        )
-        return stats
+        return sb.extract_stats(self.corpus_metric, hypotheses, references)
 
     def score_from_stats(self, stats: Sequence[Sequence[float]]) -> float:
         """Corpus score aggregated from segment statistics (any subset or resample of them)."""
-        return float(self.corpus_metric._aggregate_and_compute([list(s) for s in stats]).score)
+        return sb.score_from_segments(self.corpus_metric, stats)
+
+    def score_of_sum(self, summed: Any) -> float:
+        """Corpus score of one row of summed statistics (a list or numpy array), computed by sacrebleu."""
+        return sb.score_from_sum(self.corpus_metric, summed)
+
+    def scores_of_sums(self, sums: ArrayLike) -> np.ndarray:
+        """Corpus scores of many rows of summed statistics; here sacrebleu's formula, one row at a time."""
+        import numpy as np
+
+        return np.array([self.score_of_sum(row) for row in np.asarray(sums, dtype="float64")])
 
     def corpus_score(self, hypotheses: Sequence[str], references: Sequence[str]) -> float:
         """Corpus score of aligned hypotheses and references (one reference each)."""
@@ -68,7 +101,7 @@ class Metric:
         stats = self.segment_stats(hypotheses, references)
         if hypotheses:
             self.segment_metric.sentence_score(hypotheses[0], [references[0]])
-        return stats, [float(self.segment_metric._compute_score_from_stats(list(s)).score) for s in stats]
+        return stats, [sb.score_from_sum(self.segment_metric, list(s)) for s in stats]
 
 
 def check_aligned(hypotheses: Sequence[str], references: Sequence[str]) -> None:
@@ -80,59 +113,155 @@ def check_aligned(hypotheses: Sequence[str], references: Sequence[str]) -> None:
         raise HypothesisError(f"{len(hypotheses)} hypotheses for {len(references)} references")
 
 
+# The numpy formulas below follow sacrebleu's ``_compute_score_from_stats`` line by line, in float64;
+# tests hold each equal to sacrebleu's own per-row result. Zero denominators are masked with np.where,
+# so the divisions they would cause are silenced, not propagated.
+
+
 class BleuMetric(Metric):
     """BLEU; segment scores with effective order."""
 
-    def __init__(self) -> None:
+    name = "bleu"
+    label = "BLEU"
+    higher_is_better = True
+
+    def build_sacrebleu(self, *, segment: bool) -> SacreMetric:
+        """sacrebleu's BLEU; the segment one with effective order (plain BLEU is 0 for most short sentences)."""
         from sacrebleu.metrics.bleu import BLEU
 
-        super().__init__("bleu", True, BLEU(), BLEU(effective_order=True))
+        return BLEU(**self.options, effective_order=True) if segment else BLEU(**self.options)
+
+    def scores_of_sums(self, sums: ArrayLike) -> np.ndarray:
+        """Vectorised for exp smoothing without effective order (sacrebleu's corpus default)."""
+        import numpy as np
+
+        m: Any = self.corpus_metric  # sacrebleu's BLEU, read by its own attributes
+        if m.smooth_method != "exp" or m.effective_order:
+            return super().scores_of_sums(sums)
+        n = m.max_ngram_order
+        sums = np.asarray(sums, dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sys_len, ref_len = sums[:, 0], sums[:, 1]
+            correct, total = sums[:, 2 : 2 + n], sums[:, 2 + n : 2 + 2 * n]
+            bp = np.where(sys_len < ref_len, np.where(sys_len > 0, np.exp(1 - ref_len / np.where(sys_len > 0,
+                                                                                             sys_len, 1)), 0.0), 1.0)
+            # exp smoothing: the k-th order with zero matches gets 100 / (2^k * total)
+            zero = correct == 0
+            halvings = np.cumsum(zero, axis=1)
+            safe_total = np.where(total > 0, total, 1)
+            prec = np.where(zero, 100.0 / (2.0**halvings * safe_total), 100.0 * correct / safe_total)
+            # orders after the first with no n-grams at all are not reached (sacrebleu breaks the loop)
+            reached = np.cumprod(total > 0, axis=1).astype(bool)
+            logs = np.where(reached & (prec > 0), np.log(np.where(prec > 0, prec, 1)), -9999999999.0)  # my_log
+            score = bp * np.exp(logs.sum(axis=1) / n)
+            return np.where(correct.any(axis=1), score, 0.0)
 
 
 class ChrfMetric(Metric):
     """chrF (character n-grams only)."""
 
-    def __init__(self) -> None:
+    name = "chrf"
+    label = "chrF"
+    higher_is_better = True
+    word_order: ClassVar[int] = 0  # word n-gram order: 0 is chrF, 2 is chrF++
+
+    def build_sacrebleu(self, *, segment: bool) -> SacreMetric:
+        """sacrebleu's CHRF with this class's word order; corpus and segment scores alike."""
         from sacrebleu.metrics.chrf import CHRF
 
-        super().__init__("chrf", True, CHRF(), CHRF())
+        return CHRF(**self.options, word_order=self.word_order)
+
+    def scores_of_sums(self, sums: ArrayLike) -> np.ndarray:
+        """Vectorised without eps smoothing (sacrebleu's default)."""
+        import numpy as np
+
+        m: Any = self.corpus_metric  # sacrebleu's CHRF, read by its own attributes
+        if m.eps_smoothing:
+            return super().scores_of_sums(sums)
+        sums = np.asarray(sums, dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eps, factor = 1e-16, m.beta**2
+            hyp, ref, match = sums[:, 0::3], sums[:, 1::3], sums[:, 2::3]
+            prec = np.where(hyp > 0, match / np.where(hyp > 0, hyp, 1), eps)
+            rec = np.where(ref > 0, match / np.where(ref > 0, ref, 1), eps)
+            both = (hyp > 0) & (ref > 0)
+            order = both.sum(axis=1)
+            avg_prec = np.where(order > 0, (prec * both).sum(axis=1) / np.maximum(order, 1), 0.0)
+            avg_rec = np.where(order > 0, (rec * both).sum(axis=1) / np.maximum(order, 1), 0.0)
+            total = avg_prec + avg_rec
+            score = (1 + factor) * avg_prec * avg_rec / np.where(total > 0, factor * avg_prec + avg_rec, 1)
+            return np.where(total > 0, 100 * score, 0.0)
 
 
-class ChrfPlusPlusMetric(Metric):
+class ChrfPlusPlusMetric(ChrfMetric):
     """chrF++ (character n-grams and word bigrams)."""
 
-    def __init__(self) -> None:
-        from sacrebleu.metrics.chrf import CHRF
-
-        super().__init__("chrf++", True, CHRF(word_order=2), CHRF(word_order=2))
+    name = "chrf++"
+    label = "chrF++"
+    word_order = 2
 
 
 class TerMetric(Metric):
     """TER (lower is better)."""
 
-    def __init__(self) -> None:
+    name = "ter"
+    label = "TER"
+    higher_is_better = False
+
+    def build_sacrebleu(self, *, segment: bool) -> SacreMetric:
+        """sacrebleu's TER; corpus and segment scores alike."""
         from sacrebleu.metrics.ter import TER
 
-        super().__init__("ter", False, TER(), TER())
+        return TER(**self.options)
 
+    def scores_of_sums(self, sums: ArrayLike) -> np.ndarray:
+        """Vectorised for every configuration: TER's options change the edit counts, not the formula."""
+        import numpy as np
+
+        sums = np.asarray(sums, dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            edits, ref = sums[:, 0], sums[:, 1]
+            return 100 * np.where(ref > 0, edits / np.where(ref > 0, ref, 1), np.where(edits > 0, 1.0, 0.0))
+
+
+BUILTIN_METRICS: dict[str, str] = {
+    "bleu": "evalharness.scoring.metrics:BleuMetric",
+    "chrf": "evalharness.scoring.metrics:ChrfMetric",
+    "chrf++": "evalharness.scoring.metrics:ChrfPlusPlusMetric",
+    "ter": "evalharness.scoring.metrics:TerMetric",
+}
 
 METRICS: Registry[Metric] = Registry("metric", Metric, group="evalharness.metrics")
-METRICS.register("bleu", "evalharness.scoring.metrics:BleuMetric")
-METRICS.register("chrf", "evalharness.scoring.metrics:ChrfMetric")
-METRICS.register("chrf++", "evalharness.scoring.metrics:ChrfPlusPlusMetric")
-METRICS.register("ter", "evalharness.scoring.metrics:TerMetric")
+for _name, _target in BUILTIN_METRICS.items():
+    METRICS.register(_name, _target)
+
+
+DEFAULT_METRICS: tuple[str, ...] = tuple(BUILTIN_METRICS)
+"""What a run and ``score`` compute unless told otherwise."""
 
 
 def get_metric(name: str) -> Metric:
-    """A fresh metric object for ``name`` (``bleu``, ``chrf``, ``chrf++``, ``ter``)."""
-    factory: Any = METRICS.get(name)  # each registered class builds its sacrebleu objects itself
-    metric: Metric = factory()
-    return metric
+    """A fresh metric object for ``name`` (``bleu``, ``chrf``, ``chrf++``, ``ter``, or a plug-in's)."""
+    return METRICS.get(name)()
 
 
 def get_metrics(names: Sequence[str]) -> list[Metric]:
     """Metric objects for ``names``, in order; unknown names fail before any work is done."""
-    return [get_metric(n) for n in names]
+    classes = [METRICS.get(n) for n in names]
+    return [cls() for cls in classes]
+
+
+def metric_label(name: str) -> str:
+    """How people write the metric registered as ``name`` (``chrF++``); ``name`` itself if none is registered.
+
+    Reads the class attribute only: no sacrebleu object is built.
+    """
+    return METRICS.get(name).label if name in METRICS else name
+
+
+def default_tolerances() -> dict[str, float]:
+    """The built-in metrics' default gate tolerances, in score points."""
+    return {name: METRICS.get(name).default_tolerance for name in BUILTIN_METRICS}
 
 
 def score_files(reference: Path, hypotheses: Sequence[Path], metric_names: Sequence[str],

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalharness.corpus.tags import SLICE_KEYS
 
+if TYPE_CHECKING:
+    from evalharness.scoring.metrics import Metric
 
-def slice_scores(metrics: Sequence[Any], stats: Mapping[str, Sequence[Sequence[float]]],
+
+def slice_scores(metrics: Sequence[Metric], stats: Mapping[str, Sequence[Sequence[float]]],
                  tags: Sequence[Mapping[str, str]]) -> dict[str, dict[str, Any]]:
     """Corpus scores of every slice (``kind=body``, ``length=short``, …) from the segments' statistics."""
     out: dict[str, dict[str, Any]] = {}
