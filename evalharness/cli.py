@@ -388,10 +388,11 @@ def _cache_command(args: argparse.Namespace) -> int:
     from evalharness.store.sqlite import TranslationCache, default_cache_path
 
     path = args.path or default_cache_path()
-    if args.cache_command == "info" and not path.exists():
+    if not path.exists() and args.path is None:  # the default location, never used yet: nothing to show or clear
         print(f"{path}: no cache yet (0 entries)")
         return EXIT_OK
-    with TranslationCache(path) as cache:
+    # Neither action creates a file or folder; info only reads; a file that is not our cache is refused.
+    with TranslationCache(path, create=False, readonly=args.cache_command == "info") as cache:
         if args.cache_command == "clear":
             print(f"{path}: removed {cache.clear()} entries")
             return EXIT_OK

@@ -33,3 +33,8 @@ class MissingDependencyError(EvalHarnessError):
 
 class UnknownNameError(EvalHarnessError):
     """A registry lookup failed; the message lists what exists and the closest match."""
+
+
+class EvalHarnessWarning(UserWarning):
+    """Something went wrong that does not invalidate the results (a cache that cannot be written); the CLI
+    prints it as one line and goes on."""

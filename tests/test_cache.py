@@ -174,8 +174,10 @@ def test_killed_run_resumes_to_identical_results(tiny_model_dir: Path, tmp_path:
 
 def test_cache_info_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "c.sqlite3"
-    assert main(["cache", "info", "--path", str(path)]) == 0
+    assert main(["cache", "info"]) == 0  # the default location, not made yet
     assert "no cache yet" in capsys.readouterr().out
+    assert main(["cache", "info", "--path", str(path)]) == 2  # a path given by hand that does not exist: a typo?
+    assert f"{path}: no such file" in capsys.readouterr().err
     with TranslationCache(path) as cache:
         cache.put_many("i", {"backend": "transformers", "model": "m", "resolved_revision": "r"}, "en", "ms",
                        [("a", Translation("x")), ("b", Translation("y"))])
@@ -295,3 +297,54 @@ def test_a_store_without_facts_loads_the_model_to_describe_it(tiny_model_dir: Pa
     described = again["manifest"]["systems"]["opus-mt-mul-en"]
     assert described["load_s"] > 0 and described["parameters"] == \
         first["manifest"]["systems"]["opus-mt-mul-en"]["parameters"]
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_cache_commands_never_create_or_change_a_file_that_is_not_a_cache(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    other = tmp_path / "someone-else.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (text)")
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    before = {p: _digest(p) for p in (other, empty)}
+    for target in (other, empty):
+        for action in ("info", "clear"):
+            assert main(["cache", action, "--path", str(target)]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "not an evalharness translation cache" in err
+    assert {p: _digest(p) for p in (other, empty)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db", "someone-else.db"]  # no -wal, no -shm
+    typo = tmp_path / "typo" / "dir" / "x.sqlite3"
+    assert main(["cache", "clear", "--path", str(typo)]) == 2
+    assert not (tmp_path / "typo").exists()
+    config = tmp_path / "c.yaml"  # a run refuses someone else's database as its cache, too
+    config.write_text(f"systems:\n  - name: c\n    model: {tmp_path}/m\ncache: {{path: {other}}}\n")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]) == 2
+    assert "not an evalharness translation cache" in capsys.readouterr().err
+    assert _digest(other) == before[other] and not (tmp_path / "out").exists()
+
+
+def test_a_cache_that_fails_mid_run_is_a_warning_and_the_run_completes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.sqlite3"
+    with TranslationCache(path) as cache:  # a real store with many pages, then its pages overwritten
+        cache.put_many("i", {"backend": "x"}, "en", "ms", [(f"k{i}", Translation("y" * 500)) for i in range(400)])
+        cache._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[2 * page:] = b"\xff" * (len(data) - 2 * page)  # keep the header and schema page, ruin the rest
+    path.write_bytes(bytes(data))
+    with TranslationCache(path) as cache, pytest.warns(Warning, match="the translation cache failed"):
+        assert cache.get_many([f"k{i}" for i in range(400)]) == {}
+        cache.put_many("i", {"backend": "x"}, "en", "ms", [("new", Translation("z"))])  # ignored, no raise
+        assert cache.broken is not None

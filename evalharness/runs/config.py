@@ -14,7 +14,7 @@ from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
-from evalharness.scoring.metrics import METRICS
+from evalharness.scoring.metrics import DEFAULT_METRICS, METRICS, default_tolerances
 from evalharness.scoring.significance import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
 from evalharness.systems.settings import (
     FilesSettings,
@@ -25,17 +25,12 @@ from evalharness.systems.settings import (
     parse_system,
 )
 
-DEFAULT_METRICS = ["bleu", "chrf", "chrf++", "ter"]
 MAX_SAMPLES = 100_000
 """Upper bound of resamples and trials: beyond it the statistics change by less than their own noise."""
 
 
 def _all_directions() -> list[Direction]:
     return ["ms-en", "en-ms"]
-
-
-def _default_tolerances() -> dict[str, float]:
-    return {name: 1.0 for name in DEFAULT_METRICS}
 
 
 def _check_tolerances(tolerance: dict[str, float]) -> dict[str, float]:
@@ -80,7 +75,7 @@ class Gate(Strict):
     ``per_direction`` overrides ``tolerance``/``alpha`` for one direction (e.g. ``en-ms``).
     """
 
-    tolerance: dict[str, float] = Field(default_factory=_default_tolerances)
+    tolerance: dict[str, float] = Field(default_factory=default_tolerances)
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     test: Literal["bs", "ar"] = "bs"
     samples: int | None = Field(default=None, ge=100, le=MAX_SAMPLES)
@@ -90,7 +85,7 @@ class Gate(Strict):
     @field_validator("tolerance")
     @classmethod
     def _merged(cls, tolerance: dict[str, float]) -> dict[str, float]:
-        return {**_default_tolerances(), **_check_tolerances(tolerance)}
+        return {**default_tolerances(), **_check_tolerances(tolerance)}
 
     def rule(self, direction: str, metric: str) -> tuple[float, float]:
         """(tolerance, alpha) for ``metric`` in ``direction``."""

@@ -15,14 +15,16 @@ import hashlib
 import json
 import sqlite3
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from evalharness.errors import InputError
+from evalharness.errors import EvalHarnessWarning, InputError
 from evalharness.paths import default_cache_dir
 from evalharness.systems.base import Translation
 
+T = TypeVar("T")
 CACHE_FILE = "translations.sqlite3"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS translations (
@@ -47,21 +49,60 @@ def default_cache_path() -> Path:
     return default_cache_dir() / CACHE_FILE
 
 
-class TranslationCache:
-    """A SQLite file of translations; safe to share between processes."""
+APPLICATION_ID = 0x45564848  # "EVHH" in the SQLite header: this file is an evalharness store
+TRANSLATION_COLUMNS = ("key", "identity", "src", "tgt", "output", "tokens", "hit_limit", "created")
 
-    def __init__(self, path: Path) -> None:
+
+class TranslationCache:
+    """A SQLite file of translations; safe to share between processes.
+
+    Opened for a run (``create=True``) it is created if missing. An existing file that is not an evalharness
+    store is refused rather than given new tables. Once open, a failure of the file (corrupted pages, a full
+    disk) is a warning, after which the store answers "not found" and keeps nothing: translations are still
+    returned, only not kept, so a finished run is never lost to its cache.
+    """
+
+    def __init__(self, path: Path, *, create: bool = True, readonly: bool = False) -> None:
         self.path = path
+        self.broken: str | None = None
+        fix = "pass --no-cache, or set cache.path to a writable file" if create else "check the path"
+        if not path.is_file() and (not create or path.exists()):
+            what = "no such file" if not path.exists() else "not a file"
+            raise InputError(f"{path}: {what}; {fix}")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            existed = path.is_file()
+            uri = f"{path.resolve().as_uri()}?mode={'ro' if readonly else 'rw' if existed else 'rwc'}"
+            self._db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
             self._db.execute("PRAGMA busy_timeout = 60000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.executescript(SCHEMA)
+            if existed:
+                self._check_is_store()
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._db.executescript(SCHEMA)
+                if not existed:
+                    self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except (sqlite3.Error, OSError) as err:
-            raise InputError(f"{path}: cannot open the translation cache ({err}); "
-                             "pass --no-cache, or set cache.path to a writable file") from None
+            raise InputError(f"{path}: cannot open the translation cache ({err}); {fix}") from None
+
+    def _check_is_store(self) -> None:
+        """Refuse a file that is not an evalharness store (someone else's database, an empty file)."""
+        app = self._db.execute("PRAGMA application_id").fetchone()[0]
+        columns = tuple(row[1] for row in self._db.execute("PRAGMA table_info(translations)"))
+        if app != APPLICATION_ID and columns != TRANSLATION_COLUMNS:
+            self._db.close()
+            raise InputError(f"{self.path}: not an evalharness translation cache (no translations table of ours); "
+                             "refusing to change it: give another cache path")
+
+    def _failed(self, err: sqlite3.Error) -> None:
+        """Warn once and stop using the file."""
+        if self.broken is None:
+            self.broken = str(err)
+            warnings.warn(f"{self.path}: the translation cache failed ({err}); going on without it: "
+                          "outputs are not kept for the next run (clear or delete the file)",
+                          EvalHarnessWarning, stacklevel=3)
 
     @property
     def data_dir(self) -> Path:
@@ -78,9 +119,20 @@ class TranslationCache:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _safe(self, action: Callable[[], T], default: T) -> T:
+        """``action()``, or ``default`` once the file has failed (see :meth:`_failed`)."""
+        if self.broken is not None:
+            return default
+        try:
+            return action()
+        except sqlite3.Error as err:
+            self._failed(err)
+            return default
+
     def get_many(self, keys: Sequence[str]) -> dict[str, Translation]:
         """The cached translations among ``keys``."""
-        rows = self._rows("translations", "output, tokens, hit_limit", keys)
+        none: list[tuple[Any, ...]] = []
+        rows = self._safe(lambda: self._rows("translations", "output, tokens, hit_limit", keys), none)
         return {key: Translation(output, int(tokens), bool(hit)) for key, output, tokens, hit in rows}
 
     def _rows(self, table: str, columns: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -98,10 +150,14 @@ class TranslationCache:
         """Store translations in one transaction (committed before returning)."""
         now = time.time()
         rows = [(key, identity, src, tgt, t.text, t.tokens, int(t.hit_limit), now) for key, t in items]
-        with self._transaction():
-            self._db.execute("INSERT OR IGNORE INTO identities VALUES (?, ?)",
-                             (identity, json.dumps(description, sort_keys=True, ensure_ascii=False)))
-            self._db.executemany("INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+        def put() -> None:
+            with self._transaction():
+                self._db.execute("INSERT OR IGNORE INTO identities VALUES (?, ?)",
+                                 (identity, json.dumps(description, sort_keys=True, ensure_ascii=False)))
+                self._db.executemany("INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+        self._safe(put, None)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -120,39 +176,59 @@ class TranslationCache:
 
         stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in model_files(folder)]
         fingerprint = hashlib.sha256(json.dumps(stats).encode()).hexdigest()
-        row = self._db.execute("SELECT fingerprint, hash FROM dir_hashes WHERE path = ?",
-                               (str(folder.resolve()),)).fetchone()
+        where = str(folder.resolve())
+        row = self._safe(lambda: self._db.execute("SELECT fingerprint, hash FROM dir_hashes WHERE path = ?",
+                                                  (where,)).fetchone(), None)
         if row and row[0] == fingerprint:
             return str(row[1])
         value = str(compute(folder))
-        with self._transaction():
-            self._db.execute("INSERT OR REPLACE INTO dir_hashes VALUES (?, ?, ?)",
-                             (str(folder.resolve()), fingerprint, value))
+
+        def put() -> None:
+            with self._transaction():
+                self._db.execute("INSERT OR REPLACE INTO dir_hashes VALUES (?, ?, ?)", (where, fingerprint, value))
+
+        self._safe(put, None)
         return value
 
     def get_facts(self, identity: str) -> dict[str, Any] | None:
         """What loading the system with this identity taught, as stored by :meth:`put_facts`."""
-        row = self._db.execute("SELECT facts FROM facts WHERE identity = ?", (identity,)).fetchone()
+        row = self._safe(lambda: self._db.execute("SELECT facts FROM facts WHERE identity = ?",
+                                                  (identity,)).fetchone(), None)
         return dict(json.loads(row[0])) if row else None
 
     def put_facts(self, identity: str, facts: dict[str, Any]) -> None:
         """Keep a loaded system's facts (classes, parameters, device) for reruns that never load it."""
-        with self._transaction():
-            self._db.execute("INSERT OR REPLACE INTO facts VALUES (?, ?)",
-                             (identity, json.dumps(facts, ensure_ascii=False)))
+        def put() -> None:
+            with self._transaction():
+                self._db.execute("INSERT OR REPLACE INTO facts VALUES (?, ?)",
+                                 (identity, json.dumps(facts, ensure_ascii=False)))
+
+        self._safe(put, None)
 
     def get_languages(self, keys: Sequence[str]) -> dict[str, tuple[str, float]]:
         """Cached language-identification results among ``keys`` (see evalharness.scoring.flags)."""
-        return {key: (str(lang), float(conf)) for key, lang, conf in self._rows("languages", "lang, confidence", keys)}
+        none: list[tuple[Any, ...]] = []
+        rows = self._safe(lambda: self._rows("languages", "lang, confidence", keys), none)
+        return {key: (str(lang), float(conf)) for key, lang, conf in rows}
 
     def put_languages(self, items: Iterable[tuple[str, tuple[str, float]]]) -> None:
         """Store language-identification results."""
-        with self._transaction():
-            self._db.executemany("INSERT OR REPLACE INTO languages VALUES (?, ?, ?)",
-                                 [(k, lang, conf) for k, (lang, conf) in items])
+        rows = [(k, lang, conf) for k, (lang, conf) in items]
+
+        def put() -> None:
+            with self._transaction():
+                self._db.executemany("INSERT OR REPLACE INTO languages VALUES (?, ?, ?)", rows)
+
+        self._safe(put, None)
 
     def info(self) -> dict[str, Any]:
         """Path, size, number of entries, and entries per system identity."""
+        try:
+            return self._info()
+        except sqlite3.Error as err:
+            raise InputError(f"{self.path}: the translation cache is damaged ({err}); delete the file") from None
+
+    def _info(self) -> dict[str, Any]:
         count = self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0]
         per = []
         query = ("SELECT i.description, COUNT(t.key) FROM identities i LEFT JOIN translations t "
@@ -166,6 +242,12 @@ class TranslationCache:
 
     def clear(self) -> int:
         """Delete every entry; return how many there were."""
+        try:
+            return self._clear()
+        except sqlite3.Error as err:
+            raise InputError(f"{self.path}: the translation cache is damaged ({err}); delete the file") from None
+
+    def _clear(self) -> int:
         n = int(self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0])
         with self._transaction():
             self._db.execute("DELETE FROM translations")
