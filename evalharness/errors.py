@@ -23,6 +23,10 @@ class HypothesisError(InputError):
     """Hypotheses do not match the references (count, encoding, emptiness)."""
 
 
+class OutputError(EvalHarnessError):
+    """An output cannot be written (full disk, no permission, a directory in the way); nothing was written."""
+
+
 class ModelLoadError(EvalHarnessError):
     """A model cannot be found or loaded (missing directory, hub unreachable, bad files)."""
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from evalharness.errors import InputError
+from evalharness.errors import InputError, OutputError
 
 
 def read_text(path: Path, what: str = "file") -> str:
@@ -44,20 +44,68 @@ def read_lines(path: Path, what: str = "file") -> list[str]:
     return text.split("\n")
 
 
+def write_outputs(files: Mapping[Path, str]) -> None:
+    """Write every file or none: all go to temporary files first, then each is renamed into place.
+
+    A path that is a symbolic link is written through (its target is replaced, the link stays). An error
+    names the path the user gave, never the temporary file.
+    """
+    staged: list[tuple[Path, str, Path]] = []  # (given, temporary, final)
+    try:
+        for given, text in files.items():
+            final = Path(os.path.realpath(given))
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+                staged.append((given, tmp, final))
+                os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; results are meant to be shared
+                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                    handle.write(text)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as err:
+                raise OutputError(f"{given}: cannot write: {err.strerror or err}; nothing was written "
+                                  "(check free space, the folder and its permissions)") from None
+        for given, _, final in staged:
+            if final.is_dir():
+                raise OutputError(f"{given}: is a directory; give a file path")
+        for given, tmp, final in staged:
+            try:
+                os.replace(tmp, final)
+            except OSError as err:
+                raise OutputError(f"{given}: cannot write: {err.strerror or err}") from None
+    finally:
+        for _, tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; results are meant to be shared
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_outputs({path: text})
+
+
+def check_outputs(outputs: Mapping[str, Path | None], inputs: Iterable[Path]) -> None:
+    """Refuse, before anything is written, an output that is (or links to) an input or another output.
+
+    ``outputs`` maps what each output is (``--junit``) to its path; inputs are the files a command reads.
+    """
+    def same(a: Path, b: Path) -> bool:
+        try:
+            return a.exists() and b.exists() and os.path.samefile(a, b)
+        except OSError:
+            return False
+
+    given = [(what, path) for what, path in outputs.items() if path is not None]
+    read = [p for p in inputs if p.is_file()]
+    for what, path in given:
+        target = Path(os.path.realpath(path))
+        for source in read:
+            if same(target, source) or target == Path(os.path.realpath(source)):
+                raise InputError(f"{path}: {what} would overwrite the input {source}; choose another output path")
+    for i, (what, path) in enumerate(given):
+        for other_what, other in given[i + 1:]:
+            if os.path.realpath(path) == os.path.realpath(other) or same(path, other):
+                raise InputError(f"{path}: {what} and {other_what} are the same file; give each its own path")
 
 
 def atomic_write_lines(path: Path, lines: Iterable[str]) -> None:

@@ -12,7 +12,7 @@ from evalharness.gate.check import GateReport
 from evalharness.gate.compare import Comparison
 from evalharness.render.tables import markdown_table, text_table
 from evalharness.scoring.metrics import metric_label
-from evalharness.textio import atomic_write_text
+from evalharness.textio import write_outputs
 
 
 def render_table(rows: Sequence[Comparison], *, markdown: bool = True, extra_header: Sequence[str] = (),
@@ -87,11 +87,9 @@ def write_reports(report: GateReport, *, junit: Path | None = None, summary_md: 
                   environ: dict[str, Any] | None = None) -> None:
     """Write the JUnit and Markdown files asked for, and append to ``$GITHUB_STEP_SUMMARY`` when set."""
     env = os.environ if environ is None else environ
-    if junit:
-        atomic_write_text(junit, junit_xml(report))
     markdown = render_text(report, markdown=True)
-    if summary_md:
-        atomic_write_text(summary_md, markdown)
+    files = {**({junit: junit_xml(report)} if junit else {}), **({summary_md: markdown} if summary_md else {})}
+    write_outputs(files)  # both or neither
     step_summary = env.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:

@@ -14,6 +14,7 @@ from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
+from evalharness.registry import did_you_mean
 from evalharness.scoring.metrics import DEFAULT_METRICS, METRICS, default_tolerances
 from evalharness.scoring.significance import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
 from evalharness.systems.settings import (
@@ -25,6 +26,8 @@ from evalharness.systems.settings import (
     parse_system,
 )
 
+MAX_SEED = 2**32 - 1
+"""Seeds are handed to torch and numpy: keep them within what both take."""
 MAX_SAMPLES = 100_000
 """Upper bound of resamples and trials: beyond it the statistics change by less than their own noise."""
 
@@ -55,7 +58,7 @@ class Statistics(Strict):
     """Bootstrap settings for the confidence interval of every corpus score."""
 
     resamples: int = Field(default=DEFAULT_RESAMPLES, ge=100, le=MAX_SAMPLES)
-    seed: int = Field(default=DEFAULT_SEED, ge=0)
+    seed: int = Field(default=DEFAULT_SEED, ge=0, le=MAX_SEED)
     confidence: float = Field(default=CONFIDENCE, gt=0.5, lt=1.0)
 
 
@@ -79,7 +82,7 @@ class Gate(Strict):
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     test: Literal["bs", "ar"] = "bs"
     samples: int | None = Field(default=None, ge=100, le=MAX_SAMPLES)
-    seed: int = Field(default=DEFAULT_SEED, ge=0)
+    seed: int = Field(default=DEFAULT_SEED, ge=0, le=MAX_SEED)
     per_direction: dict[Direction, GateRule] = Field(default_factory=dict)
 
     @field_validator("tolerance")
@@ -106,6 +109,14 @@ class FlagsConfig(Strict):
     copy_similarity: float = Field(default=0.9, gt=0.0, le=1.0)
     language_confidence: float = Field(default=0.75, gt=0.0, le=1.0)
 
+    @field_validator("length_ratio")
+    @classmethod
+    def _band(cls, band: tuple[float, float]) -> tuple[float, float]:
+        low, high = band
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+            raise ValueError(f"expected [low, high] with 0 < low < high, got [{low}, {high}]")
+        return band
+
 
 class CorpusFiles(Strict):
     """An external test set as two line-aligned plain-text files."""
@@ -123,12 +134,30 @@ class RunConfig(Strict):
     systems: list[SerializeAsAny[SystemSettings]] = Field(min_length=1)
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
     output_dir: str = "runs"
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     statistics: Statistics = Field(default_factory=Statistics)
     gate: Gate | None = None
     cache: CacheConfig = Field(default_factory=CacheConfig)
     flags: FlagsConfig = Field(default_factory=FlagsConfig)
     where: list[str] = Field(default_factory=list)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics_once(cls, metrics: list[str]) -> list[str]:
+        for name in metrics:
+            if name not in METRICS:
+                raise ValueError(f"unknown metric {name!r}{did_you_mean(name, METRICS.names())} "
+                                 f"(known: {', '.join(METRICS.names())})")
+        if len(set(metrics)) != len(metrics):
+            raise ValueError(f"each metric once: {metrics}")
+        return metrics
+
+    @field_validator("directions")
+    @classmethod
+    def _each_direction_once(cls, directions: list[Direction]) -> list[Direction]:
+        if len(set(directions)) != len(directions):
+            raise ValueError(f"each direction once (a repeat would score its segments twice): {directions}")
+        return directions
 
     @field_validator("systems", mode="before")
     @classmethod
@@ -260,6 +289,8 @@ def _check_files(config: RunConfig, label: str) -> None:
     for i, system in enumerate(config.systems):
         if isinstance(system, ModelSettings) and looks_like_path(system.model):
             model_dir = Path(system.model).expanduser()
+            if model_dir.exists() and not model_dir.is_dir():
+                raise ConfigError(f"{label}: systems.{i}.model: {model_dir} is a file; give the model's directory")
             if not model_dir.is_dir():
                 raise ConfigError(f"{label}: systems.{i}.model: local model directory not found: {model_dir}")
         if isinstance(system, FilesSettings):

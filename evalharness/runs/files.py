@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from evalharness.errors import InputError
+from evalharness.errors import InputError, OutputError
 from evalharness.runs.schema import (
     BASELINE_KIND,
     RESULTS_FILE,
@@ -140,11 +140,13 @@ def _dump(model: BaseModel, **options: Any) -> str:
 def write_run(run_dir: Path, results: Results, segments: list[SegmentRecord], summary: str) -> None:
     """Write the three files of a run into a new directory beside ``run_dir``, then rename it into place.
 
-    ``run_dir`` must not exist or be empty; nothing is left behind if writing fails.
+    An existing ``run_dir`` is replaced as a whole (the caller decides whether that is allowed); nothing is
+    left behind if writing fails, and the error names ``run_dir``, not the temporary directory.
     """
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", suffix=".tmp", dir=run_dir.parent))
+    tmp: Path | None = None
     try:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", suffix=".tmp", dir=run_dir.parent))
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; results are meant to be shared
         (tmp / SEGMENTS_FILE).write_text("".join(_dump(s) + "\n" for s in segments), encoding="utf-8")
         (tmp / SUMMARY_FILE).write_text(summary, encoding="utf-8")
@@ -152,9 +154,12 @@ def write_run(run_dir: Path, results: Results, segments: list[SegmentRecord], su
         for file in tmp.iterdir():
             os.chmod(file, 0o666 & ~current_umask())
         _replace_dir(tmp, run_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    except OSError as err:
+        raise OutputError(f"{run_dir}: cannot write the run: {err.strerror or err}; nothing was written "
+                          "(check free space, the folder and its permissions)") from None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _replace_dir(new: Path, target: Path) -> None:

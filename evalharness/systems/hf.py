@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -131,11 +132,20 @@ class HFModelSystem(System):
             raise self._unreachable()
 
     def _check_model_dir(self, folder: Path) -> None:
-        if not (folder / "config.json").is_file():
+        config = folder / "config.json"
+        if not config.is_file():
             raise ModelLoadError(
                 f"{self.key}.model: {folder} is not a transformers model directory (no config.json); "
                 "point it at a folder written by save_pretrained or a downloaded snapshot"
             )
+        try:
+            data = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise ModelLoadError(f"{self.key}.model: {config} is not readable JSON ({_first_line(err)}); "
+                                 "restore the model's config.json") from None
+        if not isinstance(data, dict):
+            raise ModelLoadError(f"{self.key}.model: {config} holds a JSON {type(data).__name__}, not an object; "
+                                 "restore the model's config.json")
 
     def _unreachable(self) -> ModelLoadError:
         return ModelLoadError(
@@ -193,9 +203,10 @@ class HFModelSystem(System):
 
             try:
                 self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir()), local_files_only=True)
-            except (OSError, ValueError) as err:
-                raise ModelLoadError(f"{self.key}.model: cannot load a tokenizer from {self.model_dir()}: "
-                                     f"{_first_line(err)}") from None
+            except Exception as err:  # the loader runs over the user's files: any failure means they are damaged
+                raise ModelLoadError(f"{self.key}.model: cannot load a tokenizer from {self.model_dir()} "
+                                     f"({type(err).__name__}: {_first_line(err)}); check or re-download its "
+                                     "tokenizer files") from None
         return self._tokenizer
 
     # ------------------------------------------------------------------ inputs and batches
@@ -301,8 +312,9 @@ class TransformersSystem(HFModelSystem):
         dtype: Any = "auto" if gen.dtype == "auto" else getattr(torch, gen.dtype)
         try:
             model = AutoModelForSeq2SeqLM.from_pretrained(str(folder), dtype=dtype, local_files_only=True)
-        except (OSError, ValueError) as err:
-            raise ModelLoadError(f"{self.key}.model: cannot load a model from {folder}: {_first_line(err)}") from None
+        except Exception as err:  # as for the tokenizer: a damaged file can raise anything in the loader
+            raise ModelLoadError(f"{self.key}.model: cannot load a model from {folder} ({type(err).__name__}: "
+                                 f"{_first_line(err)}); check or re-download its weights and config.json") from None
         self._device = device
         self._model = model.to(device).eval()
         self.load_s = time.perf_counter() - start

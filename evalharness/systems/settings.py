@@ -10,9 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evalharness.corpus.model import Direction
+
+MAX_NEW_TOKENS = 4096
+"""Longer than any segment a seq2seq MT model is trained for; a typo (1e9) fails before a model loads."""
 
 
 class Strict(BaseModel):
@@ -24,9 +27,16 @@ class Strict(BaseModel):
 class SystemSettings(Strict):
     """What every system has: a unique name, its backend, and the directions it serves."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f\u0085\u2028\u2029]+$")  # one line
     backend: str = "transformers"
     directions: list[Direction] | None = None
+
+    @field_validator("directions")
+    @classmethod
+    def _once_each(cls, directions: list[Direction] | None) -> list[Direction] | None:
+        if directions is not None and len(set(directions)) != len(directions):
+            raise ValueError(f"each direction once: {directions}")
+        return directions
 
 
 class CopySettings(SystemSettings):
@@ -46,7 +56,7 @@ class Decoding(Strict):
     """Decoding and batching settings shared by the model engines; all part of a system's identity."""
 
     num_beams: int = Field(default=1, ge=1)
-    max_new_tokens: int = Field(default=256, ge=1)
+    max_new_tokens: int = Field(default=256, ge=1, le=MAX_NEW_TOKENS)
     batch_size: int = Field(default=8, ge=1)
     batch_tokens: int | None = Field(default=None, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
