@@ -1,9 +1,9 @@
 """Build a random-weight MarianMT model on disk, for offline tests, smoke runs and benchmarks.
 
 The model is saved with ``save_pretrained`` next to real MarianTokenizer files (``source.spm``,
-``target.spm``, ``vocab.json``) whose SentencePiece model is trained on corpus text, so it loads through
-exactly the code path of a hub model such as ``Helsinki-NLP/opus-mt-en-mul``. Its translations are
-noise: use it to test plumbing, never quality.
+``target.spm``, ``vocab.json``) whose SentencePiece model is trained on the shipped article corpus, so it
+loads through exactly the code path of a hub model such as ``Helsinki-NLP/opus-mt-en-mul``. Its
+translations are noise: use it to test plumbing, never quality.
 
     python -m evalharness.tiny_model OUT_DIR            # tiny: seconds to build and run
     python -m evalharness.tiny_model OUT_DIR --opus-mt  # opus-mt size (d_model 512, 6+6 layers, ~60k vocab)
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +40,26 @@ TINY = Architecture()
 OPUS_MT = Architecture(d_model=512, layers=6, heads=8, ffn=2048, vocab_size=60_000)
 
 
-def corpus_texts() -> list[str]:
-    """Both sides of every corpus found under ``corpora/``: the SentencePiece training text."""
-    from evalharness.corpus import LANGUAGES, available_corpora, load_corpus
+ARTICLE_CORPUS = "rt-2013-russia-japan-2plus2"
 
+
+def corpus_texts() -> list[str]:
+    """Both sides of every pair of the shipped article corpus: the SentencePiece training text.
+
+    Read from the shipped copy only (never ``./corpora`` or ``$EVALHARNESS_CORPORA``), so that the
+    tokenizer, and with it the model and the committed CI baseline, cannot change with what else is
+    on the corpus search path.
+    """
+    from evalharness.corpus import LANGUAGES, load_corpus
+    from evalharness.errors import CorpusError
+    from evalharness.paths import bundled_corpora_dir
+
+    folder = bundled_corpora_dir() / ARTICLE_CORPUS
+    if not (folder / "pairs.jsonl").is_file():
+        raise CorpusError(f"{folder}: the shipped corpus {ARTICLE_CORPUS!r} is missing; reinstall evalharness")
     texts: list[str] = []
-    for folder in available_corpora().values():
-        for pair in load_corpus(folder).pairs:
-            texts.extend(pair.sides[lang].text for lang in LANGUAGES)
+    for pair in load_corpus(folder).pairs:
+        texts.extend(pair.sides[lang].text for lang in LANGUAGES)
     return texts
 
 
@@ -110,7 +123,13 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--opus-mt", action="store_true", help="opus-mt size instead of tiny")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(list(argv) if argv is not None else None)
-    build_marian(args.out_dir, arch=OPUS_MT if args.opus_mt else TINY, seed=args.seed)
+    from evalharness.errors import EvalHarnessError
+
+    try:
+        build_marian(args.out_dir, arch=OPUS_MT if args.opus_mt else TINY, seed=args.seed)
+    except EvalHarnessError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
     print(args.out_dir)
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -204,3 +205,63 @@ def test_show_one_pair(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["corpus", "show", CORPUS_NAME, "--id", "p07"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["kind"] == "heading" and record["en"]["text"] == "Military and Cyber-Security Cooperation"
+
+
+def _extra_corpus(parent: Path, name: str) -> Path:
+    """A copy of the shipped corpus under another name, with one pair's text changed."""
+    folder = parent / name
+    shutil.copytree(CORPUS_DIR, folder)
+    path = folder / "pairs.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    _set_text(records[2], "en", "An extra corpus with words the article never uses: zygote quokka.")
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return folder
+
+
+def test_search_order_env_then_cwd_then_shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalharness.corpus import available_corpora, corpora_dirs
+    from evalharness.paths import bundled_corpora_dir
+
+    first, second, cwd = tmp_path / "first", tmp_path / "second", tmp_path / "cwd"
+    _extra_corpus(first, "extra")
+    _extra_corpus(second, "extra")  # shadowed by the one in ``first``
+    _extra_corpus(cwd / "corpora", CORPUS_NAME)  # shadows the shipped article, by name only
+    monkeypatch.setenv("EVALHARNESS_CORPORA", os.pathsep.join([str(first), str(second), str(first)]))
+    monkeypatch.chdir(cwd)
+    assert corpora_dirs() == [first, second, cwd / "corpora", bundled_corpora_dir()]
+    assert available_corpora() == {"extra": first / "extra", CORPUS_NAME: cwd / "corpora" / CORPUS_NAME}
+
+
+def test_extra_corpus_is_listed_and_leaves_the_tiny_model_text_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from evalharness.tiny_model import corpus_texts
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("EVALHARNESS_CORPORA", raising=False)
+    before = corpus_texts()
+    assert before == [pair.text(lang) for pair in load_corpus(CORPUS_DIR).pairs for lang in ("ms", "en")]
+
+    extra = _extra_corpus(tmp_path / "more", "extra-corpus")
+    _extra_corpus(elsewhere / "corpora", CORPUS_NAME)  # even a same-named corpus in ./corpora is not read
+    monkeypatch.setenv("EVALHARNESS_CORPORA", str(extra.parent))
+    assert main(["corpus", "list"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [(row[0], row[3]) for row in rows] == [("extra-corpus", str(extra)),
+                                                  (CORPUS_NAME, str(elsewhere / "corpora" / CORPUS_NAME))]
+    assert corpus_texts() == before
+
+
+def test_no_corpus_anywhere_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import evalharness.paths
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EVALHARNESS_CORPORA", str(tmp_path / "empty"))
+    monkeypatch.setattr(evalharness.paths, "bundled_corpora_dir", lambda: tmp_path / "not-installed")
+    assert main(["corpus", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no named corpora found" in err, err
+    for folder in ("empty", "corpora", "not-installed"):
+        assert str(tmp_path / folder) in err

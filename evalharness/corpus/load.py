@@ -22,22 +22,28 @@ _REQUIRED = ("id", "kind", "ms", "en")
 
 
 def corpora_dirs() -> list[Path]:
-    """Where named corpora are looked up, in order: $EVALHARNESS_CORPORA, ./corpora, the source tree's."""
+    """Where named corpora are looked up, in order: ``$EVALHARNESS_CORPORA``, ``./corpora``, the shipped ones.
+
+    ``$EVALHARNESS_CORPORA`` may list several folders (``os.pathsep``-separated); ``./corpora`` is in the
+    current directory. The order is the same from a checkout or an installed wheel; a folder listed twice
+    is kept once.
+    """
+    from evalharness.paths import bundled_corpora_dir
+
     dirs: list[Path] = []
     env = os.environ.get("EVALHARNESS_CORPORA")
     if env:
-        dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
+        dirs.extend(Path(p).expanduser() for p in env.split(os.pathsep) if p)
     dirs.append(Path.cwd() / "corpora")
-    dirs.append(Path(__file__).resolve().parent.parent / "corpora")
-    seen: list[Path] = []
+    dirs.append(bundled_corpora_dir())
+    unique: dict[Path, Path] = {}
     for d in dirs:
-        if d.resolve() not in [s.resolve() for s in seen]:
-            seen.append(d)
-    return seen
+        unique.setdefault(d.resolve(), d)
+    return list(unique.values())
 
 
 def available_corpora() -> dict[str, Path]:
-    """Named corpora found on the search path (first one wins)."""
+    """Named corpora found on the search path (:func:`corpora_dirs`); for a name found twice, the first wins."""
     found: dict[str, Path] = {}
     for base in corpora_dirs():
         if not base.is_dir():
@@ -49,7 +55,7 @@ def available_corpora() -> dict[str, Path]:
 
 
 def load_corpus(spec: str | Path, *, strict: bool = True) -> Corpus:
-    """Load a corpus by name (from ``corpora/``), by folder, or by ``pairs.jsonl`` path.
+    """Load a corpus by name (see :func:`corpora_dirs`), by folder, or by ``pairs.jsonl`` path.
 
     With ``strict`` (the default) duplicate ids are an error; ``corpus check`` loads leniently and
     reports them as problems instead.
@@ -65,9 +71,9 @@ def load_corpus(spec: str | Path, *, strict: bool = True) -> Corpus:
     from evalharness.registry import did_you_mean
 
     hint = did_you_mean(str(spec), named)
+    known = ", ".join(sorted(named)) or f"none in {os.pathsep.join(str(d) for d in corpora_dirs())}"
     raise CorpusError(
-        f"corpus {str(spec)!r} not found: not a file or folder, and not a named corpus{hint} "
-        f"(named corpora: {', '.join(sorted(named)) or 'none'})"
+        f"corpus {str(spec)!r} not found: not a file or folder, and not a named corpus{hint} (named corpora: {known})"
     )
 
 
