@@ -32,7 +32,7 @@ bench: setup
 gate-example: setup
 	$(PY) -m evalharness.tiny_model ./build/tiny-marian >/dev/null
 	$(VENV)/bin/evalharness check --baseline baselines/ci-example.json --config configs/ci-example.yaml \
-		--run-dir build/ci-run --junit build/junit.xml --summary-md build/check.md --quiet
+		--run-dir build/ci-run --overwrite --junit build/junit.xml --summary-md build/check.md --quiet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -9,10 +9,8 @@ cannot silently replace a built-in. A loaded target must be a subclass of the re
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Iterable
-from importlib import metadata
 from typing import Any, Generic, TypeVar
 
 from evalharness.errors import EvalHarnessError, UnknownNameError
@@ -26,6 +24,8 @@ class RegistryError(EvalHarnessError):
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A ``; did you mean 'x'?`` suffix for the closest choice, or an empty string."""
+    import difflib
+
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -53,6 +53,8 @@ class Registry(Generic[T]):
         if self._plugins_read:
             return
         self._plugins_read = True
+        from importlib import metadata  # ~20 ms: only when a name is looked up, not for --help
+
         for entry in metadata.entry_points(group=self.group or ""):
             self.register(entry.name, entry.value)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from evalharness.errors import InputError, OutputError
 
@@ -30,6 +32,25 @@ def read_text(path: Path, what: str = "file") -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def parse_json(text: str, where: str, what: str = "", *, one_line: bool = False) -> Any:
+    """``json.loads`` that refuses lone surrogates (``"\\ud800"``): valid JSON, but not text that can be written
+    back as UTF-8, so it would fail later, far from the file that held it. Raises :class:`InputError`.
+    ``one_line``: ``text`` is one line of a JSON Lines file and ``where`` already ends with its number."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        line = "" if one_line else f":{err.lineno}"  # one JSON Lines record: ``where`` names the line already
+        raise InputError(f"{where}{line}: invalid JSON{' in ' + what if what else ''}: {err.msg} "
+                         f"(column {err.colno})") from None
+    if "\\u" in text:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise InputError(f"{where}: holds a lone surrogate U+{ord(err.object[err.start]):04X} (a \\u escape "
+                             "with no pair); text must be valid Unicode") from None
+    return value
+
+
 def read_lines(path: Path, what: str = "file") -> list[str]:
     """Return the file's lines (no line terminators); a final newline does not make an extra empty line.
 
@@ -44,6 +65,24 @@ def read_lines(path: Path, what: str = "file") -> list[str]:
     return text.split("\n")
 
 
+STALE_TEMP_S = 600
+"""A temporary file or folder of ours this old was left by a killed process (a write takes seconds)."""
+
+
+def remove_stale_temps(final: Path) -> None:
+    """Remove what an earlier writer of ``final``, killed mid-write, left beside it (``.NAME.*.tmp``/``.old``)."""
+    import shutil
+    import time
+
+    now = time.time()
+    for leftover in final.parent.glob(f".{final.name}.*"):
+        if leftover.suffix in (".tmp", ".old") and now - leftover.lstat().st_mtime > STALE_TEMP_S:
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
 def write_outputs(files: Mapping[Path, str]) -> None:
     """Write every file or none: all go to temporary files first, then each is renamed into place.
 
@@ -56,6 +95,7 @@ def write_outputs(files: Mapping[Path, str]) -> None:
             final = Path(os.path.realpath(given))
             try:
                 final.parent.mkdir(parents=True, exist_ok=True)
+                remove_stale_temps(final)
                 fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
                 staged.append((given, tmp, final))
                 os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; results are meant to be shared

@@ -40,9 +40,10 @@ def check_corpus(corpus: Corpus) -> list[Finding]:
     seen: dict[str, str] = {}
     files = corpus.files[-1] if corpus.files else Path(corpus.origin)
 
-    def where(p: Pair) -> str:
+    def where(p: Pair, lang: str | None = None) -> str:
+        """``file:line: id``; the file of ``lang`` when each language has its own (``--ms X --en Y``)."""
         line = f":{p.source_line}" if p.source_line is not None else ""
-        return f"{files}{line}: {p.id}"
+        return f"{corpus.side_files.get(lang, files) if lang else files}{line}: {p.id}"
 
     for p in corpus.pairs:
         loc = where(p)
@@ -52,20 +53,21 @@ def check_corpus(corpus: Corpus) -> list[Finding]:
         declared = {(q.lang, q.span) for q in p.quirks}
         for lang in LANGUAGES:
             side = p.sides[lang]
-            findings.extend(Finding("error", loc, f"{lang}: {m}") for m in _text_problems(side.text))
+            at = where(p, lang)
+            findings.extend(Finding("error", at, f"{lang}: {m}") for m in _text_problems(side.text))
             for pattern, reason in _WRAP_PATTERNS:
                 for match in pattern.finditer(side.text):
                     if not any(q_lang == lang and match.group(0) in span and span in side.text
                                for q_lang, span in declared):
-                        findings.append(Finding("error", loc, f"{lang}: {reason} at {match.group(0)!r}"))
+                        findings.append(Finding("error", at, f"{lang}: {reason} at {match.group(0)!r}"))
                         break
             if side.sentences and " ".join(side.sentences) != side.text:
-                findings.append(Finding("error", loc, f"{lang}: sentences do not rejoin (with single spaces) "
-                                                      "to the paragraph text"))
+                findings.append(Finding("error", at, f"{lang}: sentences do not rejoin (with single spaces) "
+                                                     "to the paragraph text"))
             for i, sent in enumerate(side.sentences):
                 if not sent.strip():
-                    findings.append(Finding("error", loc, f"{lang}: sentence {i} is empty"))
-        findings.extend(Finding("error", loc, m) for m in _alignment_problems(p))
+                    findings.append(Finding("error", at, f"{lang}: sentence {i} is empty"))
+        findings.extend(Finding("error", loc, m) for m in alignment_problems(p))
         for q in p.quirks:
             if q.lang not in LANGUAGES or q.span not in p.sides[q.lang].text:
                 findings.append(Finding("error", loc, f"quirk {q.span!r} ({q.lang}) not found in the text"))
@@ -92,7 +94,8 @@ def _text_problems(text: str) -> list[str]:
     return problems
 
 
-def _alignment_problems(p: Pair) -> list[str]:
+def alignment_problems(p: Pair) -> list[str]:
+    """What is wrong with a pair's sentence alignment (empty when it is sound or absent)."""
     if not p.alignment:
         if any(p.sides[lang].sentences for lang in LANGUAGES):
             return ["sentences given but no alignment"]

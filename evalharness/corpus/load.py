@@ -8,15 +8,15 @@ reports a corpus whose recorded hash no longer matches.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evalharness.corpus.check import alignment_problems
 from evalharness.corpus.model import FIDELITY, KINDS, LANGUAGES, Corpus, Pair, Quirk, Side
-from evalharness.errors import CorpusError
-from evalharness.textio import read_lines, read_text
+from evalharness.errors import CorpusError, InputError
+from evalharness.textio import parse_json, read_lines, read_text
 
 _REQUIRED = ("id", "kind", "ms", "en")
 
@@ -82,11 +82,14 @@ def _load_dir(folder: Path, *, strict: bool) -> Corpus:
     meta: dict[str, Any] = {}
     if meta_path.is_file():
         try:
-            meta = json.loads(read_text(meta_path, "corpus metadata"))
-        except json.JSONDecodeError as err:
-            raise CorpusError(f"{meta_path}:{err.lineno}: invalid JSON: {err.msg}") from None
+            meta = parse_json(read_text(meta_path, "corpus metadata"), str(meta_path))
+        except InputError as err:
+            raise CorpusError(str(err)) from None
         if not isinstance(meta, dict):
             raise CorpusError(f"{meta_path}: expected a JSON object")
+        for key in ("name", "version", "description", "content_hash"):
+            if key in meta and not isinstance(meta[key], str):
+                raise CorpusError(f"{meta_path}: field {key!r} must be a string, got {type(meta[key]).__name__}")
     pairs_path = folder / "pairs.jsonl"
     corpus = _load_jsonl(pairs_path, name=str(meta.get("name", folder.name)), strict=strict)
     files = [meta_path, pairs_path] if meta_path.is_file() else [pairs_path]
@@ -109,10 +112,14 @@ def _load_jsonl(path: Path, *, name: str, strict: bool) -> Corpus:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise CorpusError(f"{path}:{lineno}: invalid JSON: {err.msg} (column {err.colno})") from None
+            record = parse_json(line, f"{path}:{lineno}", one_line=True)
+        except InputError as err:
+            raise CorpusError(str(err)) from None
         pair = _parse_pair(record, where=f"{path}:{lineno}", lineno=lineno)
+        if strict:
+            problems = alignment_problems(pair)
+            if problems:  # a sentence-level run would index past the sentences; corpus check lists these instead
+                raise CorpusError(f"{path}:{lineno}: {pair.id}: {problems[0]}; run 'evalharness corpus check'")
         if strict and pair.id in seen:
             raise CorpusError(
                 f"{path}:{lineno}: duplicate id {pair.id!r} (first on line {seen[pair.id]}); ids must be unique"
@@ -134,10 +141,10 @@ def _parse_pair(record: Any, *, where: str, lineno: int) -> Pair:
     if not isinstance(pid, str) or not pid:
         raise CorpusError(f"{where}: field 'id' must be a non-empty string")
     kind = record["kind"]
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise CorpusError(f"{where}: field 'kind' is {kind!r}; expected one of {', '.join(sorted(KINDS))}")
     fidelity = record.get("fidelity")
-    if fidelity is not None and fidelity not in FIDELITY:
+    if fidelity is not None and (not isinstance(fidelity, str) or fidelity not in FIDELITY):
         raise CorpusError(
             f"{where}: field 'fidelity' is {fidelity!r}; expected one of {', '.join(sorted(FIDELITY))}"
         )
@@ -218,4 +225,4 @@ def load_plain_pair(files: Mapping[str, str | Path], *, name: str | None = None)
     )
     label = name or f"{paths['ms'].name}+{paths['en'].name}"
     return Corpus(name=label, version="0", pairs=pairs, origin=f"{paths['ms']} + {paths['en']}",
-                  files=(paths["ms"], paths["en"]))
+                  files=(paths["ms"], paths["en"]), side_files=paths)

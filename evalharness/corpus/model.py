@@ -83,6 +83,7 @@ class Corpus:
     recorded_hash: str | None = None
     description: str = ""
     files: tuple[Path, ...] = field(default=())
+    side_files: Mapping[str, Path] = field(default_factory=dict)  # per language, when each has its own file
 
     @property
     def content_hash(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -60,14 +61,19 @@ class GateReport:
         return [r.failure_line() for r in self.rows if r.regression]
 
 
+def gate_settings(source: str, data: dict[str, Any]) -> Gate:
+    """Validate gate settings read from a run or a (possibly hand-edited) baseline; errors name the file."""
+    try:
+        return Gate.model_validate(data)
+    except ValidationError as err:
+        raise config_error(source, err, prefix="gate") from None
+
+
 def resolve_gate(run: Run, baseline: Run | Baseline) -> Gate:
     """Gate settings: the checked run's config ``gate:`` section, else the baseline's, else the defaults."""
     for source, data in ((str(run.origin), run.gate), (str(baseline.origin), baseline.gate)):
         if data is not None:
-            try:
-                return Gate.model_validate(data)
-            except ValidationError as err:
-                raise config_error(source, err, prefix="gate") from None
+            return gate_settings(source, data)
     return Gate()
 
 

@@ -14,8 +14,9 @@ from typing import Any
 from evalharness.corpus.tags import matches, parse_where
 from evalharness.errors import InputError
 from evalharness.runs.schema import Baseline, Run
+from evalharness.scoring.defaults import DEFAULT_SEED
 from evalharness.scoring.metrics import Metric, get_metric, metric_label
-from evalharness.scoring.significance import DEFAULT_SEED, Test, min_detectable_difference, paired_test
+from evalharness.scoring.significance import Test, min_detectable_difference, paired_test
 
 
 @dataclass(frozen=True)

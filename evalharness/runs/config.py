@@ -5,8 +5,9 @@ Every error names the file and the dotted key (``configs/x.yaml: systems.0.gener
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,8 +16,8 @@ from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
 from evalharness.registry import did_you_mean
-from evalharness.scoring.metrics import DEFAULT_METRICS, METRICS, default_tolerances
-from evalharness.scoring.significance import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
+from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_METRICS, DEFAULT_RESAMPLES, DEFAULT_SEED
+from evalharness.scoring.metrics import METRICS, default_tolerances
 from evalharness.systems.settings import (
     FilesSettings,
     ModelSettings,
@@ -215,11 +216,68 @@ def apply_override(data: dict[str, Any], path: list[str], value: Any, *, label: 
             raise ConfigError(f"--set {label}: {'.'.join(path[:depth])} is a value, not a mapping or list")
 
 
-def load_config(path: Path | None, overrides: Sequence[str] = (), *,
-                base: dict[str, Any] | None = None) -> RunConfig:
-    """Read ``path`` (YAML), apply ``overrides`` (``KEY=VALUE``), validate; errors name the file and key."""
+MAX_CONFIG_BYTES = 1_000_000
+"""A config is a short YAML file; anything larger is a mistake (a wrong path, a device file)."""
+
+
+def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
+    """The YAML mapping in ``path``; size-limited, and a key given twice in one mapping is an error."""
     import yaml
 
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} file not found") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read {what}: {err.strerror or err}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1_000_000} MB; is this the {what} file?")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: {what} is not valid UTF-8 (byte offset {err.start})") from None
+    try:
+        loaded = yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
+@functools.lru_cache(maxsize=1)
+def _unique_key_loader() -> Any:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, (str, int, float, bool)) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} given twice in one mapping", key_node.start_mark)
+                if isinstance(key, (str, int, float, bool)):
+                    seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+def load_config(path: Path | None, overrides: Sequence[str] = (), *,
+                base: dict[str, Any] | None = None) -> RunConfig:
+    """Read ``path`` (YAML), apply ``overrides`` (``KEY=VALUE``), validate; errors name the file and key.
+
+    An error in a key that a ``--set`` override gave is blamed on that override, not on the file.
+    """
     from evalharness.paths import resolve_config_path
 
     if path is not None:
@@ -227,27 +285,19 @@ def load_config(path: Path | None, overrides: Sequence[str] = (), *,
     data: dict[str, Any] = dict(base or {})
     label = str(path) if path is not None else "<command line>"
     if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path}: cannot read config: {err}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-            raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
-        data.update(loaded)
+        data.update(read_yaml_mapping(path))
     for item in overrides:
         keys, value = parse_override(item)
         apply_override(data, keys, value, label=item)
+
+    def blame(key: str) -> str:
+        """The ``--set`` item that set ``key`` (or a mapping above it), else the file."""
+        for item in reversed(overrides):
+            given = item.partition("=")[0].strip()
+            if key == given or key.startswith(given + ".") or given.startswith(key + "."):
+                return f"--set {item}"
+        return label
+
     systems = data.get("systems")
     if isinstance(systems, list):  # each backend validates its own settings, so errors name systems.N.key
         parsed: list[Any] = []
@@ -255,28 +305,42 @@ def load_config(path: Path | None, overrides: Sequence[str] = (), *,
             try:
                 parsed.append(parse_system(item))
             except ValidationError as err:
-                raise config_error(label, err, prefix=f"systems.{i}") from None
+                raise config_error(label, err, prefix=f"systems.{i}", blame=blame) from None
             except UnknownNameError as err:
-                raise ConfigError(f"{label}: systems.{i}.backend: {err}") from None
+                raise ConfigError(f"{blame(f'systems.{i}.backend')}: systems.{i}.backend: {err}") from None
         data = {**data, "systems": parsed}
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as err:
-        raise config_error(label, err) from None
+        raise config_error(label, err, blame=blame) from None
     _check_files(config, label)
     return config
 
 
-def config_error(label: str, err: ValidationError, *, prefix: str = "") -> ConfigError:
-    """One line for the first validation error: file, dotted key, what is wrong and (briefly) what was given."""
+def config_error(label: str, err: ValidationError, *, prefix: str = "",
+                 blame: Callable[[str], str] | None = None) -> ConfigError:
+    """One line for the first validation error: where it came from, dotted key, what is wrong, what was given.
+
+    The given value is shown abbreviated: a YAML alias bomb expands to gigabytes when printed whole.
+    """
     first = err.errors()[0]
     key = ".".join([*([prefix] if prefix else []), *(str(p) for p in first["loc"])]) or "(top level)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    given = repr(first["input"])
-    given = given if len(given) <= 80 else given[:77] + "..."
-    got = f" (got {given})" if first["type"] not in ("missing", "extra_forbidden") else ""
+    got = f" (got {_short_repr(first['input'])})" if first["type"] not in ("missing", "extra_forbidden") else ""
     msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-    return ConfigError(f"{label}: {key}: {msg}{got}{more}")
+    source = blame(key) if blame is not None else label
+    return ConfigError(f"{source}: {key}: {msg}{got}{more}")
+
+
+def _short_repr(value: Any) -> str:
+    """``repr`` bounded in size and in depth, computed without expanding the whole value."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring, short.maxother, short.maxlevel = 60, 60, 2
+    short.maxlist = short.maxdict = short.maxtuple = short.maxset = 4
+    text = short.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _check_files(config: RunConfig, label: str) -> None:

@@ -32,7 +32,7 @@ from evalharness.runs.schema import (
     Run,
     SegmentRecord,
 )
-from evalharness.textio import atomic_write_text, current_umask, read_lines, read_text
+from evalharness.textio import atomic_write_text, current_umask, parse_json, read_lines, read_text, remove_stale_temps
 
 REGENERATE = "regenerate it with 'evalharness baseline update RUN_DIR -o FILE'"
 
@@ -46,10 +46,7 @@ def _invalid(file: Path, what: str, err: ValidationError, fix: str) -> InputErro
 
 
 def _json(file: Path, what: str) -> Any:
-    try:
-        return json.loads(read_text(file, what))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{file}:{err.lineno}: invalid JSON in {what}: {err.msg}") from None
+    return parse_json(read_text(file, what), str(file), what)
 
 
 def _check_version(file: Path, what: str, data: Any, fix: str) -> None:
@@ -85,9 +82,7 @@ def load_segments(path: Path) -> list[SegmentRecord]:
     out: list[SegmentRecord] = []
     for lineno, line in enumerate(read_lines(file, "segments file"), start=1):
         try:
-            out.append(SegmentRecord.model_validate(json.loads(line)))
-        except json.JSONDecodeError as err:
-            raise InputError(f"{file}:{lineno}: invalid JSON: {err.msg}") from None
+            out.append(SegmentRecord.model_validate(parse_json(line, f"{file}:{lineno}", one_line=True)))
         except ValidationError as err:
             raise _invalid(Path(f"{file}:{lineno}"), "segment record", err,
                            "rerun 'evalharness run' to write it again") from None
@@ -146,6 +141,7 @@ def write_run(run_dir: Path, results: Results, segments: list[SegmentRecord], su
     tmp: Path | None = None
     try:
         run_dir.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(run_dir)
         tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", suffix=".tmp", dir=run_dir.parent))
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; results are meant to be shared
         (tmp / SEGMENTS_FILE).write_text("".join(_dump(s) + "\n" for s in segments), encoding="utf-8")

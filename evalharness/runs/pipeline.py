@@ -22,7 +22,7 @@ from evalharness.errors import HypothesisError, InputError
 from evalharness.runs.config import CorpusFiles, RunConfig, Statistics
 from evalharness.runs.files import write_run
 from evalharness.runs.manifest import build_manifest
-from evalharness.runs.schema import SCHEMA_VERSION, DirectionResult, MetricScore, Results, SegmentRecord
+from evalharness.runs.schema import RESULTS_FILE, SCHEMA_VERSION, DirectionResult, MetricScore, Results, SegmentRecord
 from evalharness.scoring.flags import (
     LID_LANGUAGES,
     FlagSettings,
@@ -37,6 +37,7 @@ from evalharness.scoring.slices import slice_scores
 from evalharness.store import TranslationCache, default_cache_path
 from evalharness.systems import System, Translation, create_system
 from evalharness.systems.cached import CachedSystem
+from evalharness.systems.settings import FilesSettings, ModelSettings, looks_like_path
 
 ProgressFactory = Callable[[str, int], Any]
 """Makes a progress bar: (description, total) → object with ``update(n)`` and ``close()``."""
@@ -171,7 +172,11 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
     sources = [seg.texts[src] for seg in chosen]
     references = [seg.texts[tgt] for seg in chosen]
     hypotheses = [t.text for t in translations]
-    corpus_scores, seg_scores, stats = score_direction(metrics, hypotheses, references, config.statistics)
+    try:
+        corpus_scores, seg_scores, stats = score_direction(metrics, hypotheses, references, config.statistics)
+    except HypothesisError as err:
+        raise HypothesisError(f"system {translated.system!r}, {translated.direction}: {err} (the translations "
+                              "are in the cache: a rerun does not translate again)") from None
     settings = FlagSettings((config.flags.length_ratio[0], config.flags.length_ratio[1]),
                             config.flags.copy_similarity, config.flags.language_confidence, config.flags.enabled)
     expected = reference_ratio(sources, references)
@@ -213,17 +218,64 @@ def open_store(config: RunConfig) -> TranslationCache | None:
 
 
 def default_run_dir(config: RunConfig, config_path: Path | None, now: datetime) -> Path:
-    """``<output_dir>/<UTC timestamp>-<config name>``."""
+    """``<output_dir>/<UTC timestamp>-<config name>``, with ``-2``, ``-3``… if that is taken (same second)."""
     stem = config_path.stem if config_path else "run"
-    return Path(config.output_dir) / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{stem}"
+    base = Path(config.output_dir) / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{stem}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def run_inputs(config: RunConfig, config_path: Path | None, corpus: Corpus) -> list[Path]:
+    """Every file or folder a run reads: its run directory must hold none of them."""
+    paths: list[Path] = [*([config_path] if config_path else []), *corpus.files]
+    for system in config.systems:
+        if isinstance(system, ModelSettings) and looks_like_path(system.model):
+            paths.append(Path(system.model).expanduser())
+        if isinstance(system, FilesSettings):
+            paths += [Path(p).expanduser() for p in system.hypotheses.values()]
+    if config.cache.enabled:
+        paths.append(Path(config.cache.path).expanduser() if config.cache.path else default_cache_path())
+    return paths
+
+
+def check_run_dir(target: Path, *, overwrite: bool, inputs: list[Path]) -> None:
+    """Refuse, before any work, a run directory that would replace something it should not.
+
+    A non-empty directory is replaced only with ``overwrite`` and only if it is a run directory; a directory
+    that holds (or is) an input of the run is never replaced.
+    """
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target}: exists and is not a directory; give a new --run-dir")
+    resolved = target.resolve()
+    for path in inputs:
+        where = path.resolve()
+        if where == resolved or resolved in where.parents:
+            raise InputError(f"{target}: the run directory would replace {path}, an input of this run; "
+                             "give another --run-dir")
+    if target.is_dir() and any(target.iterdir()):
+        if not overwrite:
+            raise InputError(f"{target}: run directory exists and is not empty; pass --overwrite to replace it "
+                             "as a whole, or give a new --run-dir")
+        if not (target / RESULTS_FILE).is_file():
+            raise InputError(f"{target}: not a run directory (no {RESULTS_FILE}); --overwrite replaces only a "
+                             "run directory: give another --run-dir")
 
 
 def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = None, run_dir: Path | None = None,
-        progress: ProgressFactory | None = None) -> RunOutput:
-    """Translate the corpus with every system in every direction, score, and write the run directory."""
+        overwrite: bool = False, progress: ProgressFactory | None = None) -> RunOutput:
+    """Translate the corpus with every system in every direction, score, and write the run directory.
+
+    ``run_dir`` (default: a new ``<output_dir>/<timestamp>-<config>``) must be new or empty unless
+    ``overwrite``, which replaces an existing run directory as a whole once the new run is complete.
+    """
     started = datetime.now(timezone.utc)
     metrics = get_metrics(config.metrics)
     corpus = open_corpus(config)
+    target = run_dir or default_run_dir(config, config_path, started)
+    check_run_dir(target, overwrite=overwrite, inputs=run_inputs(config, config_path, corpus))
     segments: list[Segment] = corpus.segments(config.level)
     parse_where(config.where)  # a bad filter fails before any model loads
     used = {d for s in config.systems for d in config.system_directions(s)}
@@ -256,6 +308,6 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
                               str(store.path) if store is not None else None, started, datetime.now(timezone.utc))
     results_file = Results(schema_version=SCHEMA_VERSION, manifest=manifest, results=results)
     summary = summarize(results_file, records)
-    target = run_dir or default_run_dir(config, config_path, started)
+    check_run_dir(target, overwrite=overwrite, inputs=[])  # again: another process may have written there since
     write_run(target, results_file, records, summary)
     return RunOutput(target, results_file, records, summary)

@@ -41,6 +41,7 @@ class Metric(ABC):
     label: ClassVar[str]  # as people write it: BLEU, chrF, chrF++, TER
     higher_is_better: ClassVar[bool]
     default_tolerance: ClassVar[float] = 1.0  # score points a drop may reach and pass the gate, unless configured
+    max_words: ClassVar[int | None] = None  # longest segment (words, either side) the metric accepts; None: any
 
     def __init__(self, **options: Any) -> None:
         """Build the sacrebleu objects; ``options`` go to the sacrebleu class (none: sacrebleu's defaults)."""
@@ -68,7 +69,19 @@ class Metric(ABC):
     def segment_stats(self, hypotheses: Sequence[str], references: Sequence[str]) -> list[list[float]]:
         """Sufficient statistics of each segment, the input of :meth:`score_from_stats`."""
         check_aligned(hypotheses, references)
+        if self.max_words is not None:
+            self._check_lengths(hypotheses, references, self.max_words)
         return sb.extract_stats(self.corpus_metric, hypotheses, references)
+
+    def _check_lengths(self, hypotheses: Sequence[str], references: Sequence[str], limit: int) -> None:
+        for what, texts in (("hypothesis", hypotheses), ("reference", references)):
+            for i, text in enumerate(texts):
+                words = len(text.split())
+                if words > limit:
+                    raise HypothesisError(
+                        f"segment {i + 1}: the {what} has {words:,} words; {self.label} takes at most {limit:,} "
+                        "words a segment (its cost grows faster than the square of the length): split the "
+                        f"segment, or leave {self.name} out of the metrics")
 
     def score_from_stats(self, stats: Sequence[Sequence[float]]) -> float:
         """Corpus score aggregated from segment statistics (any subset or resample of them)."""
@@ -207,6 +220,7 @@ class TerMetric(Metric):
     name = "ter"
     label = "TER"
     higher_is_better = False
+    max_words = 1000  # one shuffled 1,000-word segment takes ~30 s; 3,000 words ~3 min (sacrebleu 2.6, one core)
 
     def build_sacrebleu(self, *, segment: bool) -> SacreMetric:
         """sacrebleu's TER; corpus and segment scores alike."""
@@ -234,10 +248,6 @@ BUILTIN_METRICS: dict[str, str] = {
 METRICS: Registry[Metric] = Registry("metric", Metric, group="evalharness.metrics")
 for _name, _target in BUILTIN_METRICS.items():
     METRICS.register(_name, _target)
-
-
-DEFAULT_METRICS: tuple[str, ...] = tuple(BUILTIN_METRICS)
-"""What a run and ``score`` compute unless told otherwise."""
 
 
 def get_metric(name: str) -> Metric:
@@ -282,6 +292,8 @@ def score_files(reference: Path, hypotheses: Sequence[Path], metric_names: Seque
     if not refs:
         raise HypothesisError(f"{reference}: reference file is empty")
     keep = [i for i, r in enumerate(refs) if matches({"length": length_bucket(r)}, filters)]
+    if not keep:
+        raise HypothesisError(f"--where {' '.join(where)} selects no line of {reference}")
     systems = []
     for path in hypotheses:
         hyps = read_lines(path, "hypothesis file")
@@ -291,10 +303,14 @@ def score_files(reference: Path, hypotheses: Sequence[Path], metric_names: Seque
                 "hypotheses and references must be line-aligned, one segment a line"
             )
         chosen_h, chosen_r = [hyps[i] for i in keep], [refs[i] for i in keep]
-        scores = {
-            m.name: {"score": m.corpus_score(chosen_h, chosen_r), "signature": m.signature,
-                     "higher_is_better": m.higher_is_better}
-            for m in metrics
-        }
+        try:
+            scores = {
+                m.name: {"score": m.corpus_score(chosen_h, chosen_r), "signature": m.signature,
+                         "higher_is_better": m.higher_is_better}
+                for m in metrics
+            }
+        except HypothesisError as err:  # name the files: "segment N" alone does not say where
+            raise HypothesisError(f"{path} against {reference}: {err}"
+                                  f"{' (counting the lines --where kept)' if where else ''}") from None
         systems.append({"hypotheses": str(path), "scores": scores})
     return {"references": str(reference), "segments": len(keep), "where": list(where), "systems": systems}

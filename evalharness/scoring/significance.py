@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import TYPE_CHECKING, Literal
 
 from evalharness.scoring import sacrebleu_adapter as sb
+from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_AR_TRIALS, DEFAULT_RESAMPLES, DEFAULT_SEED
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 
     from evalharness.scoring.metrics import Metric
 
-DEFAULT_RESAMPLES = 1000
-DEFAULT_AR_TRIALS = 10000
-DEFAULT_SEED = 12345  # sacrebleu's default (SACREBLEU_SEED)
-CONFIDENCE = 0.95
 Test = Literal["bs", "ar"]
 
 
@@ -78,6 +74,8 @@ def min_detectable_difference(metric: Metric, stats_a: Sequence[Sequence[float]]
     (B defaults to a system as variable as A). Paired tests see somewhat less when both systems find the
     same segments hard; this is the honest order of size, not an exact power calculation.
     """
+    from statistics import NormalDist  # statistics is slow to import; --help reads this module
+
     z = NormalDist().inv_cdf(1 - alpha / 2)
     se_a = standard_error(metric, stats_a, resamples=resamples, seed=seed)
     se_b = se_a if stats_b is None else standard_error(metric, stats_b, resamples=resamples, seed=seed)

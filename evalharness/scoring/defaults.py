@@ -1,0 +1,16 @@
+"""Default settings of scoring, in one import-free module: the CLI's help reads them without loading the rest."""
+
+DEFAULT_METRICS: tuple[str, ...] = ("bleu", "chrf", "chrf++", "ter")
+"""What a run and ``score`` compute unless told otherwise."""
+
+DEFAULT_RESAMPLES = 1000
+"""Bootstrap resamples for confidence intervals and the paired bootstrap test."""
+
+DEFAULT_AR_TRIALS = 10000
+"""Trials of approximate randomization."""
+
+DEFAULT_SEED = 12345
+"""sacrebleu's default resampling seed (SACREBLEU_SEED)."""
+
+CONFIDENCE = 0.95
+"""Level of every confidence interval."""
