@@ -60,14 +60,14 @@ class Statistics(Strict):
 
     resamples: int = Field(default=DEFAULT_RESAMPLES, ge=100, le=MAX_SAMPLES)
     seed: int = Field(default=DEFAULT_SEED, ge=0, le=MAX_SEED)
-    confidence: float = Field(default=CONFIDENCE, gt=0.5, lt=1.0)
+    confidence: float = Field(default=CONFIDENCE, gt=0.5, lt=1.0, allow_inf_nan=False)
 
 
 class GateRule(Strict):
     """Tolerance (score points, per metric) and significance level; any field may be left unset."""
 
     tolerance: dict[str, float] = Field(default_factory=dict)
-    alpha: float | None = Field(default=None, gt=0.0, lt=1.0)
+    alpha: float | None = Field(default=None, gt=0.0, lt=1.0, allow_inf_nan=False)
 
     _tolerances = field_validator("tolerance")(_check_tolerances)
 
@@ -80,7 +80,7 @@ class Gate(Strict):
     """
 
     tolerance: dict[str, float] = Field(default_factory=default_tolerances)
-    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0, allow_inf_nan=False)
     test: Literal["bs", "ar"] = "bs"
     samples: int | None = Field(default=None, ge=100, le=MAX_SAMPLES)
     seed: int = Field(default=DEFAULT_SEED, ge=0, le=MAX_SEED)
@@ -107,8 +107,8 @@ class FlagsConfig(Strict):
 
     enabled: bool = True
     length_ratio: tuple[float, float] = (0.5, 2.0)
-    copy_similarity: float = Field(default=0.9, gt=0.0, le=1.0)
-    language_confidence: float = Field(default=0.75, gt=0.0, le=1.0)
+    copy_similarity: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
+    language_confidence: float = Field(default=0.75, gt=0.0, le=1.0, allow_inf_nan=False)
 
     @field_validator("length_ratio")
     @classmethod
