@@ -1,28 +1,39 @@
 # Two commands for users: `make bench` runs the default benchmark, `make test` runs the test suite.
-# Each sets up its own virtual environment on a fresh machine. torch is pinned in the same pip command
-# so that pip takes the CPU wheel rather than a CUDA build with ~3 GB of NVIDIA wheels; constraints.txt
-# pins the versions the committed CI baseline was made with.
+# Each sets up its own virtual environment on a fresh machine. constraints.txt pins the versions the
+# committed CI baseline was made with. Where pip would take torch's CUDA build (a stock pip: ~3 GB of
+# NVIDIA wheels), `make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu` installs CPU torch first;
+# on the machines this project is developed on, a local wheel store serves the CPU wheel to plain pip.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 CONFIG ?= configs/default.yaml
 
-.PHONY: setup test lint bench gate-example clean
+.PHONY: setup test test-fast lint bench demo gate-example clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(if $(TORCH_INDEX),$(PY) -m pip install -q "$(TORCH)" --index-url "$(TORCH_INDEX)")
 	$(PY) -m pip install -q -c constraints.txt "$(TORCH)" -e '.[dev,ct2]'
 	touch $@
 
 test: setup
 	$(PY) -m pytest
 
+# The quick loop while editing: everything but the tests that build or run a model (about a minute).
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
 lint: setup
 	$(PY) -m ruff check evalharness tests
 	$(PY) -m mypy
+
+# A random-weight tiny model through the whole pipeline and its HTML report (seconds; the scores are noise).
+demo: setup
+	$(VENV)/bin/evalharness demo --dir build/demo
 
 bench: setup
 	$(VENV)/bin/evalharness run --config $(CONFIG)

@@ -69,6 +69,9 @@ def build_marian(out_dir: Path, texts: Sequence[str] | None = None, *, arch: Arc
     import sentencepiece as spm
     import torch
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # "Writing model shards" under -q
 
     texts = list(texts) if texts is not None else corpus_texts()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -265,11 +265,13 @@ def check_run_dir(target: Path, *, overwrite: bool, inputs: list[Path]) -> None:
 
 
 def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = None, run_dir: Path | None = None,
-        overwrite: bool = False, progress: ProgressFactory | None = None) -> RunOutput:
+        overwrite: bool = False, progress: ProgressFactory | None = None,
+        notify: Callable[[str], None] | None = None) -> RunOutput:
     """Translate the corpus with every system in every direction, score, and write the run directory.
 
     ``run_dir`` (default: a new ``<output_dir>/<timestamp>-<config>``) must be new or empty unless
     ``overwrite``, which replaces an existing run directory as a whole once the new run is complete.
+    ``notify`` hears one-line status messages (a model being loaded) that a progress bar cannot show.
     """
     started = datetime.now(timezone.utc)
     metrics = get_metrics(config.metrics)
@@ -283,7 +285,8 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
                                   for d in config.directions if d in used}
     store = open_store(config)
     try:
-        systems = [create_system(s, seed=config.seed, index=i, store=store) for i, s in enumerate(config.systems)]
+        systems = [create_system(s, seed=config.seed, index=i, store=store, notify=notify)
+                   for i, s in enumerate(config.systems)]
         for system in systems:
             system.preflight()
         translated: list[Translated] = []

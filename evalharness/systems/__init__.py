@@ -6,6 +6,8 @@ Third-party backends register through the package entry-point group ``evalharnes
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from evalharness.registry import Registry
 from evalharness.systems.base import BatchFn, Store, System, Translation
 from evalharness.systems.settings import SystemSettings
@@ -19,9 +21,10 @@ SYSTEMS.register("ct2", "evalharness.systems.ct2:CT2System")
 __all__ = ["SYSTEMS", "BatchFn", "Store", "System", "SystemSettings", "Translation", "create_system"]
 
 
-def create_system(settings: SystemSettings, *, seed: int = 0, index: int = 0, store: Store | None = None) -> System:
+def create_system(settings: SystemSettings, *, seed: int = 0, index: int = 0, store: Store | None = None,
+                  notify: Callable[[str], None] | None = None) -> System:
     """The backend named by ``settings.backend`` (weights load later), behind ``store`` when it caches outputs."""
     from evalharness.systems.cached import CachedSystem
 
-    system = SYSTEMS.get(settings.backend)(settings, seed=seed, key=f"systems.{index}", store=store)
+    system = SYSTEMS.get(settings.backend)(settings, seed=seed, key=f"systems.{index}", store=store, notify=notify)
     return CachedSystem(system, store) if store is not None and system.cacheable else system

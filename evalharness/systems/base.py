@@ -60,12 +60,13 @@ class System(ABC):
     every segment, and a ``--where`` filter picks from their outputs."""
 
     def __init__(self, settings: SystemSettings, *, seed: int = 0, key: str = "systems.0",
-                 store: Store | None = None) -> None:
+                 store: Store | None = None, notify: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.name = settings.name
         self.seed = seed
         self.key = key  # where this system sits in the config, for error messages
         self.store = store
+        self.notify = notify or (lambda message: None)  # one-line status (loading a model) for the user
         self.load_s = 0.0
 
     @property

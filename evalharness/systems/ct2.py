@@ -19,7 +19,7 @@ from typing import Any
 
 from evalharness.errors import MissingDependencyError, ModelLoadError
 from evalharness.paths import default_cache_dir
-from evalharness.systems.base import BatchFn, Store, Translation
+from evalharness.systems.base import BatchFn, Translation
 from evalharness.systems.hf import HFModelSystem, torch_threads
 from evalharness.systems.settings import CT2Settings
 
@@ -49,9 +49,8 @@ class CT2System(HFModelSystem):
     settings: CT2Settings
     backend_name = "ct2"
 
-    def __init__(self, settings: CT2Settings, *, seed: int = 0, key: str = "systems.0",
-                 store: Store | None = None) -> None:
-        super().__init__(settings, seed=seed, key=key, store=store)
+    def __init__(self, settings: CT2Settings, **context: Any) -> None:
+        super().__init__(settings, **context)  # seed, key, store, notify: see System
         self._translator: Any = None
         self._converted: Path | None = None
         self.convert_s = 0.0
@@ -105,6 +104,7 @@ class CT2System(HFModelSystem):
         """Convert if needed and load the translator with the configured device, compute type and threads."""
         if self._translator is not None:
             return
+        self.notify(f"{self.name}: loading {self.model_id} with CTranslate2 (converted once on first use) …")
         start = time.perf_counter()
         ct2 = import_ctranslate2(self.name)
         gen = self.settings.generation

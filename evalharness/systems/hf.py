@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from evalharness.errors import ModelLoadError
-from evalharness.systems.base import BatchFn, Store, System, Translation
+from evalharness.systems.base import BatchFn, System, Translation
 from evalharness.systems.batching import plan_batches
 from evalharness.systems.settings import CT2Settings, ModelSettings, TransformersSettings, looks_like_path
 
@@ -94,9 +94,8 @@ class HFModelSystem(System):
 
     settings: TransformersSettings | CT2Settings
 
-    def __init__(self, settings: ModelSettings, *, seed: int = 0, key: str = "systems.0",
-                 store: Store | None = None) -> None:
-        super().__init__(settings, seed=seed, key=key, store=store)
+    def __init__(self, settings: ModelSettings, **context: Any) -> None:
+        super().__init__(settings, **context)  # seed, key, store, notify: see System
         self._tokenizer: Any = None
         self._resolved_revision: str | None = None
         self._local_dir: Path | None = None
@@ -152,7 +151,7 @@ class HFModelSystem(System):
             f"model {self.model_id!r} ({self.key}.model, system {self.name!r}) is not in the local Hugging Face "
             f"cache and the hub is unreachable: set {self.key}.model to a local directory "
             f"(--set {self.key}.model=/path/to/model), or download it beforehand where the hub is reachable "
-            f"(huggingface-cli download {self.model_id})"
+            f"(hf download {self.model_id})"
         )
 
     def _cached_snapshot(self) -> Path | None:
@@ -280,9 +279,8 @@ class TransformersSystem(HFModelSystem):
     Settings = TransformersSettings
     settings: TransformersSettings
 
-    def __init__(self, settings: TransformersSettings, *, seed: int = 0, key: str = "systems.0",
-                 store: Store | None = None) -> None:
-        super().__init__(settings, seed=seed, key=key, store=store)
+    def __init__(self, settings: TransformersSettings, **context: Any) -> None:
+        super().__init__(settings, **context)  # seed, key, store, notify: see System
         self._model: Any = None
         self._device = "cpu"
 
@@ -295,6 +293,7 @@ class TransformersSystem(HFModelSystem):
         """Load tokenizer and model once; raise :class:`ModelLoadError` with the fix on failure."""
         if self._model is not None:
             return
+        self.notify(f"{self.name}: loading {self.model_id} …")
         start = time.perf_counter()
         import torch
         from transformers import AutoModelForSeq2SeqLM
