@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -51,6 +52,15 @@ def _add_run_options(parser: argparse.ArgumentParser, *, dest: str, what: str) -
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or tables (for CI logs)")
     parser.add_argument("--no-cache", action="store_true",
                         help="translate everything afresh, neither reading nor writing the translation cache")
+    sugar = parser.add_argument_group(
+        "shortcuts", "each is sugar for --set on every model system (transformers, ct2) of the config")
+    sugar.add_argument("--model", metavar="ID_OR_DIR", help="hub id or local directory: --set systems.N.model=…")
+    sugar.add_argument("--device", choices=["auto", "cpu", "cuda"], help="--set systems.N.generation.device=…")
+    sugar.add_argument("--batch-size", type=int, metavar="N", help="--set systems.N.generation.batch_size=…")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="only the first N segments (after --where): a quick smoke test (--set limit=N)")
+    parser.add_argument("--format", choices=["text", "json"], default="text",
+                        help="json: one JSON document on standard output, for scripts (progress stays on stderr)")
 
 
 CONFIG_HELP = "YAML config file, or the name of a shipped config (see 'config list')"
@@ -118,15 +128,57 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", "-q", action="store_true", help="print only the report's path")
     demo.set_defaults(func=_demo_command)
 
+    from evalharness.scoring.defaults import CONFIDENCE  # import-free module: --help stays instant
+
     score = sub.add_parser(
-        "score", help="score line-aligned plain-text hypothesis files against a reference file (no model)")
-    score.add_argument("--ref", type=Path, required=True, help="reference file, one segment a line")
-    score.add_argument("--hyp", type=Path, action="append", required=True,
-                       help="hypothesis file, line-aligned with --ref (repeatable)")
+        "score", help="score line-aligned plain-text hypothesis files against a reference file (no model)",
+        description="Score line-aligned plain-text files (UTF-8, one segment a line; BOM and CRLF are fine) with\n"
+                    "sacrebleu, no model: corpus scores with their sacrebleu signatures, optionally with bootstrap\n"
+                    "confidence intervals, or one score per segment. Line counts are checked (sacrebleu checks\n"
+                    "none): a mismatch is an error naming the files.",
+        epilog="For sacrebleu users, the same with evalharness:\n"
+               "  sacrebleu REF -i HYP -m bleu chrf ter\n"
+               "      evalharness score --ref REF --hyp HYP --metrics bleu,chrf,ter\n"
+               "  sacrebleu REF < HYP                        (hypotheses from standard input)\n"
+               "      evalharness score --ref REF < HYP      (or --hyp -)\n"
+               "  sacrebleu REF1 REF2 -i HYP                 (several references per segment)\n"
+               "      evalharness score --ref REF1 --ref REF2 --hyp HYP\n"
+               "  sacrebleu REF -i HYP --sentence-level -m bleu\n"
+               "      evalharness score --ref REF --hyp HYP --sentence-level --metrics bleu\n"
+               "  sacrebleu REF -i HYP --confidence --confidence-n N\n"
+               "      evalharness score --ref REF --hyp HYP --confidence --confidence-n N [--seed S]\n"
+               "Differences: each --hyp file is scored on its own (paired tests: see 'compare'); all four\n"
+               "metrics by default (sacrebleu: BLEU); text output by default (sacrebleu: JSON);\n"
+               "--sentence-level takes several metrics and files; intervals print as [low, high], not μ ± CI.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    score.add_argument("--ref", type=Path, action="extend", nargs="+", required=True, metavar="REF",
+                       help="reference file, one segment a line; several (--ref A --ref B, or --ref A B) give each "
+                            "segment several references, as 'sacrebleu A B -i HYP' does (signature: nrefs:2)")
+    score.add_argument("--hyp", "-i", type=_hyp_source, action="extend", nargs="+", metavar="HYP",
+                       help="hypothesis file, line-aligned with --ref (repeatable; each scored on its own); "
+                            "'-' or no --hyp at all: standard input, as 'sacrebleu REF < HYP'")
     score.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
-                       help="comma-separated metric names (default: %(default)s)")
-    score.add_argument("--format", choices=["text", "json"], default="text")
-    _add_where(score, "only lines whose reference is of this length: length=short|medium|long")
+                       help="comma-separated metric names (default: %(default)s; sacrebleu: -m bleu chrf ter)")
+    score.add_argument("--format", choices=["text", "json"], default="text",
+                       help="text (default), or json: one JSON object; with --sentence-level JSON Lines, "
+                            "one object per segment")
+    _add_where(score, "only lines whose reference is of this length: length=short|medium|long "
+                      "(the first --ref's words: <15, 15-39, 40+)")
+    score.add_argument("--sentence-level", "-sl", action="store_true",
+                       help="one score per segment and metric, as sacrebleu --sentence-level (BLEU with effective "
+                            "order): text is a tab-separated table 'line<TAB>BLEU<TAB>chrF…' (line: the line "
+                            "number in the files) after the signatures; --format json gives JSON Lines")
+    score.add_argument("--confidence", "-ci", action="store_true",
+                       help=f"add a {CONFIDENCE * 100:.0f}%% bootstrap confidence interval to each corpus "
+                            "score, as sacrebleu --confidence does, printed as [low, high]: the 2.5th and 97.5th "
+                            "percentiles of the resampled scores, as 'run' reports them (sacrebleu prints "
+                            "μ ± half that width); the signature gains bs:N|seed:S")
+    score.add_argument("--confidence-n", "-cin", type=int, metavar="N",
+                       help=f"bootstrap resamples for --confidence (default {DEFAULT_RESAMPLES}, 100 to 100000; "
+                            "sacrebleu --confidence-n)")
+    score.add_argument("--seed", type=int, metavar="N",
+                       help=f"resampling seed for --confidence (default {DEFAULT_SEED}, sacrebleu's SACREBLEU_SEED "
+                            "default)")
     score.set_defaults(func=_score_command)
 
     compare = sub.add_parser(
@@ -134,7 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare run B with run A on the same segments, per system × direction × metric "
                     "(systems matched by name). The verdict honours each metric's direction (TER: lower is better).")
     compare.add_argument("run_a", type=Path, help="run directory, results.json or baseline file (A, the reference)")
-    compare.add_argument("run_b", type=Path, help="run directory or results.json (B); not a baseline")
+    compare.add_argument("run_b", type=Path, nargs="?",
+                         help="run directory or results.json (B); not a baseline. Leave it out to compare two "
+                              "systems of RUN_A (--system-a, --system-b)")
+    compare.add_argument("--system-a", metavar="NAME", help="compare this system of A …")
+    compare.add_argument("--system-b", metavar="NAME", help="… with this system of B (default: names must match)")
     _add_test_options(compare)
     compare.add_argument("--metrics", help="comma-separated subset of metrics (default: all in A)")
     compare.add_argument("--format", choices=["text", "json", "md"], default="text")
@@ -175,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--path", type=Path,
                             help="cache file (default: $EVALHARNESS_CACHE_DIR, $XDG_CACHE_HOME/evalharness or "
                                  "~/.cache/evalharness, file translations.sqlite3); never created by this command")
+        if name == "clear":
+            action.add_argument("--yes", "-y", action="store_true", help="do not ask first (asked only on a terminal)")
         action.set_defaults(func=_cache_command)
 
     baseline = sub.add_parser("baseline", help="write baseline files for 'check'")
@@ -231,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvalHarnessError as err:
         print(f"evalharness: error: {err}", file=sys.stderr)
         return EXIT_INPUT
+    except BrokenPipeError:  # `evalharness compare A B | head`: the reader has had enough; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit-time flush stays quiet
+        return EXIT_OK
     except OSError as err:  # an output path that cannot be written (read errors are typed errors already)
         where = f"{err.filename}: " if err.filename else ""
         print(f"evalharness: error: {where}{err.strerror or err}; check the path and its permissions",
@@ -362,21 +423,49 @@ def _load_and_run(args: argparse.Namespace, extra: Sequence[str], run_dir: Path 
     from evalharness.runs.pipeline import run
 
     config_path = resolve_config_path(args.config)  # the file a shipped name stands for, in the manifest too
-    config = load_config(config_path, [*args.overrides, *(["cache.enabled=false"] if args.no_cache else []), *extra])
+    sugar = _shortcut_overrides(config_path, args)
+    config = load_config(config_path, [*sugar, *args.overrides, *(["cache.enabled=false"] if args.no_cache else []),
+                                       *extra])
     return run(config, summarize=render_summary, config_path=config_path, run_dir=run_dir,
                overwrite=args.overwrite, progress=_progress(args.quiet), notify=_notify(args.quiet))
 
 
+def _shortcut_overrides(config_path: Path, args: argparse.Namespace) -> list[str]:
+    """--model/--device/--batch-size/--limit as the --set items they stand for (applied before explicit --set)."""
+    from evalharness.errors import InputError
+    from evalharness.runs.config import read_yaml_mapping
+
+    out = [f"limit={args.limit}"] if args.limit is not None else []
+    wanted = {"model": args.model, "generation.device": args.device, "generation.batch_size": args.batch_size}
+    if all(v is None for v in wanted.values()):
+        return out
+    systems = read_yaml_mapping(config_path).get("systems")
+    models = [i for i, s in enumerate(systems if isinstance(systems, list) else [])
+              if isinstance(s, dict) and s.get("backend", "transformers") in ("transformers", "ct2")]
+    if not models:
+        raise InputError(f"{config_path}: --model/--device/--batch-size set model systems, and this config has none")
+    for key, value in wanted.items():
+        if value is not None:
+            out += [f"systems.{i}.{key}={value}" for i in models]
+    return out
+
+
 def _run_command(args: argparse.Namespace) -> int:
-    from evalharness.render.summary import score_table
+    from evalharness.render.terminal import print_results
 
     output = _load_and_run(args, [f"where={args.where!r}"] if args.where else [], args.run_dir)
     if args.html:
         from evalharness.render.html import write_report
 
         write_report([output.run_dir], output.run_dir / "report.html")
-    if not args.quiet:
-        print(score_table(output.results))
+    if args.format == "json":
+        print(json.dumps({"run_dir": str(output.run_dir), **output.results.model_dump(mode="json")},
+                         ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if args.quiet:
+        print(output.run_dir)  # for CI logs and scripts: the run directory alone
+        return EXIT_OK
+    print_results(output.results)
     print(f"wrote {output.run_dir}")
     return EXIT_OK
 
@@ -384,7 +473,8 @@ def _run_command(args: argparse.Namespace) -> int:
 def _demo_command(args: argparse.Namespace) -> int:
     from evalharness.paths import resolve_config_path
     from evalharness.render.html import write_report
-    from evalharness.render.summary import render_summary, score_table
+    from evalharness.render.summary import render_summary
+    from evalharness.render.terminal import print_results
     from evalharness.runs.config import load_config
     from evalharness.runs.pipeline import run
     from evalharness.tiny_model import build_marian
@@ -403,8 +493,8 @@ def _demo_command(args: argparse.Namespace) -> int:
     if args.quiet:
         print(report)
         return EXIT_OK
-    print(score_table(output.results))
-    print(f"\nwrote {output.run_dir} and the report {report} (open it in a browser)")
+    print_results(output.results)
+    print(f"wrote {output.run_dir} and the report {report} (open it in a browser)")
     return EXIT_OK
 
 
@@ -447,32 +537,91 @@ def _metric_names(text: str, option: str) -> list[str]:
     return names
 
 
-def _score_command(args: argparse.Namespace) -> int:
-    from evalharness.scoring.metrics import metric_label, score_files
+def _hyp_source(text: str) -> Path | str:
+    """``--hyp`` value: ``-`` is standard input (a file named ``-`` is ``./-``), anything else a path."""
+    return text if text == "-" else Path(text)
 
-    report = score_files(args.ref, args.hyp, _metric_names(args.metrics, "--metrics"), where=args.where)
+
+def _score_bootstrap(args: argparse.Namespace) -> Any:
+    """``--confidence`` settings as a :class:`Bootstrap`, bounded like a config's ``statistics``; None without it."""
+    from evalharness.errors import InputError
+    from evalharness.scoring.plain import Bootstrap
+
+    if not args.confidence:
+        for option, value in (("--confidence-n", args.confidence_n), ("--seed", args.seed)):
+            if value is not None:
+                raise InputError(f"{option} goes with --confidence (the bootstrap interval it sets up)")
+        return None
+    if args.sentence_level:
+        raise InputError("--confidence is an interval of a corpus score; --sentence-level prints segment scores: "
+                         "give one of the two (sacrebleu refuses the pair too)")
+    from evalharness.runs.config import MAX_SAMPLES, MAX_SEED
+
+    resamples = DEFAULT_RESAMPLES if args.confidence_n is None else args.confidence_n
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    if not 100 <= resamples <= MAX_SAMPLES:
+        raise InputError(f"--confidence-n {resamples}: give between 100 and {MAX_SAMPLES}")
+    if not 0 <= seed <= MAX_SEED:
+        raise InputError(f"--seed {seed}: give a seed between 0 and {MAX_SEED}")
+    return Bootstrap(resamples=resamples, seed=seed)
+
+
+def _score_command(args: argparse.Namespace) -> int:
+    from evalharness.scoring.metrics import metric_label
+    from evalharness.scoring.plain import STDIN, score_files, sentence_scores
+
+    metrics = _metric_names(args.metrics, "--metrics")
+    bootstrap = _score_bootstrap(args)
+    hypotheses = args.hyp or [STDIN]  # no --hyp: standard input, as 'sacrebleu REF < HYP'
+    refs = args.ref[0] if len(args.ref) == 1 else args.ref
+    if args.sentence_level:
+        report = sentence_scores(refs, hypotheses, metrics, where=args.where)
+        for system in report["systems"]:
+            if args.format == "json":  # JSON Lines: one object per segment
+                for i, line in enumerate(system["lines"]):
+                    print(json.dumps({"hypotheses": system["hypotheses"], "line": line,
+                                      "scores": {m: s[i] for m, s in system["scores"].items()},
+                                      "signatures": system["signatures"]}, ensure_ascii=False))
+                continue
+            print(f"{system['hypotheses']} ({report['segments']} segments, one score each)")
+            for name, signature in system["signatures"].items():
+                print(f"  {metric_label(name):7} {signature}")
+            print("\t".join(["line", *(metric_label(m) for m in system["scores"])]))
+            for i, line in enumerate(system["lines"]):
+                print("\t".join([str(line), *(f"{s[i]:.2f}" for s in system["scores"].values())]))
+        return EXIT_OK
+    report = score_files(refs, hypotheses, metrics, where=args.where, bootstrap=bootstrap)
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return EXIT_OK
     for system in report["systems"]:
         print(f"{system['hypotheses']} ({report['segments']} segments)")
         for name, score in system["scores"].items():
-            print(f"  {metric_label(name):7} {score['score']:6.2f}  {score['signature']}")
+            low, high = score.get("ci", (None, None))
+            ci = "" if low is None else "  " + f"[{low:.2f}, {high:.2f}]".ljust(16)
+            print(f"  {metric_label(name):7} {score['score']:6.2f}{ci}  {score['signature']}")
     return EXIT_OK
 
 
 def _compare_command(args: argparse.Namespace) -> int:
+    from evalharness.errors import InputError
     from evalharness.gate.compare import compare_runs
     from evalharness.render.comparison import mdd_note, render_table
     from evalharness.runs.files import read, read_run
 
     _check_test_options(args)
     metrics = _metric_names(args.metrics, "--metrics") if args.metrics is not None else None
-    a, b = read(args.run_a), read_run(args.run_b, role="B (the second argument of compare)")
+    if (args.system_a is None) != (args.system_b is None):
+        raise InputError("give both --system-a NAME and --system-b NAME, or neither")
+    if args.run_b is None and args.system_a is None:
+        raise InputError("compare needs RUN_B, or --system-a and --system-b to compare two systems of RUN_A")
+    b_path = args.run_b if args.run_b is not None else args.run_a
+    a, b = read(args.run_a), read_run(b_path, role="B (the second argument of compare)")
+    systems = (args.system_a, args.system_b) if args.system_a is not None else None
     rows = compare_runs(a, b, metrics=metrics, test=args.test, samples=args.samples, seed=args.seed,
-                        alpha=args.alpha, where=args.where)
+                        alpha=args.alpha, where=args.where, systems=systems)
     if args.format == "json":
-        print(json.dumps({"a": str(args.run_a), "b": str(args.run_b), "test": args.test, "seed": args.seed,
+        print(json.dumps({"a": str(args.run_a), "b": str(b_path), "test": args.test, "seed": args.seed,
                           "alpha": args.alpha, "comparisons": [r.to_json() for r in rows]}, indent=2))
     else:
         print(render_table(rows, markdown=args.format == "md"))
@@ -484,16 +633,16 @@ def _compare_command(args: argparse.Namespace) -> int:
 def _check_command(args: argparse.Namespace) -> int:
     from evalharness.errors import InputError
     from evalharness.gate.check import check, gate_settings, resolve_gate
-    from evalharness.render.comparison import render_text, write_reports
+    from evalharness.render.comparison import render_text, report_json, write_reports
     from evalharness.runs.files import read, read_run
     from evalharness.textio import check_outputs
 
     if (args.run_dir is None) == (args.config is None):
         raise InputError("check needs either a RUN_DIR or --config CONFIG (not both)")
-    for option in ("new_run_dir", "overwrite", "no_cache"):
-        if args.config is None and getattr(args, option) not in (None, False):
-            raise InputError(f"--{option.replace('_', '-').replace('new-', '')} goes with --config (check runs a "
-                             "config first), not with a RUN_DIR")
+    for option in ("new_run_dir", "overwrite", "no_cache", "model", "device", "batch_size", "limit", "overrides"):
+        if args.config is None and getattr(args, option) not in (None, False, []):
+            flag = {"new_run_dir": "run-dir", "overrides": "set"}.get(option, option.replace("_", "-"))
+            raise InputError(f"--{flag} goes with --config (check runs a config first), not with a RUN_DIR")
     outputs = {"--junit": args.junit, "--summary-md": args.summary_md}
     inputs = [args.baseline, *(_run_files(args.run_dir) if args.run_dir else []),
               *([args.config] if args.config else [])]
@@ -508,7 +657,10 @@ def _check_command(args: argparse.Namespace) -> int:
         run = read_run(args.run_dir, role="the checked run")
     report = check(baseline, run, resolve_gate(run, baseline))
     write_reports(report, junit=args.junit, summary_md=args.summary_md)
-    print(render_text(report), end="")
+    if args.format == "json":
+        print(json.dumps(report_json(report), ensure_ascii=False, indent=2))
+    else:
+        print(render_text(report), end="")
     return EXIT_OK if report.passed else EXIT_PROBLEMS
 
 
@@ -531,11 +683,33 @@ def _cache_command(args: argparse.Namespace) -> int:
         return EXIT_OK
     # Neither action creates a file or folder; info only reads; a file that is not our cache is refused.
     with TranslationCache(path, create=False, readonly=args.cache_command == "info") as cache:
+        info = cache.info()
         if args.cache_command == "clear":
+            if not args.yes and sys.stdin.isatty():
+                answer = input(f"{path}: remove all {info['entries']} cached translations? [y/N] ")
+                if answer.strip().lower() not in ("y", "yes"):
+                    print("nothing removed")
+                    return EXIT_OK
             print(f"{path}: removed {cache.clear()} entries")
             return EXIT_OK
-        info = cache.info()
     print(f"{info['path']}: {info['entries']} entries, {info['bytes'] / 1e6:.1f} MB")
-    for system in info["systems"]:
-        print(f"  {system['entries']:7d}  {system['backend']}  {system['model']}  {system['revision']}")
+    differing = _differing_settings([s["identity"] for s in info["systems"]])
+    for system, settings in zip(info["systems"], differing, strict=True):
+        revision = str(system["revision"] or "")
+        revision = revision if len(revision) <= 19 else revision[:19] + "…"
+        print(f"  {system['entries']:7d}  {system['backend']}  {system['model']}  {revision}  {settings}".rstrip())
     return EXIT_OK
+
+
+def _differing_settings(identities: list[dict[str, Any]]) -> list[str]:
+    """Per cached system, the settings that tell it apart from the others (beams, max tokens, prefix …)."""
+    def flat(node: Any, prefix: str = "") -> dict[str, str]:
+        if isinstance(node, dict):
+            return {k: v for key, value in node.items() for k, v in flat(value, f"{prefix}{key}.").items()}
+        return {prefix.rstrip("."): json.dumps(node, ensure_ascii=False)}
+
+    flats = [flat({k: v for k, v in ident.items() if k not in ("backend", "model", "resolved_revision")})
+             for ident in identities]
+    keys = sorted({k for f in flats for k in f})
+    varying = [k for k in keys if len({f.get(k) for f in flats}) > 1]
+    return [" ".join(f"{k.removeprefix('generation.')}={f.get(k, '-')}" for k in varying) for f in flats]

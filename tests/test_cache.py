@@ -129,8 +129,8 @@ def test_killed_run_resumes_to_identical_results(tiny_model_dir: Path, tmp_path:
     env = dict(os.environ, HF_HUB_OFFLINE="1", EVALHARNESS_CACHE_DIR=str(cache_dir), PYTHONUNBUFFERED="1")
     slow = ["--set", f"systems.0.model={tiny_model_dir}", "--set", f"systems.1.model={tiny_model_dir}",
             "--set", "systems.0.generation.batch_size=1", "--set", "systems.1.generation.batch_size=1",
-            "--set", "systems.0.generation.max_new_tokens=64", "--set", "systems.1.generation.max_new_tokens=64",
-            "--set", "systems.0.generation.num_beams=4", "--set", "systems.1.generation.num_beams=4"]
+            "--set", "systems.0.generation.max_new_tokens=32", "--set", "systems.1.generation.max_new_tokens=32",
+            "--set", "systems.0.generation.num_beams=1", "--set", "systems.1.generation.num_beams=1"]
     cmd = [sys.executable, "-m", "evalharness", "run", "-c", str(DEFAULT), *slow, "-q"]
     proc = subprocess.Popen([*cmd, "--run-dir", str(tmp_path / "killed")], env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -348,3 +348,14 @@ def test_a_cache_that_fails_mid_run_is_a_warning_and_the_run_completes(
         assert cache.get_many([f"k{i}" for i in range(400)]) == {}
         cache.put_many("i", {"backend": "x"}, "en", "ms", [("new", Translation("z"))])  # ignored, no raise
         assert cache.broken is not None
+
+
+def test_cache_info_says_what_tells_cached_systems_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.sqlite3"
+    with TranslationCache(path) as cache:
+        for beams in (1, 4):
+            ident = {**BASE, "generation": {**BASE["generation"], "num_beams": beams}}  # type: ignore[dict-item]
+            cache.put_many(identity_hash(ident), ident, "en", "ms", [(f"k{beams}", Translation("x"))])
+    assert main(["cache", "info", "--path", str(path)]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert len(rows) == 2 and {r.split()[-1] for r in rows} == {"num_beams=1", "num_beams=4"}

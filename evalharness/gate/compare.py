@@ -60,28 +60,42 @@ def check_comparable(a: Run | Baseline, b: Run) -> None:
 
 def compare_runs(a: Run | Baseline, b: Run, *, metrics: Sequence[str] | None = None, test: Test = "bs",
                  samples: int | None = None, seed: int = DEFAULT_SEED, alpha: float = 0.05,
-                 require_all_of_a: bool = False, where: Sequence[str] = ()) -> list[Comparison]:
-    """Compare every system × direction × metric that ``a`` and ``b`` share.
+                 require_all_of_a: bool = False, where: Sequence[str] = (),
+                 systems: tuple[str, str] | None = None) -> list[Comparison]:
+    """Compare every system × direction × metric that ``a`` and ``b`` share (systems matched by name).
 
     ``b`` must be a run: its references (which the corpus hash guarantees are ``a``'s too) score both sides.
-    ``where`` keeps only segments whose tags in ``b`` match (``kind=body`` …); corpus-level scores are then
-    recomputed from the kept segments' statistics.
+    ``systems`` = (name in A, name in B) compares those two instead, in every direction both have (``a`` and
+    ``b`` may be the same run). ``where`` keeps only segments whose tags in ``b`` match (``kind=body`` …);
+    corpus-level scores are then recomputed from the kept segments' statistics.
     """
     check_comparable(a, b)
     filters = parse_where(where)
     pairs_b = set(b.pairs())
-    shared = [p for p in a.pairs() if p in pairs_b]
-    missing = [p for p in a.pairs() if p not in pairs_b]
-    if require_all_of_a and missing:
-        listed = ", ".join(f"{s} {d}" for s, d in missing)
-        raise InputError(f"{b.origin} has no results for {listed} (present in {a.origin}); "
-                         "run the same systems and directions, or update the baseline")
-    if not shared:
-        raise InputError(f"{a.origin} and {b.origin} share no system × direction (systems are matched by name)")
+    if systems is not None:
+        name_a, name_b = systems
+        for name, run in ((name_a, a), (name_b, b)):
+            if name not in {s for s, _ in run.pairs()}:
+                known = ", ".join(sorted({s for s, _ in run.pairs()}))
+                raise InputError(f"{run.origin} has no system {name!r} (its systems: {known})")
+        matched = [(name_a, name_b, d) for s, d in a.pairs() if s == name_a and (name_b, d) in pairs_b]
+        if not matched:
+            raise InputError(f"systems {name_a!r} ({a.origin}) and {name_b!r} ({b.origin}) share no direction")
+    else:
+        matched = [(s, s, d) for s, d in a.pairs() if (s, d) in pairs_b]
+        missing = [(s, d) for s, d in a.pairs() if (s, d) not in pairs_b]
+        if require_all_of_a and missing:
+            listed = ", ".join(f"{s} {d}" for s, d in missing)
+            raise InputError(f"{b.origin} has no results for {listed} (present in {a.origin}); "
+                             "run the same systems and directions, or update the baseline")
+        if not matched:
+            raise InputError(f"{a.origin} and {b.origin} share no system × direction (systems are matched by name; "
+                             "--system-a/--system-b compare two systems of other names)")
     out: list[Comparison] = []
-    for system, direction in shared:
-        ids_a, hyps_a = a.hypotheses(system, direction)
-        seg_b = b.segments.get((system, direction), [])
+    for name_a, name_b, direction in matched:
+        system = name_a if name_a == name_b else f"{name_a} → {name_b}"
+        ids_a, hyps_a = a.hypotheses(name_a, direction)
+        seg_b = b.segments.get((name_b, direction), [])
         ids_b = [r.id for r in seg_b]
         if ids_a != ids_b:
             raise InputError(f"{system} {direction}: segment ids differ between {a.origin} ({len(ids_a)} segments) "
@@ -91,7 +105,7 @@ def compare_runs(a: Run | Baseline, b: Run, *, metrics: Sequence[str] | None = N
             raise InputError(f"--where {' '.join(where)} selects no segment of {system} {direction}")
         refs = [seg_b[i].reference for i in keep]
         chosen_a, chosen_b = [hyps_a[i] for i in keep], [seg_b[i].hypothesis for i in keep]
-        scores_a, scores_b = a.scores[system][direction].scores, b.scores[system][direction].scores
+        scores_a, scores_b = a.scores[name_a][direction].scores, b.scores[name_b][direction].scores
         names = [m for m in (metrics or list(scores_a)) if m in scores_a]
         for name in names:
             if name not in scores_b:

@@ -94,3 +94,16 @@ def write_reports(report: GateReport, *, junit: Path | None = None, summary_md: 
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:
             handle.write(markdown + "\n")
+
+
+def report_json(report: GateReport) -> dict[str, Any]:
+    """The gate's result for scripts: verdict, settings, every row with its rule, and the failures."""
+    return {
+        "passed": report.passed,
+        "baseline": report.baseline,
+        "run": report.run,
+        "gate": report.gate.model_dump(mode="json"),
+        "rows": [{**r.comparison.to_json(), "tolerance": r.tolerance, "alpha": r.alpha, "status": r.status}
+                 for r in report.rows],
+        "failures": report.failures,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from evalharness.render.tables import markdown_table
@@ -16,8 +17,8 @@ def label(metric: str, higher_is_better: bool) -> str:
     return f"{metric_label(metric)} {'↑' if higher_is_better else '↓'}"
 
 
-def score_table(results: Results) -> str:
-    """Systems × directions × metrics as a Markdown table; each score with its 95% bootstrap interval."""
+def score_rows(results: Results) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the score table: systems × directions × metrics, each score with its interval."""
     metrics: dict[str, bool] = {}
     for by_dir in results.results.values():
         for res in by_dir.values():
@@ -27,13 +28,36 @@ def score_table(results: Results) -> str:
     rows = []
     for system, by_dir in results.results.items():
         for direction, res in by_dir.items():
-            cells = [_score_cell(res.scores[m]) if m in res.scores else "—" for m in metrics]
+            cells = [score_cell(res.scores[m]) if m in res.scores else "—" for m in metrics]
             rows.append([system, direction, str(res.segments), *cells])
-    return markdown_table(head, rows)
+    return head, rows
 
 
-def _score_cell(score: MetricScore) -> str:
-    return f"{score.score:.2f} [{score.ci[0]:.1f}, {score.ci[1]:.1f}]"
+def score_table(results: Results) -> str:
+    """The score table as Markdown (``summary.md``)."""
+    return markdown_table(*score_rows(results))
+
+
+def score_cell(score: MetricScore) -> str:
+    """``8.58 [7.47, 9.62]``: the interval at the score's precision, rounded outward so it always holds the
+    score as printed (rounding to the nearest printed ``0.03 [0.0, 0.0]``)."""
+    low = math.floor(score.ci[0] * 100) / 100
+    high = math.ceil(score.ci[1] * 100) / 100
+    return f"{score.score:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def flag_lines(results: Results) -> list[str]:
+    """One line per system × direction that raised flags: ``tiny ms-en: 29/29 segments flagged: max_tokens 29``."""
+    from evalharness.scoring.flags import FLAG_NAMES
+
+    lines = []
+    for system, by_dir in results.results.items():
+        for direction, res in by_dir.items():
+            raised = [f"{name} {res.flags[name]}" for name in FLAG_NAMES if res.flags.get(name)]
+            if raised:
+                lines.append(f"{system} {direction}: {res.flags.get('any', 0)}/{res.segments} segments flagged: "
+                             f"{', '.join(raised)}")
+    return lines
 
 
 def signatures(results: Results) -> list[str]:
@@ -99,13 +123,28 @@ def slices_table(results: Results) -> str:
     return "\n\n".join(blocks)
 
 
+def _where_note(results: Results) -> str:
+    """``; --where kind=body keeps 27 (ms-en), 27 (en-ms)``: the tables count only the kept segments."""
+    limit = results.manifest.config.get("limit")
+    if not results.manifest.where and not limit:
+        return ""
+    kept: dict[str, int] = {}
+    for by_dir in results.results.values():
+        for direction, res in by_dir.items():
+            kept.setdefault(direction, res.segments)
+    counts = ", ".join(f"{n} ({d})" for d, n in kept.items())
+    chosen = " and ".join([*([f"--where {' '.join(results.manifest.where)}"] if results.manifest.where else []),
+                           *([f"--limit {limit}"] if limit else [])])
+    return f"; {chosen} keeps {counts}"
+
+
 def render_summary(results: Results, segments: Sequence[SegmentRecord]) -> str:
     """The whole ``summary.md``."""
     corpus = results.manifest.corpus
     parts = [
         "# evalharness run summary\n",
         f"Corpus `{corpus.name}` v{corpus.version} ({corpus.level} level, {corpus.segments} segments, "
-        f"`{corpus.content_hash[:19]}…`).\n",
+        f"`{corpus.content_hash[:19]}…`){_where_note(results)}.\n",
         score_table(results),
         "\nScores with their 95% bootstrap confidence interval in brackets. Signatures:\n",
         *signatures(results),

@@ -141,6 +141,7 @@ class RunConfig(Strict):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     flags: FlagsConfig = Field(default_factory=FlagsConfig)
     where: list[str] = Field(default_factory=list)
+    limit: int | None = Field(default=None, ge=1)  # only the first N segments (after where): a smoke test
 
     @field_validator("metrics")
     @classmethod

@@ -281,7 +281,7 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
     segments: list[Segment] = corpus.segments(config.level)
     parse_where(config.where)  # a bad filter fails before any model loads
     used = {d for s in config.systems for d in config.system_directions(s)}
-    keep: dict[str, list[int]] = {d: chosen_segments(segments, config.where, d, corpus.name)
+    keep: dict[str, list[int]] = {d: chosen_segments(segments, config.where, d, corpus.name)[: config.limit]
                                   for d in config.directions if d in used}
     store = open_store(config)
     try:

@@ -236,7 +236,7 @@ class TranslationCache:
         for description, n in self._db.execute(query):
             d = json.loads(description)
             per.append({"entries": n, "backend": d.get("backend"), "model": d.get("model"),
-                        "revision": d.get("resolved_revision")})
+                        "revision": d.get("resolved_revision"), "identity": d})
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         return {"path": str(self.path), "entries": count, "bytes": size, "systems": per}
 

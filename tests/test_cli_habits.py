@@ -1,0 +1,125 @@
+"""What a newcomer and a script expect of the command line: quiet output, JSON, shortcuts, pipes, readable tables."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evalharness.cli import main
+from evalharness.corpus import load_corpus
+from tests.conftest import CORPUS_NAME, REPO
+
+CORPUS = load_corpus(CORPUS_NAME)
+REFS = {"en": [p.text("en") for p in CORPUS.pairs], "ms": [p.text("ms") for p in CORPUS.pairs]}
+
+
+def _config(tmp_path: Path) -> Path:
+    """A files-backend config (no model): the references with words dropped, and a copy-the-source floor."""
+    (tmp_path / "ms-en.txt").write_text("".join(" ".join(t.split()[:-2]) + "\n" for t in REFS["en"]),
+                                        encoding="utf-8")
+    (tmp_path / "en-ms.txt").write_text("".join(t + "\n" for t in REFS["ms"]), encoding="utf-8")
+    config = tmp_path / "c.yaml"
+    config.write_text("systems:\n  - name: mt\n    backend: files\n    hypotheses:\n"
+                      f"      ms-en: {tmp_path / 'ms-en.txt'}\n      en-ms: {tmp_path / 'en-ms.txt'}\n"
+                      "  - name: floor\n    backend: copy\nstatistics: {resamples: 200}\n", encoding="utf-8")
+    return config
+
+
+def test_quiet_prints_only_the_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["run", "-c", str(_config(tmp_path)), "--run-dir", str(tmp_path / "r"), "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{tmp_path / 'r'}\n" and err == ""
+
+
+def test_run_prints_an_aligned_table_and_the_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["run", "-c", str(_config(tmp_path)), "--run-dir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "| ---" not in out  # not raw Markdown
+    assert "floor ms-en: 29/29 segments flagged: copy 29" in out
+    assert all(len(line) <= 80 for line in out.splitlines() if not line.startswith("wrote ")), out
+
+
+def test_intervals_hold_the_score_as_printed(tmp_path: Path) -> None:
+    assert main(["run", "-c", str(_config(tmp_path)), "--run-dir", str(tmp_path / "r"), "-q"]) == 0
+    summary = (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
+    import re
+
+    for score, low, high in re.findall(r"(\d+\.\d\d) \[(\d+\.\d\d), (\d+\.\d\d)\]", summary):
+        assert float(low) <= float(score) <= float(high), (score, low, high)
+
+
+def test_json_output_of_run_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path)
+    capsys.readouterr()
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "r"), "-q", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["run_dir"] == str(tmp_path / "r") and doc["results"]["mt"]["ms-en"]["segments"] == 29
+    assert main(["baseline", "update", str(tmp_path / "r"), "-o", str(tmp_path / "b.json")]) == 0
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(tmp_path / "b.json"), str(tmp_path / "r"), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] is True and len(report["rows"]) == 16 and report["failures"] == []
+    assert {"tolerance", "alpha", "status", "p_value"} <= set(report["rows"][0])
+
+
+def test_limit_and_where_are_said_in_the_summary(tmp_path: Path) -> None:
+    assert main(["run", "-c", str(_config(tmp_path)), "--run-dir", str(tmp_path / "r"), "-q", "--limit", "5",
+                 "--where", "kind=body"]) == 0
+    results = json.loads((tmp_path / "r" / "results.json").read_text(encoding="utf-8"))
+    assert results["results"]["mt"]["ms-en"]["segments"] == 5
+    summary = (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
+    assert "29 segments" in summary and "--where kind=body and --limit 5 keeps 5 (ms-en), 5 (en-ms)" in summary
+
+
+def test_compare_two_systems_of_one_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "-c", str(_config(tmp_path)), "--run-dir", str(tmp_path / "r"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "r"), "--system-a", "floor", "--system-b", "mt", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["comparisons"]
+    assert {r["system"] for r in rows} == {"floor → mt"} and all(r["verdict"] == "better" for r in rows)
+    assert main(["compare", str(tmp_path / "r"), "--system-a", "floor", "--system-b", "nope"]) == 2
+    assert "has no system 'nope' (its systems: floor, mt)" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"Baris {i} yang agak panjang untuk mengisi paip.\n" for i in range(20000)),
+                   encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "evalharness", "corpus", "export", "--ms", str(big), "--en",
+                             str(big), "--lang", "ms"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and err == "", err
+
+
+def test_cache_clear_asks_only_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from evalharness.store import TranslationCache
+    from evalharness.systems import Translation
+
+    path = tmp_path / "c.sqlite3"
+    with TranslationCache(path) as cache:
+        cache.put_many("i", {"backend": "x"}, "en", "ms", [("k", Translation("y"))])
+    done = subprocess.run([sys.executable, "-m", "evalharness", "cache", "clear", "--path", str(path)],
+                          input="", capture_output=True, text=True, cwd=REPO, check=False)  # stdin not a terminal
+    assert done.returncode == 0 and "removed 1 entries" in done.stdout
+
+
+@pytest.mark.slow
+def test_model_shortcut_sets_every_model_system(tiny_model_dir: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["run", "-c", "default", "--model", str(tiny_model_dir), "--device", "cpu", "--batch-size", "4",
+                 "--limit", "3", "--set", "systems.0.generation.max_new_tokens=8",
+                 "--set", "systems.1.generation.max_new_tokens=8", "--run-dir", str(tmp_path / "r"), "-q"]) == 0
+    systems = json.loads((tmp_path / "r" / "results.json").read_text(encoding="utf-8"))["manifest"]["systems"]
+    assert {s["model"] for s in systems.values()} == {str(tiny_model_dir)}
+    assert {s["generation"]["batch_size"] for s in systems.values()} == {4}
+    assert "loading" not in capsys.readouterr().err  # -q: no status lines either
