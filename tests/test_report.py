@@ -22,25 +22,32 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
 
 
 def _files_run(tmp_path: Path, name: str, ms: list[str], en: list[str], hyp_en: list[str], hyp_ms: list[str],
-               *extra: str) -> Path:
+               *extra: str, split: bool = False) -> Path:
+    """A run of one files system serving both directions, or (``split``) of two, each serving one."""
     folder = tmp_path / name
     folder.mkdir()
     for file, lines in (("src.ms", ms), ("src.en", en), ("hyp.en", hyp_en), ("hyp.ms", hyp_ms)):
         (folder / file).write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
+    if split:
+        one_each = (("to-en", "ms-en", folder / "hyp.en"), ("to-ms", "en-ms", folder / "hyp.ms"))
+        systems = "".join(f"  - {{name: {name}, backend: files, directions: [{d}], hypotheses: {{{d}: {path}}}}}\n"
+                          for name, d, path in one_each)
+    else:
+        systems = (f"  - {{name: mt, backend: files, hypotheses: {{ms-en: {folder / 'hyp.en'}, "
+                   f"en-ms: {folder / 'hyp.ms'}}}}}\n")
     config = folder / "c.yaml"
-    config.write_text(f"corpus: {{ms: {folder / 'src.ms'}, en: {folder / 'src.en'}}}\n"
-                      "systems:\n  - name: mt\n    backend: files\n    hypotheses:\n"
-                      f"      ms-en: {folder / 'hyp.en'}\n      en-ms: {folder / 'hyp.ms'}\n", encoding="utf-8")
+    config.write_text(f"corpus: {{ms: {folder / 'src.ms'}, en: {folder / 'src.en'}}}\nsystems:\n{systems}",
+                      encoding="utf-8")
     assert main(["run", "-c", str(config), "--run-dir", str(folder / "run"), "-q", *extra]) == 0
     return folder / "run"
 
 
-def _corpus_run(tmp_path: Path, name: str, cut: int) -> Path:
+def _corpus_run(tmp_path: Path, name: str, cut: int, *, split: bool = False) -> Path:
     """The reference corpus with outputs that lose ``cut`` words each (so scores differ by segment)."""
     pairs = load_corpus(CORPUS_NAME).pairs
     ms, en = [p.text("ms") for p in pairs], [p.text("en") for p in pairs]
     hyp_en = [" ".join(t.split()[: max(1, len(t.split()) - (i % 5) * cut)]) for i, t in enumerate(en)]
-    return _files_run(tmp_path, name, ms, en, hyp_en, ms)
+    return _files_run(tmp_path, name, ms, en, hyp_en, ms, split=split)
 
 
 def test_report_is_self_contained_and_escaped(tmp_path: Path) -> None:
@@ -119,6 +126,30 @@ class Page:
         rows = self.page.eval_on_selector_all("#segments tr[data-id]", "rows => rows.map(r => r.dataset.id)")
         return [str(x) for x in rows]
 
+    def columns(self) -> list[str]:
+        """The hypothesis columns of the segment table: one per run's system serving the direction shown."""
+        keys = self.page.eval_on_selector_all("#segments th.hyp", "ths => ths.map(t => t.dataset.system)")
+        return [str(x) for x in keys]
+
+    def cells(self, key: str) -> list[str]:
+        """The text of one hypothesis column, row by row."""
+        texts = self.page.eval_on_selector_all("#segments tbody tr", "(rows, key) => rows.map(r => "
+                                               "r.querySelector(`td[data-system=\"${key}\"]`).textContent)", key)
+        return [str(x) for x in texts]
+
+    def scores(self, key: str, metric: str) -> list[float | None]:
+        """One system's score column, row by row; None where the row has none."""
+        cells = self.page.eval_on_selector_all(
+            "#segments tbody tr", "(rows, [key, m]) => rows.map(r => { const c = r.querySelector("
+            "`td[data-system=\"${key}\"] .score[data-metric=\"${m}\"] b`); return c ? c.textContent : null; })",
+            [key, metric])
+        return [None if x is None else float(x) for x in cells]
+
+    def sort(self, key: str, metric: str) -> None:
+        """Click the button that sorts by one system's score."""
+        header = f"#segments th[data-system={json.dumps(key)}]"
+        self.page.locator(f"{header} button[data-metric={json.dumps(metric)}]").click()
+
 
 def _artifact(page: Any, tmp_path: Path, name: str) -> Path:
     """Save a screenshot under tmp_path, and under $EVALHARNESS_ARTIFACTS when CI sets it."""
@@ -137,23 +168,89 @@ def test_page_loads_without_errors_and_sorts(browser: Any, tmp_path: Path) -> No
     view = Page(browser, tmp_path / "r.html")
     assert view.errors == []
     assert view.page.locator("[data-testid=score-table] tr").count() == 3  # header + two directions
+    assert view.page.get_attribute("#segments", "data-direction") == "ms-en"  # one direction at a time
+    assert view.columns() == ["mt"]
     before = view.ids()
     assert before[:3] == ["L0001", "L0002", "L0003"]
-    view.page.locator("[data-testid=direction]").select_option("ms-en")
-    header = view.page.locator("#segments th.sortable").nth(1)  # BLEU of the only system, ms-en only
-    header.click()
-    scores = [float(x) for x in view.page.eval_on_selector_all(
-        "#segments tr[data-id] td.num", "cells => cells.filter((_, i) => i % 4 === 0).map(c => c.textContent)")]
-    assert scores == sorted(scores) and scores != [scores[0]] * len(scores)
+    view.sort("mt", "bleu")
+    scores = view.scores("mt", "bleu")
+    assert None not in scores and scores == sorted(scores, key=lambda x: x or 0) and len(set(scores)) > 1
     assert view.ids() != before
-    header = view.page.locator("#segments th.sortable").nth(1)
-    header.click()
-    again = [float(x) for x in view.page.eval_on_selector_all(
-        "#segments tr[data-id] td.num", "cells => cells.filter((_, i) => i % 4 === 0).map(c => c.textContent)")]
-    assert again == sorted(again, reverse=True)
+    view.sort("mt", "bleu")
+    again = view.scores("mt", "bleu")
+    assert again == sorted(again, key=lambda x: x or 0, reverse=True)
+    view.page.locator("[data-testid=direction]").select_option("en-ms")
+    assert view.page.get_attribute("#segments", "data-direction") == "en-ms"
+    assert len(set(view.scores("mt", "bleu"))) == 1  # en-ms copies the reference: every score the same
     view.page.locator("[data-testid=filter]").fill("L0007")
     assert view.ids() == ["L0007"]
     assert _artifact(view.page, tmp_path, "report.png").stat().st_size > 10_000
+    assert view.errors == []
+
+
+def test_each_direction_has_only_the_systems_that_serve_it(browser: Any, tmp_path: Path) -> None:
+    """Two runs of two systems that each serve one direction: every column of every table has text."""
+    a, b = _corpus_run(tmp_path, "a", 0, split=True), _corpus_run(tmp_path, "b", 2, split=True)
+    assert main(["report", str(a), str(b), "-o", str(tmp_path / "r.html")]) == 0
+    view = Page(browser, tmp_path / "r.html")
+    expected = {"ms-en": ["run/to-en", "run'/to-en"], "en-ms": ["run/to-ms", "run'/to-ms"]}
+    for direction, keys in expected.items():
+        view.page.locator("[data-testid=direction]").select_option(direction)
+        assert view.columns() == keys
+        headers = view.page.eval_on_selector_all("#segments thead th", "ths => ths.length")
+        assert headers == 3 + len(keys)  # id, source, reference and one hypothesis column per system
+        for key in keys:
+            cells = view.cells(key)
+            assert len(cells) == 29 and all(c.strip() and "not in this run" not in c for c in cells), key
+    width = view.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1400, f"the page is {width} px wide in a 1400 px window"
+    assert view.errors == []
+
+
+def test_empty_values_sort_last_in_both_orders(browser: Any, tmp_path: Path) -> None:
+    """Run B scored only the medium-length segments: its column is empty on the short ones, which sort last."""
+    sentence = "the ministers of both countries met in Tokyo on Saturday to discuss security and the navy"
+    words = sentence.split()
+    en = [" ".join(words[: 4 + i]) if i % 2 else " ".join(words[: 5] + words[: 12 + i]) for i in range(8)]
+    ms = [f"{t} ." for t in en]  # L0001, L0003, …: medium (15-39 words); L0002, L0004, …: short (< 15)
+    hyp = [" ".join(t.split()[: len(t.split()) - i]) for i, t in enumerate(en)]
+    a = _files_run(tmp_path, "a", ms, en, hyp, ms)
+    b = _files_run(tmp_path, "b", ms, en, hyp, ms, "--where", "length=medium")
+    assert main(["report", str(a), str(b), "-o", str(tmp_path / "r.html")]) == 0
+    view = Page(browser, tmp_path / "r.html")
+    assert view.columns() == ["run/mt", "run'/mt"]
+    assert sum("not in this run" in c for c in view.cells("run'/mt")) == 4
+    for order in (sorted, lambda xs: sorted(xs, reverse=True)):
+        view.sort("run'/mt", "bleu")
+        scores = view.scores("run'/mt", "bleu")
+        present = [x for x in scores if x is not None]
+        assert len(present) == 4 and len(set(present)) > 1
+        assert scores == [*order(present), None, None, None, None]
+        assert view.ids()[4:] == ["L0002", "L0004", "L0006", "L0008"]  # empty rows keep corpus order
+    assert view.errors == []
+
+
+def test_every_metric_can_be_charted(browser: Any, tmp_path: Path) -> None:
+    run = _corpus_run(tmp_path, "run", 3)
+    assert main(["report", str(run), "-o", str(tmp_path / "r.html")]) == 0
+    view = Page(browser, tmp_path / "r.html")
+    metrics = view.page.eval_on_selector_all("[data-testid=chart-metric] option", "os => os.map(o => o.value)")
+    assert metrics == ["bleu", "chrf", "chrf++", "ter"]
+    legends = set()
+    for metric in metrics:
+        view.page.locator("[data-testid=chart-metric]").select_option(metric)
+        histograms = view.page.locator("[data-testid=histogram]")
+        assert histograms.count() == 2  # one system, two directions
+        for i in range(2):
+            chart = histograms.nth(i)
+            assert chart.get_attribute("data-metric") == metric
+            counts = chart.locator("rect").evaluate_all("rs => rs.map(r => Number(r.dataset.count))")
+            assert sum(counts) == 29  # every segment in some bin, TER's above 100 included
+            legends.add(chart.locator(".legend").inner_text())
+        slices = view.page.locator("[data-testid=slice-chart]")
+        assert slices.count() == 2 and all(slices.nth(i).get_attribute("data-metric") == metric for i in range(2))
+        assert view.page.locator("[data-testid=slice-chart] rect").count() > 2
+    assert len(legends) == 2 * len(metrics)  # a different distribution (mean) for each metric and direction
     assert view.errors == []
 
 
@@ -186,7 +283,7 @@ def test_ten_thousand_segments_render_their_first_page_quickly(browser: Any, tmp
     assert view.errors == []
     assert view.load_s < 15, f"first page after {view.load_s:.1f} s"  # seen here: about 2 s
     assert len(view.ids()) == 50  # paged: only one page in the DOM
-    assert view.page.inner_text("[data-testid=page-info]") == "page 1 of 400 · 20000 segments"
+    assert view.page.inner_text("[data-testid=page-info]") == "page 1 of 200 · 10000 segments"  # one direction
     view.page.locator("[data-testid=next]").click()
     assert view.ids()[0] == "L00051"
     _artifact(view.page, tmp_path, "report-10000.png")

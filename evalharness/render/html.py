@@ -2,13 +2,16 @@
 
 The runs' data go into the page as JSON inside a ``<script type="application/json">`` element (with ``<``,
 ``>``, ``&`` and the JavaScript line separators escaped, so no text can close the element); the page's own
-script renders it with DOM calls only. Segment tables are paged, so 10,000 segments stay responsive.
+script renders it with DOM calls only. Segments are shown one direction at a time, with a hypothesis column
+for each run's system that serves that direction, and paged, so 10,000 segments stay responsive; the charts
+show any metric, chosen on the page.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,8 @@ PAGE_TEMPLATE = """<!doctype html>
 <header><h1>evalharness report</h1><p>{subtitle}</p></header>
 <main>
 <section><h2>Scores</h2><div id="scores"></div></section>
-<section><h2>Distributions and slices</h2><div id="charts" class="charts"></div></section>
+<section><h2>Distributions and slices</h2>
+<div id="chart-controls" class="controls"></div><div id="charts"></div></section>
 <section><h2>Segments</h2><div id="segment-controls" class="controls"></div><div id="segment-table"></div></section>
 <section><h2>Manifest</h2><div id="manifest"></div></section>
 </main>
@@ -53,8 +57,18 @@ def _safe_json(data: Any) -> str:
     return text
 
 
+def _number(x: float) -> float | None:
+    """A score as JSON can carry it: NaN and infinities (which ``JSON.parse`` refuses) become null, shown empty."""
+    return x if math.isfinite(x) else None
+
+
 def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
-    """Everything the page shows, as plain JSON-able data."""
+    """Everything the page shows, as plain JSON-able data.
+
+    ``systems`` has one entry per run, system and direction that has segments, keyed ``run/system`` when
+    there are several runs; the page builds each direction's segment table from the entries of that
+    direction only, so no column is empty by construction.
+    """
     from evalharness.gate.compare import compare_runs
 
     metrics: list[str] = []
@@ -66,7 +80,7 @@ def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
         for system, by_dir in run.scores.items():
             for direction, res in by_dir.items():
                 key = f"{label}/{system}" if several else system
-                systems.append({"key": key, "direction": direction})
+                systems.append({"key": key, "run": label, "system": system, "direction": direction})
                 for m, score in res.scores.items():
                     if m not in higher:
                         metrics.append(m)
@@ -74,17 +88,20 @@ def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
                 score_rows.append({"run": label, "system": system, "direction": direction, "segments": res.segments,
                                    "scores": {m: sc.model_dump(mode="json") for m, sc in res.scores.items()},
                                    "flagged": res.flags.get("any", 0)})
-                first = next(iter(res.scores), None)
-                if res.slices and first:
-                    slice_rows.append({"title": f"{key} {direction}", "names": list(res.slices),
-                                       "values": [s.scores.get(first, 0.0) for s in res.slices.values()]})
+                if res.slices:
+                    slice_rows.append({
+                        "key": key, "direction": direction, "names": list(res.slices),
+                        "segments": [s.segments for s in res.slices.values()],
+                        "values": {m: [_number(s.scores[m]) if m in s.scores else None for s in res.slices.values()]
+                                   for m in res.scores},
+                    })
                 for record in run.segments.get((system, direction), []):
                     row = rows.setdefault((direction, record.id), {
                         "index": len(rows), "id": record.id, "direction": direction, "source": record.source,
                         "reference": record.reference, "hyps": {}, "scores": {}, "flags": {}, "tags": record.tags,
                     })
                     row["hyps"][key] = record.hypothesis
-                    row["scores"][key] = record.scores
+                    row["scores"][key] = {m: _number(v) for m, v in record.scores.items()}
                     if record.flags:
                         row["flags"][key] = sorted(record.flags)
     for row in rows.values():

@@ -4,7 +4,14 @@
 (function () {
   const DATA = JSON.parse(document.getElementById("evalharness-data").textContent);
   const PAGE = 50;
-  const state = { text: "", direction: "", flagged: false, sort: "index", dir: 1, page: 0 };
+  const LANGUAGES = { ms: "Malay", en: "English" };
+  const PALETTE = ["#2456c9", "#d9822b", "#2e8b57", "#9c3fb5", "#c62828", "#00838f", "#6d4c41", "#5c6bc0"];
+  const KEYS = [...new Set(DATA.systems.map((s) => s.key))];
+  const state = { direction: DATA.directions[0] || "", text: "", flagged: false, sort: "index", dir: 1, page: 0,
+    chartMetric: DATA.metrics[0] };
+  // Segments of each direction, in corpus order, grouped once.
+  const BY_DIRECTION = new Map(DATA.directions.map((d) => [d, []]));
+  for (const r of DATA.segments) BY_DIRECTION.get(r.direction).push(r);
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -17,8 +24,14 @@
     }
     return node;
   }
-  const fmt = (x) => (x === null || x === undefined || Number.isNaN(x) ? "—" : Number(x).toFixed(2));
+  const isEmpty = (x) => x === null || x === undefined || Number.isNaN(x);
+  const fmt = (x) => (isEmpty(x) ? "—" : Number(x).toFixed(2));
   const label = (m) => DATA.labels[m] + (DATA.higher[m] ? " ↑" : " ↓");
+  const color = (key) => PALETTE[KEYS.indexOf(key) % PALETTE.length];
+  const language = (code) => LANGUAGES[code] || code;
+  const direction = (d) => { const [s, t] = d.split("-"); return d + " · " + language(s) + " → " + language(t); };
+  const swatch = (key) => { const s = el("span", { class: "swatch" }); s.style.background = color(key); return s; };
+  const systemsOf = (d) => DATA.systems.filter((s) => s.direction === d);
 
   function scoreTable() {
     const box = document.getElementById("scores");
@@ -28,7 +41,8 @@
       el("th", { class: "num" }, "flagged"));
     table.appendChild(head);
     for (const row of DATA.score_rows) {
-      const tr = el("tr", {}, el("td", {}, row.run), el("td", {}, row.system), el("td", {}, row.direction),
+      const key = DATA.runs.length > 1 ? row.run + "/" + row.system : row.system;
+      const tr = el("tr", {}, el("td", {}, row.run), el("td", {}, swatch(key), row.system), el("td", {}, row.direction),
         el("td", { class: "num" }, row.segments));
       for (const m of DATA.metrics) {
         const s = row.scores[m];
@@ -57,57 +71,111 @@
     }
   }
 
+  // ------------------------------------------------------------------ charts (any metric, chosen on the page)
   const SVG = "http://www.w3.org/2000/svg";
-  function svg(tag, attrs) {
+  function svg(tag, attrs, text) {
     const n = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (text !== undefined) n.textContent = text;
     return n;
   }
-  function bars(title, values, labels, max, color) {
-    const w = 260, h = 120, pad = 18, bw = (w - pad) / values.length;
-    const box = el("div", { class: "chart" }, el("h3", {}, title));
-    const s = svg("svg", { width: w, height: h + 16, role: "img" });
-    const top = Math.max(max, 1);
-    values.forEach((v, i) => {
-      const bh = (v / top) * (h - 10);
-      s.appendChild(svg("rect", { x: pad + i * bw + 1, y: h - bh, width: Math.max(bw - 2, 1), height: bh, fill: color }));
-      if (labels[i] !== "") { const t = svg("text", { x: pad + i * bw + bw / 2, y: h + 12, "text-anchor": "middle" }); t.textContent = labels[i]; s.appendChild(t); }
+  // Scores run 0–100, but TER goes above: then the axis ends at the next multiple of 50 over the largest value.
+  const axisTop = (values) => Math.max(100, Math.ceil(values.reduce((a, v) => Math.max(a, v), 0) / 50) * 50);
+
+  // ``top``: the axis end, shared by the histograms of one direction so that they compare at a glance.
+  function histogram(key, values, metric, top) {
+    const w = 262, right = 12, h = 96, left = 26, bottom = 14, width = top / 10;
+    const bins = new Array(10).fill(0);
+    for (const v of values) bins[Math.min(9, Math.max(0, Math.floor(v / width)))] += 1;
+    const most = Math.max(1, ...bins), bw = (w - left - right) / 10;
+    const mean = values.length ? values.reduce((a, v) => a + v, 0) / values.length : NaN;
+    const box = el("div", { class: "chart", "data-testid": "histogram", "data-key": key, "data-metric": metric },
+      el("h4", {}, swatch(key), key),
+      el("div", { class: "legend" }, DATA.labels[metric] + " per segment · " + values.length + " segments · mean " + fmt(mean)));
+    const s = svg("svg", { width: w, height: h + bottom, role: "img" });
+    s.appendChild(svg("line", { x1: left, x2: w - right, y1: h, y2: h, stroke: "#b8bfcc" }));
+    bins.forEach((n, i) => {
+      const bh = (n / most) * (h - 8);
+      const bar = svg("rect", { x: left + i * bw + 1, y: h - bh, width: bw - 2, height: bh, fill: color(key), "data-count": n });
+      bar.appendChild(svg("title", {}, fmt(i * width).replace(".00", "") + "–" + fmt((i + 1) * width).replace(".00", "") +
+        ": " + n + " segments"));
+      s.appendChild(bar);
+      if (n) s.appendChild(svg("text", { x: left + i * bw + bw / 2, y: h - bh - 2, "text-anchor": "middle" }, String(n)));
     });
-    const t = svg("text", { x: 0, y: 10 }); t.textContent = String(top); s.appendChild(t);
+    for (let i = 0; i <= 10; i += 2) {
+      s.appendChild(svg("text", { x: left + i * bw, y: h + 11, "text-anchor": "middle" }, String(Math.round(i * width))));
+    }
+    s.appendChild(svg("text", { x: 0, y: 10 }, "n"));
     box.appendChild(s);
     return box;
   }
-  // One horizontal bar per slice, on the metric's 0–100 scale.
-  function sliceBars(sl, metric) {
-    const rowH = 16, labelW = 120, barW = 150, w = labelW + barW + 44;
-    const box = el("div", { class: "chart" }, el("h3", {}, sl.title + ": " + DATA.labels[metric] + " by slice"));
-    const s = svg("svg", { width: w, height: sl.names.length * rowH + 4, role: "img" });
-    sl.names.forEach((name, i) => {
-      const y = i * rowH + 2, v = Math.max(0, Math.min(100, sl.values[i]));
-      const t = svg("text", { x: 0, y: y + 11 }); t.textContent = name; s.appendChild(t);
-      s.appendChild(svg("rect", { x: labelW, y: y + 2, width: barW, height: rowH - 5, fill: "#eef1f6" }));
-      s.appendChild(svg("rect", { x: labelW, y: y + 2, width: (v / 100) * barW, height: rowH - 5, fill: "#6a8fd8" }));
-      const val = svg("text", { x: labelW + barW + 4, y: y + 11 }); val.textContent = fmt(sl.values[i]); s.appendChild(val);
+
+  // Each slice (a tag value such as kind=body): one horizontal bar per system, so systems compare side by side.
+  function sliceChart(d, slices, metric) {
+    const names = [...new Set(slices.flatMap((sl) => sl.names))];
+    const barH = 13, gap = 9, labelW = 140, barW = 260, valueW = 46;
+    const groupH = slices.length * barH + gap;
+    const all = slices.flatMap((sl) => (sl.values[metric] || []).filter((v) => !isEmpty(v)));
+    const top = axisTop(all);
+    const box = el("div", { class: "chart", "data-testid": "slice-chart", "data-direction": d, "data-metric": metric },
+      el("h4", {}, DATA.labels[metric] + " by slice"),
+      el("div", { class: "legend" }, "corpus score of the segments with each tag (segments in brackets), axis 0–" + top),
+      el("div", { class: "keys" }, ...slices.map((sl) => el("span", {}, swatch(sl.key), sl.key))));
+    const s = svg("svg", { width: labelW + barW + valueW, height: names.length * groupH + 2, role: "img" });
+    names.forEach((name, i) => {
+      const y0 = i * groupH + 2;
+      const first = slices.find((sl) => sl.names.includes(name));
+      const count = first.segments[first.names.indexOf(name)];
+      s.appendChild(svg("text", { x: 0, y: y0 + (slices.length * barH) / 2 + 4 }, name + " (" + count + ")"));
+      s.appendChild(svg("rect", { x: labelW, y: y0, width: barW, height: slices.length * barH, fill: "#f1f3f7" }));
+      slices.forEach((sl, j) => {
+        const at = sl.names.indexOf(name);
+        const v = at < 0 || !sl.values[metric] ? null : sl.values[metric][at];
+        const y = y0 + j * barH;
+        if (!isEmpty(v)) {
+          const bar = svg("rect", { x: labelW, y: y + 1, width: (Math.max(0, v) / top) * barW, height: barH - 2, fill: color(sl.key) });
+          bar.appendChild(svg("title", {}, sl.key + " · " + name + ": " + fmt(v)));
+          s.appendChild(bar);
+        }
+        s.appendChild(svg("text", { x: labelW + barW + 4, y: y + barH - 3, class: "value" }, fmt(v)));
+      });
     });
     box.appendChild(s);
     return box;
+  }
+
+  function drawCharts() {
+    const box = document.getElementById("charts");
+    box.textContent = "";
+    const metric = state.chartMetric;
+    for (const d of DATA.directions) {
+      const grid = el("div", { class: "histograms" }), row = el("div", { class: "charts" }, grid);
+      const values = systemsOf(d).map((sys) => {
+        const out = [];
+        for (const r of BY_DIRECTION.get(d)) {
+          const v = r.scores[sys.key] ? r.scores[sys.key][metric] : null;
+          if (!isEmpty(v)) out.push(v);
+        }
+        return [sys.key, out];
+      });
+      const top = axisTop(values.map(([, vs]) => axisTop(vs)));
+      for (const [key, vs] of values) grid.appendChild(histogram(key, vs, metric, top));
+      const slices = DATA.slice_rows.filter((sl) => sl.direction === d);
+      if (slices.length) row.appendChild(sliceChart(d, slices, metric));
+      box.appendChild(el("div", { class: "chart-group", "data-direction": d }, el("h3", {}, direction(d)), row));
+    }
   }
 
   function charts() {
-    const box = document.getElementById("charts");
-    const metric = DATA.metrics[0];
-    for (const sys of DATA.systems) {
-      const scores = DATA.segments.filter((r) => r.direction === sys.direction && r.scores[sys.key])
-        .map((r) => r.scores[sys.key][metric]);
-      if (!scores.length) continue;
-      const bins = new Array(10).fill(0);
-      for (const v of scores) bins[Math.min(9, Math.max(0, Math.floor(v / 10)))] += 1;
-      box.appendChild(bars(sys.key + " " + sys.direction + ": " + DATA.labels[metric] + " per segment", bins,
-        bins.map((_, i) => (i % 2 === 0 ? String(i * 10) : "")), Math.max(...bins), "#2456c9"));
-    }
-    for (const sl of DATA.slice_rows) box.appendChild(sliceBars(sl, metric));
+    const pick = el("select", { "data-testid": "chart-metric" },
+      ...DATA.metrics.map((m) => el("option", { value: m }, label(m))));
+    pick.addEventListener("change", () => { state.chartMetric = pick.value; drawCharts(); });
+    document.getElementById("chart-controls").append(el("label", {}, "Metric ", pick),
+      el("span", { class: "legend" }, "Histograms of the per-segment scores, and corpus scores by slice, for each system."));
+    drawCharts();
   }
 
+  // ------------------------------------------------------------------ segments, one direction at a time
   // Word-level difference of hypothesis against reference (longest common subsequence of words).
   function diff(hyp, ref) {
     const a = hyp.split(/\s+/).filter(Boolean), b = ref.split(/\s+/).filter(Boolean);
@@ -124,56 +192,87 @@
     return out;
   }
 
+  // The value a row sorts by; null when it has none (no hypothesis from that system, or no score).
+  function sortValue(r, key) {
+    if (key === "id") return r.id;
+    const [sys, metric] = key.split("\u0000");
+    const v = r.scores[sys] ? r.scores[sys][metric] : null;
+    return isEmpty(v) ? null : v;
+  }
+
   function filtered() {
     const text = state.text.toLowerCase();
-    let rows = DATA.segments.filter((r) => (!state.direction || r.direction === state.direction) &&
-      (!state.flagged || r.flagged) && (!text || r.search.includes(text)));
-    const key = state.sort;
-    if (key !== "index") {
-      const [sysKey, metric] = key.split("\u0000");
-      const v = (r) => (key === "id" ? r.id : r.scores[sysKey] ? r.scores[sysKey][metric] : -Infinity);
-      rows = rows.slice().sort((x, y) => (v(x) < v(y) ? -1 : v(x) > v(y) ? 1 : x.index - y.index) * state.dir);
-    } else if (state.dir < 0) rows = rows.slice().reverse();
-    return rows;
+    let rows = BY_DIRECTION.get(state.direction) || [];
+    if (state.flagged || text) rows = rows.filter((r) => (!state.flagged || r.flagged) && (!text || r.search.includes(text)));
+    if (state.sort === "index") return state.dir < 0 ? rows.slice().reverse() : rows;
+    // Rows without a value go last in both orders: an empty cell is never the best or the worst.
+    const keyed = rows.map((r) => [sortValue(r, state.sort), r]);
+    keyed.sort(([a, x], [b, y]) => {
+      if (a === null || b === null) return a === b ? x.index - y.index : a === null ? 1 : -1;
+      return (a < b ? -1 : a > b ? 1 : 0) * state.dir || x.index - y.index;
+    });
+    return keyed.map(([, r]) => r);
+  }
+
+  // ``key``: "id", or a system key and a metric joined by U+0000 (which no name can contain).
+  function sortButton(text, key, title, attrs) {
+    const cls = state.sort === key ? (state.dir > 0 ? " sorted-asc" : " sorted-desc") : "";
+    const b = el("button", { class: "sortable" + cls, title: title, ...attrs }, text);
+    b.addEventListener("click", () => { state.dir = state.sort === key ? -state.dir : 1; state.sort = key; state.page = 0; segmentTable(); });
+    return b;
+  }
+
+  function hypothesisCell(r, sys) {
+    const td = el("td", { class: "text hyp", "data-system": sys.key });
+    const hyp = r.hyps[sys.key];
+    if (hyp === undefined) {
+      td.classList.add("empty");
+      td.appendChild(el("span", { class: "legend" }, "— not in this run"));
+      return td;
+    }
+    if (hyp === "") td.appendChild(el("span", { class: "legend" }, "(empty output)"));
+    td.append(...diff(hyp, r.reference));
+    const scores = el("div", { class: "scores" });
+    for (const m of DATA.metrics) {
+      const v = r.scores[sys.key] ? r.scores[sys.key][m] : null;
+      scores.appendChild(el("span", { class: "score" + (state.sort === sys.key + "\u0000" + m ? " active" : ""), "data-metric": m },
+        DATA.labels[m] + " ", el("b", {}, fmt(v))));
+    }
+    td.appendChild(scores);
+    for (const f of r.flags[sys.key] || []) td.appendChild(el("span", { class: "flag" }, f));
+    return td;
   }
 
   function segmentTable() {
     const box = document.getElementById("segment-table");
     box.textContent = "";
+    const columns = systemsOf(state.direction);
     const rows = filtered();
     const pages = Math.max(1, Math.ceil(rows.length / PAGE));
     state.page = Math.min(state.page, pages - 1);
-    const table = el("table", { id: "segments", "data-testid": "segments" });
-    const head = el("tr");
-    const sortable = (text, key) => {
-      const th = el("th", { class: "sortable" + (state.sort === key ? (state.dir > 0 ? " sorted-asc" : " sorted-desc") : ""), "data-sort": key }, text);
-      th.addEventListener("click", () => { state.dir = state.sort === key ? -state.dir : 1; state.sort = key; state.page = 0; segmentTable(); });
-      return th;
-    };
-    head.appendChild(sortable("id", "id"));
-    head.appendChild(el("th", {}, "direction"));
-    head.appendChild(el("th", {}, "source"));
-    head.appendChild(el("th", {}, "reference"));
-    const systems = DATA.systems.filter((s) => !state.direction || s.direction === state.direction);
-    for (const s of systems) {
-      head.appendChild(el("th", {}, s.key, el("span", { class: "sys" }, "hypothesis, " + s.direction)));
-      for (const m of DATA.metrics) head.appendChild(sortable(DATA.labels[m] + " · " + s.key, s.key + "\u0000" + m));
+    const [src, tgt] = state.direction.split("-");
+    const table = el("table", { id: "segments", "data-testid": "segments", "data-direction": state.direction });
+    const head = el("tr", {}, el("th", { class: "id" }, sortButton("id", "id", "sort by segment id", { "data-sort": "id" })),
+      el("th", {}, "source", el("span", { class: "sys" }, language(src))),
+      el("th", {}, "reference", el("span", { class: "sys" }, language(tgt))));
+    for (const sys of columns) {
+      const th = el("th", { class: "hyp", "data-system": sys.key }, el("div", {}, swatch(sys.key), sys.key),
+        el("div", { class: "sorts" }, el("span", { class: "sys" }, "sort:"),
+          ...DATA.metrics.map((m) => sortButton(DATA.labels[m], sys.key + "\u0000" + m, "sort by " + sys.key + "'s " + label(m),
+            { "data-sort": "score", "data-metric": m }))));
+      th.style.borderTopColor = color(sys.key);
+      head.appendChild(th);
     }
-    head.appendChild(el("th", {}, "flags"));
-    table.appendChild(head);
+    table.appendChild(el("thead", {}, head));
+    const body = el("tbody");
     for (const r of rows.slice(state.page * PAGE, (state.page + 1) * PAGE)) {
-      const tr = el("tr", { "data-id": r.id }, el("td", {}, r.id), el("td", {}, r.direction),
+      const tr = el("tr", { "data-id": r.id }, el("td", { class: "id" }, r.id,
+        ...Object.values(r.tags || {}).map((t) => el("span", { class: "sys" }, t))),
         el("td", { class: "text" }, r.source), el("td", { class: "text" }, r.reference));
-      for (const s of systems) {
-        const hyp = r.hyps[s.key];
-        tr.appendChild(el("td", { class: "text" }, ...(hyp === undefined ? ["—"] : diff(hyp, r.reference))));
-        for (const m of DATA.metrics) tr.appendChild(el("td", { class: "num" }, r.scores[s.key] ? fmt(r.scores[s.key][m]) : "—"));
-      }
-      const flags = el("td");
-      for (const [sys, names] of Object.entries(r.flags)) for (const f of names) flags.appendChild(el("span", { class: "flag", title: sys }, f));
-      tr.appendChild(flags);
-      table.appendChild(tr);
+      for (const sys of columns) tr.appendChild(hypothesisCell(r, sys));
+      body.appendChild(tr);
     }
+    table.appendChild(body);
     box.appendChild(table);
     const prev = el("button", { "data-testid": "prev" }, "‹ previous"), next = el("button", { "data-testid": "next" }, "next ›");
     prev.disabled = state.page === 0; next.disabled = state.page >= pages - 1;
@@ -185,16 +284,22 @@
 
   function controls() {
     const box = document.getElementById("segment-controls");
+    const dirs = el("select", { "data-testid": "direction" },
+      ...DATA.directions.map((d) => el("option", { value: d }, direction(d) + " (" + BY_DIRECTION.get(d).length + " segments, " +
+        systemsOf(d).length + " systems)")));
+    dirs.addEventListener("change", () => {
+      state.direction = dirs.value; state.page = 0;
+      const sys = state.sort.split("\u0000")[0];
+      if (state.sort.includes("\u0000") && !systemsOf(state.direction).some((s) => s.key === sys)) { state.sort = "index"; state.dir = 1; }
+      segmentTable();
+    });
     const search = el("input", { type: "search", placeholder: "filter: id, text, flag…", "data-testid": "filter" });
     search.addEventListener("input", () => { state.text = search.value; state.page = 0; segmentTable(); });
-    const dirs = el("select", { "data-testid": "direction" }, el("option", { value: "" }, "both directions"),
-      ...DATA.directions.map((d) => el("option", { value: d }, d)));
-    dirs.addEventListener("change", () => { state.direction = dirs.value; state.page = 0; segmentTable(); });
     const flagged = el("input", { type: "checkbox", "data-testid": "flagged" });
     flagged.addEventListener("change", () => { state.flagged = flagged.checked; state.page = 0; segmentTable(); });
-    box.append(search, dirs, el("label", {}, flagged, " flagged only"),
+    box.append(el("label", {}, "Direction ", dirs), search, el("label", {}, flagged, " flagged only"),
       el("span", { class: "legend" }, "Hypothesis words ", el("ins", {}, "not in the reference"), " and reference words ",
-        el("del", {}, "missing"), "."));
+        el("del", {}, "missing"), ". Under each hypothesis: its scores and flags; “sort:” orders by one system’s score, empty last."));
   }
 
   function manifest() {
