@@ -8,6 +8,9 @@ re-aggregate them. Segment scores use sacrebleu's sentence-level settings (BLEU 
 sacrebleu recommends for single sentences). sacrebleu itself does not check its inputs: a bare reference
 list scores 0.0 and extra hypotheses are dropped, so :func:`check_aligned` runs first.
 
+References come one per segment (a sequence of strings), or as several reference sets in sacrebleu's layout
+(a sequence of such sequences, each aligned with the hypotheses): see :func:`reference_sets`.
+
 sacrebleu's private hooks are reached only through :mod:`evalharness.scoring.sacrebleu_adapter`.
 """
 
@@ -15,8 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from evalharness.errors import HypothesisError
 from evalharness.registry import Registry
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import ArrayLike
     from sacrebleu.metrics.base import Metric as SacreMetric
+
+References: TypeAlias = Sequence[str] | Sequence[Sequence[str]]
+"""One reference per segment (``["ref 1", "ref 2"]``), or sacrebleu's layout for several references per segment:
+one sequence per reference set, each aligned with the hypotheses (``[["A 1", "A 2"], ["B 1", "B 2"]]``)."""
 
 
 class Metric(ABC):
@@ -66,15 +72,23 @@ class Metric(ABC):
         """sacrebleu signature of the segment scores (BLEU: effective order on)."""
         return sb.signature(self.segment_metric)
 
-    def segment_stats(self, hypotheses: Sequence[str], references: Sequence[str]) -> list[list[float]]:
-        """Sufficient statistics of each segment, the input of :meth:`score_from_stats`."""
-        check_aligned(hypotheses, references)
-        if self.max_words is not None:
-            self._check_lengths(hypotheses, references, self.max_words)
-        return sb.extract_stats(self.corpus_metric, hypotheses, references)
+    def segment_stats(self, hypotheses: Sequence[str], references: References) -> list[list[float]]:
+        """Sufficient statistics of each segment, the input of :meth:`score_from_stats`.
 
-    def _check_lengths(self, hypotheses: Sequence[str], references: Sequence[str], limit: int) -> None:
-        for what, texts in (("hypothesis", hypotheses), ("reference", references)):
+        ``references``: one per segment, or several reference sets (see :data:`References`); with several, each
+        segment's statistics are sacrebleu's multi-reference ones (BLEU: n-gram counts clipped by the most in any
+        reference, the closest reference length; chrF: the best reference; TER: the fewest edits over the average
+        reference length).
+        """
+        sets = reference_sets(references)
+        check_aligned(hypotheses, sets)
+        if self.max_words is not None:
+            self._check_lengths(hypotheses, sets, self.max_words)
+        return sb.extract_stats(self.corpus_metric, hypotheses, sets)
+
+    def _check_lengths(self, hypotheses: Sequence[str], sets: Sequence[Sequence[str]], limit: int) -> None:
+        named = [("reference" if len(sets) == 1 else f"reference (set {k})", refs) for k, refs in enumerate(sets, 1)]
+        for what, texts in (("hypothesis", hypotheses), *named):
             for i, text in enumerate(texts):
                 words = len(text.split())
                 if words > limit:
@@ -97,33 +111,53 @@ class Metric(ABC):
 
         return np.array([self.score_of_sum(row) for row in np.asarray(sums, dtype="float64")])
 
-    def corpus_score(self, hypotheses: Sequence[str], references: Sequence[str]) -> float:
-        """Corpus score of aligned hypotheses and references (one reference each)."""
+    def corpus_score(self, hypotheses: Sequence[str], references: References) -> float:
+        """Corpus score of aligned hypotheses and references (one per segment, or several reference sets)."""
         return self.score_from_stats(self.segment_stats(hypotheses, references))
 
-    def segment_scores(self, hypotheses: Sequence[str], references: Sequence[str]) -> list[float]:
+    def segment_scores(self, hypotheses: Sequence[str], references: References) -> list[float]:
         """One score per segment, each as sacrebleu's ``sentence_score`` gives it."""
         return self.evaluate(hypotheses, references)[1]
 
-    def evaluate(self, hypotheses: Sequence[str], references: Sequence[str]) -> tuple[list[list[float]], list[float]]:
+    def evaluate(self, hypotheses: Sequence[str], references: References) -> tuple[list[list[float]], list[float]]:
         """Segment statistics and segment scores, the statistics extracted once for both.
 
         ``sentence_score`` would extract them again per segment; the score it computes from them is the same.
-        One real ``sentence_score`` call records what sacrebleu needs for the segment signature.
+        One real ``sentence_score`` call records what sacrebleu needs for the segment signature (``nrefs`` too).
         """
         stats = self.segment_stats(hypotheses, references)
         if hypotheses:
-            self.segment_metric.sentence_score(hypotheses[0], [references[0]])
+            self.segment_metric.sentence_score(hypotheses[0], [refs[0] for refs in reference_sets(references)])
         return stats, [sb.score_from_sum(self.segment_metric, list(s)) for s in stats]
 
 
-def check_aligned(hypotheses: Sequence[str], references: Sequence[str]) -> None:
-    """Raise :class:`HypothesisError` unless both are equally long sequences of strings."""
-    for what, seq in (("hypotheses", hypotheses), ("references", references)):
-        if isinstance(seq, str) or not all(isinstance(s, str) for s in seq):
-            raise HypothesisError(f"{what} must be a sequence of strings, one per segment")
-    if len(hypotheses) != len(references):
-        raise HypothesisError(f"{len(hypotheses)} hypotheses for {len(references)} references")
+def reference_sets(references: References) -> list[Sequence[str]]:
+    """``references`` as sacrebleu takes them: a list of reference sets, each one reference per segment.
+
+    A sequence of strings is one set; a sequence of sequences of strings is several (sacrebleu's layout). Anything
+    else, a bare string included (it would be scored character by character), raises :class:`HypothesisError`.
+    Lengths are :func:`check_aligned`'s business.
+    """
+    if not isinstance(references, str) and isinstance(references, Sequence):
+        if all(isinstance(r, str) for r in references):  # also an empty sequence: one set of no segments
+            return [references]  # type: ignore[list-item]  # all strings: a Sequence[str]
+        if all(isinstance(r, Sequence) and not isinstance(r, str) and all(isinstance(s, str) for s in r)
+               for r in references):
+            return list(references)
+    raise HypothesisError("references must be a sequence of strings, one per segment, or a sequence of such "
+                          "sequences, one per reference set")
+
+
+def check_aligned(hypotheses: Sequence[str], references: References) -> None:
+    """Raise :class:`HypothesisError` unless hypotheses and every reference set are equally long sequences of
+    strings (``references`` as :meth:`Metric.segment_stats` takes them)."""
+    if isinstance(hypotheses, str) or not all(isinstance(s, str) for s in hypotheses):
+        raise HypothesisError("hypotheses must be a sequence of strings, one per segment")
+    sets = reference_sets(references)
+    for k, refs in enumerate(sets, 1):
+        if len(hypotheses) != len(refs):
+            where = "" if len(sets) == 1 else f" in reference set {k} of {len(sets)}"
+            raise HypothesisError(f"{len(hypotheses)} hypotheses for {len(refs)} references{where}")
 
 
 # The numpy formulas below follow sacrebleu's ``_compute_score_from_stats`` line by line, in float64;
@@ -274,43 +308,8 @@ def default_tolerances() -> dict[str, float]:
     return {name: METRICS.get(name).default_tolerance for name in BUILTIN_METRICS}
 
 
-def score_files(reference: Path, hypotheses: Sequence[Path], metric_names: Sequence[str],
-                where: Sequence[str] = ()) -> dict[str, Any]:
-    """Score line-aligned plain-text hypothesis files against one reference file.
+def score_files(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`evalharness.scoring.plain.score_files`, where plain-text scoring lives now; kept for existing imports."""
+    from evalharness.scoring.plain import score_files as score_plain
 
-    BOM and CRLF are normalised; an empty file or a line-count mismatch raises :class:`HypothesisError`
-    naming both files and their counts.
-    """
-    from evalharness.corpus.tags import length_bucket, matches, parse_where
-    from evalharness.textio import read_lines
-
-    metrics = get_metrics(metric_names)
-    filters = parse_where(where)
-    if set(filters) - {"length"}:
-        raise HypothesisError("plain-text files carry no kind or fidelity tags: score --where takes length= only")
-    refs = read_lines(reference, "reference file")
-    if not refs:
-        raise HypothesisError(f"{reference}: reference file is empty")
-    keep = [i for i, r in enumerate(refs) if matches({"length": length_bucket(r)}, filters)]
-    if not keep:
-        raise HypothesisError(f"--where {' '.join(where)} selects no line of {reference}")
-    systems = []
-    for path in hypotheses:
-        hyps = read_lines(path, "hypothesis file")
-        if len(hyps) != len(refs):
-            raise HypothesisError(
-                f"{path} has {len(hyps)} lines but {reference} has {len(refs)}: "
-                "hypotheses and references must be line-aligned, one segment a line"
-            )
-        chosen_h, chosen_r = [hyps[i] for i in keep], [refs[i] for i in keep]
-        try:
-            scores = {
-                m.name: {"score": m.corpus_score(chosen_h, chosen_r), "signature": m.signature,
-                         "higher_is_better": m.higher_is_better}
-                for m in metrics
-            }
-        except HypothesisError as err:  # name the files: "segment N" alone does not say where
-            raise HypothesisError(f"{path} against {reference}: {err}"
-                                  f"{' (counting the lines --where kept)' if where else ''}") from None
-        systems.append({"hypotheses": str(path), "scores": scores})
-    return {"references": str(reference), "segments": len(keep), "where": list(where), "systems": systems}
+    return score_plain(*args, **kwargs)

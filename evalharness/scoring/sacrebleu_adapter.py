@@ -15,9 +15,14 @@ if TYPE_CHECKING:
     from sacrebleu.metrics.base import Metric as SacreMetric
 
 
-def extract_stats(metric: SacreMetric, hypotheses: Sequence[str], references: Sequence[str]) -> list[list[float]]:
-    """Sufficient statistics of each segment (one reference per hypothesis)."""
-    stats: list[list[float]] = metric._extract_corpus_statistics(list(hypotheses), [list(references)])
+def extract_stats(metric: SacreMetric, hypotheses: Sequence[str],
+                  reference_sets: Sequence[Sequence[str]]) -> list[list[float]]:
+    """Sufficient statistics of each segment against one or more reference sets, in sacrebleu's layout: one
+    sequence per set, each one reference per hypothesis (``[refs]`` for a single reference per segment)."""
+    if isinstance(reference_sets, str) or any(isinstance(refs, str) for refs in reference_sets):
+        # sacrebleu would take each string as a reference set of characters and score about 0, silently
+        raise TypeError("extract_stats takes a sequence of reference sets, e.g. [references], not the references")
+    stats: list[list[float]] = metric._extract_corpus_statistics(list(hypotheses), [list(r) for r in reference_sets])
     return stats
 
 
@@ -38,6 +43,15 @@ def p_value(samples: Any, real_difference: float) -> float:
     return float(_compute_p_value(samples, real_difference))
 
 
-def signature(metric: SacreMetric) -> str:
-    """The metric's sacrebleu signature (``nrefs:1|case:mixed|…``); complete once it has scored something."""
-    return str(metric.get_signature())
+def signature(metric: SacreMetric, *, resamples: int | None = None, seed: int | None = None) -> str:
+    """The metric's sacrebleu signature (``nrefs:1|case:mixed|…``); complete once it has scored something.
+
+    ``resamples`` and ``seed``: a bootstrap interval goes with the score, written in as sacrebleu's own
+    ``--confidence`` writes it (``nrefs:1|bs:1000|seed:12345|case:mixed|…``).
+    """
+    sig = metric.get_signature()
+    if resamples is not None:
+        sig.update("bs", resamples)
+    if seed is not None:
+        sig.update("seed", seed)
+    return str(sig)

@@ -77,7 +77,7 @@ class TranslationCache:
             self._db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
             self._db.execute("PRAGMA busy_timeout = 60000")
             if existed:
-                self._check_is_store()
+                self._check_is_store(create=create)
             if not readonly:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
@@ -87,14 +87,21 @@ class TranslationCache:
         except (sqlite3.Error, OSError) as err:
             raise InputError(f"{path}: cannot open the translation cache ({err}); {fix}") from None
 
-    def _check_is_store(self) -> None:
-        """Refuse a file that is not an evalharness store (someone else's database, an empty file)."""
-        app = self._db.execute("PRAGMA application_id").fetchone()[0]
+    def _check_is_store(self, *, create: bool) -> None:
+        """Refuse a file that is not an evalharness store (someone else's database, an empty file).
+
+        For a run (``create``), a database with no tables at all is one that another process is creating at
+        this moment (two runs starting together share the file): it is taken as ours.
+        """
         columns = tuple(row[1] for row in self._db.execute("PRAGMA table_info(translations)"))
-        if app != APPLICATION_ID and columns != TRANSLATION_COLUMNS:
-            self._db.close()
-            raise InputError(f"{self.path}: not an evalharness translation cache (no translations table of ours); "
-                             "refusing to change it: give another cache path")
+        if columns == TRANSLATION_COLUMNS:
+            return
+        tables = self._db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+        if create and tables == 0:
+            return
+        self._db.close()
+        raise InputError(f"{self.path}: not an evalharness translation cache (no translations table of ours); "
+                         "refusing to change it: give another cache path")
 
     def _failed(self, err: sqlite3.Error) -> None:
         """Warn once and stop using the file."""
