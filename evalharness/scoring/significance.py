@@ -8,7 +8,7 @@ Maxwell 2005), with sacrebleu's own p-value helper; only the input differs — s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -142,3 +142,250 @@ def paired_test(metric: Metric, stats_a: Sequence[Sequence[float]], stats_b: Seq
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(diffs, [tail, 100 - tail])
     return PairedResult(score_a, score_b, score_b - score_a, float(low), float(high), float(p), test, samples, seed)
+
+
+# --------------------------------------------------------------------------- families of rows
+#
+# A check tests many rows at once (system × direction × metric); each tested alone at α, some row of an
+# unchanged system fails far more often than α. The functions below test the rows of a check as one family.
+# They take the same stored statistics and score many resamples at once with the metric's vectorised
+# formula (``Metric.scores_of_sums``) instead of sacrebleu's one row at a time.
+
+_TIE = 1e-9  # score points: permuted differences this close to the real one are ties (rounding, not chance)
+
+
+def _block(segments: int) -> int:
+    """Resamples or trials per block: about 4 million float64 values (32 MB) at a time."""
+    return max(1, (1 << 22) // max(1, segments))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the order given.
+
+    The k-th smallest of m p-values is multiplied by m − k + 1, capped at 1 and made non-decreasing in that
+    order (step-down). Rejecting the rows whose adjusted p is below α keeps the family-wise error rate at α
+    whatever the dependence between the rows.
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (m - k) * float(p_values[i])))
+        adjusted[i] = running
+    return adjusted
+
+
+def holm_rejections(p_values: Sequence[float], alpha: float = 0.05) -> list[bool]:
+    """Which rows Holm–Bonferroni rejects at family-wise level ``alpha`` (adjusted p < ``alpha``)."""
+    return [p < alpha for p in holm(p_values)]
+
+
+@dataclass(frozen=True)
+class FamilyRow:
+    """One row of a family: a metric and the segment statistics of A and B.
+
+    Rows with the same ``group`` (one system × direction) are the same segments scored by different metrics:
+    a resample or permutation treats them alike. Rows of different groups are resampled independently.
+    """
+
+    group: Hashable
+    metric: Metric
+    stats_a: ArrayLike  # segments × statistics: ``Metric.segment_stats`` or a numpy array of it
+    stats_b: ArrayLike
+
+
+def _groups(rows: Sequence[FamilyRow]) -> list[tuple[list[int], list[tuple[np.ndarray, np.ndarray]]]]:
+    """Row indices and float64 statistics of each group, groups in order of first appearance."""
+    import numpy as np
+
+    members: dict[Hashable, list[int]] = {}
+    for i, row in enumerate(rows):
+        members.setdefault(row.group, []).append(i)
+    out = []
+    for group, idx in members.items():
+        arrays: list[tuple[np.ndarray, np.ndarray]] = []
+        for i in idx:
+            # through float32 as paired_test goes, so both see the same statistics
+            a = np.asarray(rows[i].stats_a, dtype="float32").astype("float64")
+            b = np.asarray(rows[i].stats_b, dtype="float32").astype("float64")
+            if a.shape != b.shape or a.ndim != 2:
+                raise ValueError(f"group {group!r}, {rows[i].metric.label}: statistics of A and B must be "
+                                 f"segments × statistics of the same shape: {a.shape} vs {b.shape}")
+            if arrays and a.shape[0] != arrays[0][0].shape[0]:
+                raise ValueError(f"group {group!r}: every metric must score the same segments: "
+                                 f"{arrays[0][0].shape[0]} vs {a.shape[0]}")
+            arrays.append((a, b))
+        out.append((idx, arrays))
+    return out
+
+
+def paired_bootstrap_p_values(rows: Sequence[FamilyRow], *, resamples: int = DEFAULT_RESAMPLES,
+                              seed: int = DEFAULT_SEED) -> list[float]:
+    """Each row's paired bootstrap p-value, as :func:`paired_test` (``bs``) gives it, all rows at once.
+
+    Every group draws the resamples :func:`paired_test` would (a fresh generator seeded with ``seed``), and the
+    p-value is sacrebleu's ((count + 1) / (resamples + 1), count of centred resampled |Δ| > real |Δ|): the
+    same p-values up to float rounding of the vectorised formula. Not adjusted for the family.
+    """
+    import numpy as np
+
+    p = [1.0] * len(rows)
+    for idx, arrays in _groups(rows):
+        n = arrays[0][0].shape[0]
+        rng = np.random.default_rng(seed)
+        draws = rng.choice(n, size=(resamples, n), replace=True)
+        # every metric's A and B statistics side by side: one matrix product for the whole group, with how
+        # often each resample draws each segment (in blocks of resamples, to bound the memory)
+        stacked = np.hstack([x for pair in arrays for x in pair])
+        resampled = np.empty((resamples, stacked.shape[1]))
+        block = _block(n)
+        for lo in range(0, resamples, block):
+            part = draws[lo : lo + block]
+            counts = np.bincount((part + n * np.arange(len(part))[:, None]).ravel(), minlength=len(part) * n)
+            resampled[lo : lo + block] = counts.reshape(len(part), n).astype("float64") @ stacked
+        start = 0
+        for i, (a, b) in zip(idx, arrays, strict=True):
+            width = a.shape[1]
+            res_a, res_b = resampled[:, start : start + width], resampled[:, start + width : start + 2 * width]
+            start += 2 * width
+            if np.array_equal(a, b):
+                continue  # identical: p = 1, as paired_test
+            metric = rows[i].metric
+            real = abs(metric.score_of_sum(b.sum(0)) - metric.score_of_sum(a.sum(0)))
+            spread = np.abs(metric.scores_of_sums(res_b) - metric.scores_of_sums(res_a))
+            p[i] = sb.p_value(spread - spread.mean(), real)
+    return p
+
+
+def permutation_differences(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TRIALS,
+                            seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Real differences (B − A, one per row) and their ``trials`` × rows approximate-randomization copies.
+
+    A trial exchanges A's and B's output of each segment with probability ½, the same segments for every
+    metric of a group (they score the same outputs) and independently between groups (other segments). The
+    first group draws the same exchanges as :func:`paired_test` (``ar``) with this seed. Real and permuted
+    differences come from the same vectorised formula, so a trial that exchanges only identical segments
+    reproduces the real difference (exactly for integer statistics; within the tie margin of
+    :func:`westfall_young` and :func:`randomization_p_values` otherwise).
+    """
+    import numpy as np
+
+    real = np.zeros(len(rows))
+    null = np.zeros((trials, len(rows)))
+    rng = np.random.default_rng(seed)
+    for idx, arrays in _groups(rows):
+        n = arrays[0][0].shape[0]
+        keep = rng.integers(2, size=(trials, n), dtype=bool)  # True: the segment stays on its side
+        # A's side after the exchange is sum(B) + Σ_kept (a − b), B's is sum(A) − the same: one matrix
+        # product for all metrics of the group (in blocks of trials, to bound the memory)
+        diff = np.hstack([a - b for a, b in arrays])
+        moved = np.empty((trials, diff.shape[1]))
+        block = _block(n)
+        for lo in range(0, trials, block):
+            moved[lo : lo + block] = keep[lo : lo + block].astype("float64") @ diff
+        start = 0
+        for i, (a, b) in zip(idx, arrays, strict=True):
+            width = a.shape[1]
+            kept = moved[:, start : start + width]
+            start += width
+            sum_a, sum_b = a.sum(0), b.sum(0)
+            scores = rows[i].metric.scores_of_sums
+            score_a, score_b = scores(np.stack([sum_a, sum_b]))
+            real[i] = score_b - score_a
+            null[:, i] = scores(sum_a - kept) - scores(sum_b + kept)  # B's side minus A's side
+    return real, null
+
+
+def westfall_young(real: np.ndarray, null: np.ndarray, *, standardise: bool = True) -> list[float]:
+    """Family-wise p-values, single-step max-statistic (Westfall & Young 1993), from
+    :func:`permutation_differences`.
+
+    A row's statistic is its |Δ|, divided by the standard deviation of its own permuted Δ when
+    ``standardise`` (so BLEU, chrF and TER rows of different spreads weigh alike; raw, the noisiest row sets
+    the maximum and a quiet row can hardly reach it). Row r's p is (count + 1) / (trials + 1), count = trials
+    whose maximum over all rows is ≥ row r's real statistic — sacrebleu's convention, except that ties count
+    (≥, as a permutation test counts its own real arrangement): a difference that comes from one segment is
+    matched by every trial that exchanges it, and is not significant.
+    """
+    import numpy as np
+
+    real_abs, null_abs = np.abs(np.asarray(real, dtype="float64")), np.abs(np.asarray(null, dtype="float64"))
+    if standardise:
+        spread = np.asarray(null, dtype="float64").std(axis=0)
+        scale = np.where(spread > 0, spread, 1.0)
+        real_abs = np.where(spread > 0, real_abs / scale, 0.0)  # no spread at all: no evidence
+        null_abs = np.where(spread > 0, null_abs / scale, 0.0)
+    trials = null_abs.shape[0]
+    top = null_abs.max(axis=1) if null_abs.shape[1] else np.zeros(trials)
+    count = (top[:, None] >= real_abs[None, :] - _TIE * np.maximum(1.0, real_abs)).sum(axis=0)
+    return [float(x) for x in (count + 1) / (trials + 1)]
+
+
+def randomization_p_values(real: np.ndarray, null: np.ndarray) -> list[float]:
+    """Each row's own approximate-randomization p-value from :func:`permutation_differences`, not adjusted.
+
+    sacrebleu's convention, as :func:`paired_test` (``ar``): (count + 1) / (trials + 1), count = trials whose
+    |Δ| exceeds the real |Δ| (strict: ties do not count). Unlike :func:`paired_test` it does not know whether
+    A and B are identical (p = 1 there); :func:`max_statistic_test` does.
+    """
+    import numpy as np
+
+    real_abs, null_abs = np.abs(np.asarray(real, dtype="float64")), np.abs(np.asarray(null, dtype="float64"))
+    exceed = (null_abs > real_abs + _TIE * np.maximum(1.0, real_abs)).sum(axis=0)
+    return [float(x) for x in (exceed + 1) / (null_abs.shape[0] + 1)]
+
+
+@dataclass(frozen=True)
+class FamilyResult:
+    """Outcome of a max-statistic permutation test of a family of rows (in the order given)."""
+
+    deltas: tuple[float, ...]  # B − A per row, from the vectorised formula
+    p_values: tuple[float, ...]  # each row alone: approximate randomization, sacrebleu's convention
+    family_p_values: tuple[float, ...]  # family-wise (Westfall–Young single-step max-statistic)
+    trials: int
+    seed: int
+    standardise: bool
+
+
+def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TRIALS, seed: int = DEFAULT_SEED,
+                       standardise: bool = True) -> FamilyResult:
+    """One paired permutation test over all rows of a check: family-wise p-value per row.
+
+    Trials as :func:`permutation_differences`, p-values as :func:`westfall_young`. Rejecting the rows whose
+    family p is below α keeps the chance that any row of an unchanged system is rejected at about α,
+    whatever the correlation between metrics. ``p_values`` are the rows' own approximate-randomization
+    p-values from the same trials (strict >, (count + 1) / (trials + 1), identical statistics p = 1, as
+    :func:`paired_test`), never above the family ones.
+    """
+    import numpy as np
+
+    real, null = permutation_differences(rows, trials=trials, seed=seed)
+    family = westfall_young(real, null, standardise=standardise)
+    single = randomization_p_values(real, null)
+    for i, row in enumerate(rows):
+        if np.array_equal(np.asarray(row.stats_a), np.asarray(row.stats_b)):
+            single[i] = family[i] = 1.0
+    return FamilyResult(tuple(float(d) for d in real), tuple(single), tuple(family), trials, seed, standardise)
+
+
+def paired_mdd(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *, alpha: float = 0.05,
+               power: float = 0.8, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> float:
+    """≈ the smallest difference a paired test at level ``alpha`` detects with probability ``power`` here.
+
+    (z(1 − α/2) + z(power)) · SE(Δ), SE(Δ) the standard deviation of B − A over paired bootstrap resamples of
+    the segments (both systems resampled together, as the paired tests see them). An estimate: it assumes Δ
+    roughly normal, which a few very different segments can break (then the tests themselves say little).
+    """
+    from statistics import NormalDist
+
+    import numpy as np
+
+    a, b = np.asarray(stats_a, dtype="float64"), np.asarray(stats_b, dtype="float64")
+    n = len(a)
+    if n == 0:
+        return 0.0
+    idx = np.random.default_rng(seed).choice(n, size=(resamples, n), replace=True)
+    deltas = metric.scores_of_sums(b[idx].sum(axis=1)) - metric.scores_of_sums(a[idx].sum(axis=1))
+    se = float(np.std(deltas, ddof=1))
+    return (NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)) * se

@@ -1,0 +1,194 @@
+"""Family-wise procedures for the gate: Holm–Bonferroni and the max-statistic permutation test."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from evalharness.corpus import load_corpus
+from evalharness.scoring.metrics import get_metric
+from evalharness.scoring.significance import (
+    FamilyRow,
+    holm,
+    holm_rejections,
+    max_statistic_test,
+    paired_bootstrap_p_values,
+    paired_test,
+    westfall_young,
+)
+from tests.conftest import CORPUS_NAME, REPO
+
+CORPUS = load_corpus(CORPUS_NAME)
+REFS = {"en": [p.text("en") for p in CORPUS.pairs], "ms": [p.text("ms") for p in CORPUS.pairs]}
+METRICS = ("bleu", "chrf", "chrf++", "ter")
+
+
+def _drop_word(texts: list[str], every: int, offset: int = 0) -> list[str]:
+    """Drop the last word of every ``every``-th text (from ``offset``): a slightly different system."""
+    return [" ".join(t.split()[:-1]) if i % every == offset else t for i, t in enumerate(texts)]
+
+
+def _rows(outputs_a: dict[str, list[str]], outputs_b: dict[str, list[str]]) -> list[FamilyRow]:
+    """Rows of a check: every metric × direction (keyed by reference language) of A against B."""
+    rows = []
+    for lang, refs in REFS.items():
+        for name in METRICS:
+            metric = get_metric(name)
+            rows.append(FamilyRow(lang, metric, metric.segment_stats(outputs_a[lang], refs),
+                                  metric.segment_stats(outputs_b[lang], refs)))
+    return rows
+
+
+def _halve(texts: list[str], every: int) -> list[str]:
+    """Keep the first half of the words of every ``every``-th text: a clearly worse system."""
+    return [" ".join(t.split()[: len(t.split()) // 2]) if i % every == 0 else t for i, t in enumerate(texts)]
+
+
+SYS_A = {lang: _drop_word(refs, 3) for lang, refs in REFS.items()}
+SYS_B = {lang: _halve(_drop_word(refs, 2, 1), 3) for lang, refs in REFS.items()}
+
+
+# --------------------------------------------------------------------------- Holm
+
+
+def test_holm_matches_a_hand_checked_example() -> None:
+    # sorted: 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → raised to 0.06 (step-down)
+    p = [0.01, 0.04, 0.03, 0.005]
+    assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # classic Holm: 0.005 ≤ 0.05/4 and 0.01 ≤ 0.05/3 are rejected, 0.03 > 0.05/2 stops the procedure
+    assert holm_rejections(p, 0.05) == [True, False, False, True]
+
+
+@pytest.mark.parametrize(("p", "expected"), [
+    ([], []),
+    ([0.2], [0.2]),
+    ([0.5, 0.6], [1.0, 1.0]),  # capped at 1, never decreasing along the sorted order
+    ([0.01, 0.01, 0.01], [0.03, 0.03, 0.03]),  # ties
+])
+def test_holm_edge_cases(p: list[float], expected: list[float]) -> None:
+    assert holm(p) == pytest.approx(expected)
+
+
+# --------------------------------------------------------------------------- max-statistic test
+
+
+def test_identical_systems_have_family_p_one() -> None:
+    result = max_statistic_test(_rows(SYS_A, SYS_A), trials=500)
+    assert result.family_p_values == (1.0,) * 8
+    assert result.p_values == (1.0,) * 8
+    assert result.deltas == (0.0,) * 8
+
+
+@pytest.mark.parametrize("standardise", [True, False])
+def test_family_p_is_at_least_each_rows_own_p(standardise: bool) -> None:
+    result = max_statistic_test(_rows(SYS_A, SYS_B), trials=2000, standardise=standardise)
+    assert len(result.family_p_values) == 8
+    assert all(0 < p <= 1 for p in result.family_p_values)
+    for own, family in zip(result.p_values, result.family_p_values, strict=True):
+        assert family >= own
+    assert min(result.family_p_values) < 0.05  # B lost half of every third paragraph: a real difference
+
+
+def test_max_statistic_test_is_deterministic_for_a_seed() -> None:
+    rows = _rows(SYS_A, SYS_B)
+    first = max_statistic_test(rows, trials=300, seed=7)
+    assert max_statistic_test(rows, trials=300, seed=7) == first
+    assert (first.trials, first.seed, first.standardise) == (300, 7, True)
+
+
+def test_rows_own_p_values_equal_paired_test() -> None:
+    """One group: the same exchanges and resamples as paired_test with the same seed, the same p-values."""
+    rows = [r for r in _rows(SYS_A, SYS_B) if r.group == "en"]
+    family = max_statistic_test(rows, trials=1000, seed=12345)
+    boot = paired_bootstrap_p_values(rows, resamples=1000, seed=12345)
+    for row, ar_p, bs_p in zip(rows, family.p_values, boot, strict=True):
+        assert ar_p == pytest.approx(paired_test(row.metric, row.stats_a, row.stats_b, test="ar",  # type: ignore[arg-type]
+                                                 samples=1000).p_value, abs=1e-12)
+        assert bs_p == pytest.approx(paired_test(row.metric, row.stats_a, row.stats_b,  # type: ignore[arg-type]
+                                                 samples=1000).p_value, abs=1e-12)
+
+
+def test_a_difference_in_one_segment_is_not_significant() -> None:
+    """Every trial that exchanges the one differing segment ties the real difference: ties count (≥)."""
+    broken = list(REFS["en"])
+    broken[4] = REFS["ms"][4]  # the source left untranslated in one paragraph
+    metric = get_metric("chrf")
+    rows = [FamilyRow("en", metric, metric.segment_stats(REFS["en"], REFS["en"]),
+                      metric.segment_stats(broken, REFS["en"]))]
+    result = max_statistic_test(rows, trials=1000)
+    assert result.family_p_values[0] > 0.4  # about ½: half the trials exchange it
+    assert result.p_values[0] < 0.01  # sacrebleu's strict convention calls it significant
+
+
+def test_standardising_balances_rows_of_different_spread() -> None:
+    """A row ten times as noisy does not drown a quiet row's clear difference once statistics are standardised."""
+    rng = np.random.default_rng(0)
+    null = rng.normal(size=(4000, 2)) * [1.0, 10.0]  # permuted Δ of a quiet row and of a noisy one
+    real = np.array([4.0, 0.0])  # the quiet row moved by 4 of its standard deviations
+    assert westfall_young(real, null)[0] < 0.01
+    assert westfall_young(real, null, standardise=False)[0] > 0.5  # raw: the noisy row's |Δ| exceeds 4 most times
+
+
+def test_westfall_young_counts_ties_and_adds_one() -> None:
+    null = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
+    # max per trial 1, 2, 3; real 2 is reached by 2 trials: (2 + 1) / (3 + 1)
+    assert westfall_young(np.array([2.0, 0.0]), null, standardise=False) == [0.75, 1.0]
+
+
+def test_rows_of_a_group_must_score_the_same_segments() -> None:
+    metric = get_metric("chrf")
+    stats = metric.segment_stats(REFS["en"], REFS["en"])
+    with pytest.raises(ValueError, match="same segments"):
+        max_statistic_test([FamilyRow("g", metric, stats, stats), FamilyRow("g", metric, stats[:5], stats[:5])])
+    with pytest.raises(ValueError, match="same shape"):
+        max_statistic_test([FamilyRow("g", metric, stats, stats[:5])])
+
+
+# --------------------------------------------------------------------------- the calibration script
+
+
+def _calibration(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The benchmark script as a module (registered while the test runs: its dataclasses look themselves up)."""
+    path = REPO / "benchmarks" / "gate_calibration.py"
+    spec = importlib.util.spec_from_file_location("gate_calibration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_calibration_script_runs_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # the script sets it on import; undone after the test
+    calibration = _calibration(monkeypatch)
+    out = tmp_path / "calibration.json"
+    assert calibration.main(["--quick", "--jobs", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "false alarm" in printed and "SYNTHETIC" in printed and "Run time" in printed
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert set(data["sets"]) == {"article-paragraph", "article-sentence", "synthetic-80"}
+    for result in data["sets"].values():
+        checks = result["checks"]
+        assert set(checks) == set(calibration.CANDIDATES)
+        for cand in checks.values():
+            assert set(cand) == {"equal", "1%", "2%", "5%", "10%", "20%"}
+            assert all(0 <= r["rate"] <= 1 for r in cand.values())
+        assert result["segment_rule"]["damage"]["emptied"]["chrf_max"] == 0.0
+
+
+def test_blocks_of_resamples_give_the_same_p_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resamples and trials are processed in blocks to bound memory on large test sets: blocks change nothing."""
+    import evalharness.scoring.significance as significance
+
+    rows = _rows(SYS_A, SYS_B)
+    whole = (max_statistic_test(rows, trials=300), paired_bootstrap_p_values(rows, resamples=300))
+    monkeypatch.setattr(significance, "_block", lambda segments: 7)
+    assert (max_statistic_test(rows, trials=300), paired_bootstrap_p_values(rows, resamples=300)) == whole
