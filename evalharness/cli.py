@@ -14,7 +14,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from evalharness import __version__
 from evalharness.errors import EvalHarnessError, EvalHarnessWarning
@@ -22,6 +22,7 @@ from evalharness.scoring.defaults import DEFAULT_AR_TRIALS, DEFAULT_METRICS, DEF
 
 if TYPE_CHECKING:
     from evalharness.corpus import Corpus
+    from evalharness.runs.config import RunConfig
     from evalharness.runs.pipeline import RunOutput
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_INPUT = 0, 1, 2
@@ -66,9 +67,27 @@ def _add_run_options(parser: argparse.ArgumentParser, *, dest: str, what: str) -
 CONFIG_HELP = "YAML config file, or the name of a shipped config (see 'config list')"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with our conventions: a usage error is one line and exit 2; options are never abbreviated
+    (``--sample 100`` must not quietly mean ``--samples``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        print(f"evalharness: error: {_one_line(message)} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT)
+
+
+def _one_line(message: str) -> str:
+    """A message that stays on one line whatever a path or value in it holds."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; kept importable so the docs and tests see exactly what users see."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="evalharness",
         description="Translate a Malay/English reference corpus with MT systems and score it with sacrebleu.",
         epilog="Exit codes: 0 ok; 1 problems found / regression; 2 usage or input error.",
@@ -257,12 +276,17 @@ def _add_test_options(parser: argparse.ArgumentParser) -> None:
 def _check_test_options(args: argparse.Namespace) -> None:
     """Refuse settings that would silently change or disable the test: the same bounds as a config's gate."""
     from evalharness.errors import InputError
-    from evalharness.runs.config import MAX_SAMPLES, MAX_SEED
+    from evalharness.runs.config import MAX_SAMPLES, MAX_SEED, default_samples, smallest_p
 
     if not 0 < args.alpha < 1:  # NaN fails this too
         raise InputError(f"--alpha {args.alpha}: the significance level must be between 0 and 1, e.g. 0.05")
     if args.samples is not None and not 100 <= args.samples <= MAX_SAMPLES:
         raise InputError(f"--samples {args.samples}: give between 100 and {MAX_SAMPLES}")
+    floor = smallest_p(args.test, args.samples)
+    if args.alpha <= floor:
+        raise InputError(f"--alpha {args.alpha} is at or below the smallest p-value {floor:.2g} that "
+                         f"{args.samples or default_samples(args.test)} samples give: nothing could be significant; "
+                         "raise --samples or --alpha")
     if not 0 <= args.seed <= MAX_SEED:
         raise InputError(f"--seed {args.seed}: give a seed between 0 and {MAX_SEED}")
 
@@ -281,21 +305,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
+        print("evalharness: error: name a command (see 'evalharness --help')", file=sys.stderr)
         return EXIT_INPUT
     warnings.showwarning = _show_warning
     try:
         return int(args.func(args))
     except EvalHarnessError as err:
-        print(f"evalharness: error: {err}", file=sys.stderr)
+        print(f"evalharness: error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_INPUT
     except BrokenPipeError:  # `evalharness compare A B | head`: the reader has had enough; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit-time flush stays quiet
         return EXIT_OK
     except OSError as err:  # an output path that cannot be written (read errors are typed errors already)
         where = f"{err.filename}: " if err.filename else ""
-        print(f"evalharness: error: {where}{err.strerror or err}; check the path and its permissions",
-              file=sys.stderr)
+        print(f"evalharness: error: {_one_line(f'{where}{err.strerror or err}')}; check the path and its "
+              "permissions", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("evalharness: interrupted", file=sys.stderr)
@@ -314,7 +338,8 @@ def _report_command(args: argparse.Namespace) -> int:
     from evalharness.render.html import write_report
     from evalharness.textio import check_outputs
 
-    check_outputs({"the report": args.output}, [f for run in args.run_dirs for f in _run_files(run)])
+    check_outputs({"the report": args.output}, [f for run in args.run_dirs for f in _run_files(run)],
+                  kinds={"the report": b"<!doctype html"})
     write_report(args.run_dirs, args.output)
     print(f"wrote {args.output}")
     return EXIT_OK
@@ -366,6 +391,10 @@ def _corpus_show(args: argparse.Namespace) -> int:
     from evalharness.corpus import canonical_pair
 
     corpus = _open_corpus(args)
+    if args.id is not None and not args.id.strip():
+        from evalharness.errors import InputError
+
+        raise InputError("--id '': give a pair id, e.g. p07 (see 'corpus show NAME' for the ids)")
     if args.id:
         print(json.dumps(canonical_pair(corpus.get(args.id)), ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -415,19 +444,26 @@ def _config_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_and_run(args: argparse.Namespace, extra: Sequence[str], run_dir: Path | None) -> RunOutput:
-    """Read ``--config`` with its overrides, run it, write its run directory (shared by run and check)."""
+def _load(args: argparse.Namespace, extra: Sequence[str] = ()) -> tuple[Path, RunConfig]:
+    """``--config`` read with its shortcuts and overrides (shared by run, check and demo)."""
     from evalharness.paths import resolve_config_path
-    from evalharness.render.summary import render_summary
     from evalharness.runs.config import load_config
-    from evalharness.runs.pipeline import run
 
     config_path = resolve_config_path(args.config)  # the file a shipped name stands for, in the manifest too
     sugar = _shortcut_overrides(config_path, args)
     config = load_config(config_path, [*sugar, *args.overrides, *(["cache.enabled=false"] if args.no_cache else []),
                                        *extra])
-    return run(config, summarize=render_summary, config_path=config_path, run_dir=run_dir,
-               overwrite=args.overwrite, progress=_progress(args.quiet), notify=_notify(args.quiet))
+    return config_path, config
+
+
+def _run(args: argparse.Namespace, config_path: Path, config: RunConfig, run_dir: Path | None,
+         protect: Sequence[Path] = ()) -> RunOutput:
+    """Run a loaded config and write its run directory; ``protect``: more files it must never replace."""
+    from evalharness.render.summary import render_summary
+    from evalharness.runs.pipeline import run
+
+    return run(config, summarize=render_summary, config_path=config_path, run_dir=run_dir, overwrite=args.overwrite,
+               progress=_progress(args.quiet), notify=_notify(args.quiet), protect=protect)
 
 
 def _shortcut_overrides(config_path: Path, args: argparse.Namespace) -> list[str]:
@@ -453,7 +489,8 @@ def _shortcut_overrides(config_path: Path, args: argparse.Namespace) -> list[str
 def _run_command(args: argparse.Namespace) -> int:
     from evalharness.render.terminal import print_results
 
-    output = _load_and_run(args, [f"where={args.where!r}"] if args.where else [], args.run_dir)
+    config_path, config = _load(args, [f"where={json.dumps(args.where)}"] if args.where else [])
+    output = _run(args, config_path, config, args.run_dir)
     if args.html:
         from evalharness.render.html import write_report
 
@@ -487,7 +524,7 @@ def _demo_command(args: argparse.Namespace) -> int:
     config_path = resolve_config_path(Path("demo"))
     config = load_config(config_path, [f"systems.0.model={model.resolve()}"])
     output = run(config, summarize=render_summary, config_path=config_path, run_dir=args.dir / "run",
-                 overwrite=True, progress=_progress(args.quiet), notify=_notify(args.quiet))
+                 overwrite=True, progress=_progress(args.quiet), notify=_notify(args.quiet), protect=[model])
     report = output.run_dir / "report.html"
     write_report([output.run_dir], report)
     if args.quiet:
@@ -632,7 +669,7 @@ def _compare_command(args: argparse.Namespace) -> int:
 
 def _check_command(args: argparse.Namespace) -> int:
     from evalharness.errors import InputError
-    from evalharness.gate.check import check, gate_settings, resolve_gate
+    from evalharness.gate.check import check, gate_settings, precheck, resolve_gate
     from evalharness.render.comparison import render_text, report_json, write_reports
     from evalharness.runs.files import read, read_run
     from evalharness.textio import check_outputs
@@ -643,15 +680,26 @@ def _check_command(args: argparse.Namespace) -> int:
         if args.config is None and getattr(args, option) not in (None, False, []):
             flag = {"new_run_dir": "run-dir", "overrides": "set"}.get(option, option.replace("_", "-"))
             raise InputError(f"--{flag} goes with --config (check runs a config first), not with a RUN_DIR")
-    outputs = {"--junit": args.junit, "--summary-md": args.summary_md}
-    inputs = [args.baseline, *(_run_files(args.run_dir) if args.run_dir else []),
-              *([args.config] if args.config else [])]
-    check_outputs(outputs, inputs)  # before anything runs or is written
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    outputs = {"--junit": args.junit, "--summary-md": args.summary_md,
+               "$GITHUB_STEP_SUMMARY": Path(step_summary) if step_summary else None}
+    inputs = [args.baseline, *(_run_files(args.run_dir) if args.run_dir else [])]
+    loaded = None
+    if args.config is not None:  # everything the run will read, and the folder it will write, are inputs too
+        from evalharness.runs.pipeline import open_corpus, run_inputs
+
+        loaded = _load(args)
+        corpus = open_corpus(loaded[1])
+        inputs += [*run_inputs(loaded[1], loaded[0], corpus), *([args.new_run_dir] if args.new_run_dir else [])]
+    check_outputs(outputs, inputs, kinds={"--junit": b"evalharness.check", "--summary-md": b"## evalharness check"})
+    if step_summary and not Path(step_summary).parent.is_dir():
+        raise InputError(f"$GITHUB_STEP_SUMMARY {step_summary}: its folder does not exist")
     baseline = read(args.baseline)  # read it first: a bad baseline should not cost a translation run
     if baseline.gate is not None:
         gate_settings(str(args.baseline), baseline.gate)  # a hand-edited NaN tolerance fails now, not after the run
-    if args.config is not None:
-        output = _load_and_run(args, [], args.new_run_dir)
+    if loaded is not None:
+        precheck(baseline, loaded[1], corpus, loaded[0])  # a baseline this run cannot match fails before it runs
+        output = _run(args, *loaded, args.new_run_dir, protect=[args.baseline])
         run = read_run(output.run_dir, role="the checked run")
     else:
         run = read_run(args.run_dir, role="the checked run")
@@ -668,8 +716,14 @@ def _baseline_command(args: argparse.Namespace) -> int:
     from evalharness.runs.files import read_run, write_baseline
     from evalharness.textio import check_outputs
 
-    check_outputs({"the baseline": args.output}, _run_files(args.run_dir))
-    write_baseline(read_run(args.run_dir, role="baseline update's input"), args.output)
+    check_outputs({"the baseline": args.output}, _run_files(args.run_dir),
+                  kinds={"the baseline": b'"kind": "evalharness-baseline"'})
+    run = read_run(args.run_dir, role="baseline update's input")
+    if run.gate is not None:  # the baseline carries the run's gate settings: they must be sound
+        from evalharness.gate.check import gate_settings
+
+        gate_settings(str(args.run_dir), run.gate)
+    write_baseline(run, args.output)
     print(f"wrote baseline {args.output} from {args.run_dir}")
     return EXIT_OK
 
@@ -683,7 +737,7 @@ def _cache_command(args: argparse.Namespace) -> int:
         return EXIT_OK
     # Neither action creates a file or folder; info only reads; a file that is not our cache is refused.
     with TranslationCache(path, create=False, readonly=args.cache_command == "info") as cache:
-        info = cache.info()
+        info = cache.info()  # a damaged file raises here; leaving the with-block still removes what we created
         if args.cache_command == "clear":
             if not args.yes and sys.stdin.isatty():
                 answer = input(f"{path}: remove all {info['entries']} cached translations? [y/N] ")

@@ -15,6 +15,8 @@ from evalharness.errors import InputError, OutputError
 def read_text(path: Path, what: str = "file") -> str:
     """Return the file's text decoded as UTF-8 (a leading BOM dropped), newlines normalised to LF."""
     try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            raise InputError(f"{path}: expected a {what}, found a device or pipe; give a regular file")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: {what} not found") from None
@@ -32,16 +34,28 @@ def read_text(path: Path, what: str = "file") -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique; a repeated key would let the last value win unnoticed."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise InputError(f"key {key!r} given twice in one object")
+        out[key] = value
+    return out
+
+
 def parse_json(text: str, where: str, what: str = "", *, one_line: bool = False) -> Any:
     """``json.loads`` that refuses lone surrogates (``"\\ud800"``): valid JSON, but not text that can be written
     back as UTF-8, so it would fail later, far from the file that held it. Raises :class:`InputError`.
     ``one_line``: ``text`` is one line of a JSON Lines file and ``where`` already ends with its number."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
         line = "" if one_line else f":{err.lineno}"  # one JSON Lines record: ``where`` names the line already
         raise InputError(f"{where}{line}: invalid JSON{' in ' + what if what else ''}: {err.msg} "
                          f"(column {err.colno})") from None
+    except InputError as err:  # a repeated key
+        raise InputError(f"{where}: invalid JSON{' in ' + what if what else ''}: {err}") from None
     if "\\u" in text:
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -124,10 +138,15 @@ def atomic_write_text(path: Path, text: str) -> None:
     write_outputs({path: text})
 
 
-def check_outputs(outputs: Mapping[str, Path | None], inputs: Iterable[Path]) -> None:
-    """Refuse, before anything is written, an output that is (or links to) an input or another output.
+def check_outputs(outputs: Mapping[str, Path | None], inputs: Iterable[Path], *,
+                  kinds: Mapping[str, bytes] | None = None) -> None:
+    """Refuse, before anything is written, an output that would destroy something.
 
-    ``outputs`` maps what each output is (``--junit``) to its path; inputs are the files a command reads.
+    ``outputs`` maps what each output is (``--junit``) to its path; ``inputs`` are the files (or folders) the
+    command reads. Refused: an output that is, or links to, an input, lies inside an input folder, or is another
+    output; an existing output that is not a regular file (a device or pipe would be replaced by a file); and,
+    where ``kinds`` gives bytes that an output of that kind holds near its start, an existing file that is
+    something else (``report -o config.yaml`` must not replace a config).
     """
     def same(a: Path, b: Path) -> bool:
         try:
@@ -136,12 +155,26 @@ def check_outputs(outputs: Mapping[str, Path | None], inputs: Iterable[Path]) ->
             return False
 
     given = [(what, path) for what, path in outputs.items() if path is not None]
-    read = [p for p in inputs if p.is_file()]
+    sources = [Path(os.path.realpath(p)) for p in inputs]
     for what, path in given:
         target = Path(os.path.realpath(path))
-        for source in read:
-            if same(target, source) or target == Path(os.path.realpath(source)):
+        blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise InputError(f"{path}: {blocker} is a file, not a folder; give {what} a path in a folder")
+        for source in sources:
+            if same(target, source) or target == source or source in target.parents:
                 raise InputError(f"{path}: {what} would overwrite the input {source}; choose another output path")
+        if path.exists() or path.is_symlink():
+            if not target.is_file():
+                raise InputError(f"{path}: exists and is not a regular file (a folder, device or pipe); "
+                                 f"give {what} a file path")
+            marker = (kinds or {}).get(what)
+            if marker is not None and target.stat().st_size > 0:
+                with target.open("rb") as handle:
+                    head = handle.read(256)
+                if marker.lower() not in head.lower():
+                    raise InputError(f"{path}: exists and is not {what} from evalharness; refusing to replace it "
+                                     "(delete it first, or choose another path)")
     for i, (what, path) in enumerate(given):
         for other_what, other in given[i + 1:]:
             if os.path.realpath(path) == os.path.realpath(other) or same(path, other):

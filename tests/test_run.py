@@ -55,7 +55,9 @@ def tiny_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             "--set", f"systems.1.model={tiny_model_dir}", *FAST, "--run-dir", str(base / "out")]
     proc = _cli(args, env)
     assert proc.returncode == 0, proc.stderr
-    assert "| opus-mt-mul-en | ms-en | 29 |" in proc.stdout  # the summary table on the terminal
+    # the aligned score table on the terminal (not Markdown), then the flags
+    assert any(line.split()[:3] == ["opus-mt-mul-en", "ms-en", "29"] for line in proc.stdout.splitlines())
+    assert "| ---" not in proc.stdout and "segments flagged" in proc.stdout
     assert "opus-mt-en-mul en-ms" in proc.stderr  # the progress bar
     return base / "out"
 

@@ -32,7 +32,9 @@ def parse_where(items: Sequence[str]) -> dict[str, set[str]]:
             raise InputError(f"--where {item!r}: expected KEY=VALUE[,VALUE], e.g. kind=body or length=short,medium")
         if key not in SLICE_KEYS:
             raise InputError(f"--where {item!r}: unknown key {key!r}; use one of {', '.join(SLICE_KEYS)}")
-        where.setdefault(key, set()).update(v.strip() for v in values.split(",") if v.strip())
+        if key in where:  # filters are ANDed: kind=body AND kind=heading would select nothing
+            raise InputError(f"--where {key}= given twice; give the values together: {key}=A,B selects either")
+        where[key] = {v.strip() for v in values.split(",") if v.strip()}
     return where
 
 

@@ -137,6 +137,14 @@ def render_report(run_paths: list[Path]) -> str:
     if not run_paths:
         raise InputError("report needs at least one run directory")
     runs = [read_run(p, role="every report input") for p in run_paths]
+    first = runs[0].manifest.corpus
+    for path, run in zip(run_paths[1:], runs[1:], strict=True):
+        other = run.manifest.corpus
+        for key in ("name", "version", "content_hash", "level"):
+            if getattr(other, key) != getattr(first, key):  # segments are joined by id: they must be the same text
+                raise InputError(f"{path} and {run_paths[0]} are on different corpora (corpus {key} "
+                                 f"{getattr(other, key)!r} vs {getattr(first, key)!r}); a report joins runs of one "
+                                 "corpus version and level")
     labels = []
     for path in run_paths:
         name = (path if path.is_dir() else path.parent).name or str(path)

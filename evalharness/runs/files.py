@@ -52,9 +52,9 @@ def _json(file: Path, what: str) -> Any:
 def _check_version(file: Path, what: str, data: Any, fix: str) -> None:
     if not isinstance(data, dict) or "schema_version" not in data:
         raise InputError(f"{file}: not an evalharness {what} (no schema_version)")
-    if data["schema_version"] != SCHEMA_VERSION:
-        raise InputError(f"{file}: {what} schema version {data['schema_version']!r}, this evalharness reads "
-                         f"{SCHEMA_VERSION}; {fix}")
+    if data["schema_version"] != SCHEMA_VERSION or not isinstance(data["schema_version"], int):
+        raise InputError(f"{file}: {what} has schema_version {data['schema_version']!r}; this evalharness reads "
+                         f"the integer {SCHEMA_VERSION}; {fix}")
 
 
 # --------------------------------------------------------------------------- reading
@@ -112,7 +112,10 @@ def read(path: Path) -> Run | Baseline:
         results = load_results(run_dir)
         if not (run_dir / SEGMENTS_FILE).is_file():
             raise InputError(f"{run_dir}: no {SEGMENTS_FILE} beside {RESULTS_FILE}; is this a complete run directory?")
-        return Run(run_dir, results, load_segments(run_dir))
+        try:
+            return Run(run_dir, results, load_segments(run_dir))
+        except ValueError as err:  # the two files disagree: one of them was edited or cut short
+            raise InputError(f"{run_dir}: damaged run: {err}; rerun 'evalharness run' to write it again") from None
     return load_baseline_file(path)
 
 
@@ -179,7 +182,8 @@ def baseline_document(run: Run) -> BaselineFile:
     segments: dict[str, dict[str, BaselineOutputs]] = {}
     for system, direction in run.pairs():
         ids, hypotheses = run.hypotheses(system, direction)
-        segments.setdefault(system, {})[direction] = BaselineOutputs(ids=ids, hypotheses=hypotheses)
+        flags = [sorted(r.flags) for r in run.segments.get((system, direction), [])]
+        segments.setdefault(system, {})[direction] = BaselineOutputs(ids=ids, hypotheses=hypotheses, flags=flags)
     return BaselineFile(
         schema_version=SCHEMA_VERSION, kind=BASELINE_KIND,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), source_run=str(run.origin),

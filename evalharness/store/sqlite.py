@@ -65,6 +65,10 @@ class TranslationCache:
     def __init__(self, path: Path, *, create: bool = True, readonly: bool = False) -> None:
         self.path = path
         self.broken: str | None = None
+        # A read-only look (cache info) must leave the folder as it found it: SQLite creates -wal/-shm files
+        # beside a WAL database even to read it; those it made are removed on close.
+        self._sidecars = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")] if readonly else []
+        self._sidecars = [p for p in self._sidecars if not p.exists()]
         fix = "pass --no-cache, or set cache.path to a writable file" if create else "check the path"
         if not path.is_file() and (not create or path.exists()):
             what = "no such file" if not path.exists() else "not a file"
@@ -85,6 +89,8 @@ class TranslationCache:
                 if not existed:
                     self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except (sqlite3.Error, OSError) as err:
+            for sidecar in self._sidecars:
+                sidecar.unlink(missing_ok=True)
             raise InputError(f"{path}: cannot open the translation cache ({err}); {fix}") from None
 
     def _check_is_store(self, *, create: bool) -> None:
@@ -117,8 +123,10 @@ class TranslationCache:
         return self.path.parent
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and, read-only, remove the -wal/-shm files that opening made)."""
         self._db.close()
+        for sidecar in self._sidecars:
+            sidecar.unlink(missing_ok=True)
 
     def __enter__(self) -> TranslationCache:
         return self

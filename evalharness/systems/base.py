@@ -79,8 +79,11 @@ class System(ABC):
         """True once :meth:`prepare` has loaded what :meth:`facts` describes (always, without a model)."""
         return True
 
-    def preflight(self) -> None:  # noqa: B027 - optional hook
-        """Cheap checks (files exist, model reachable) run for every system before any translates."""
+    def preflight(self, segments: int) -> None:  # noqa: B027 - optional hook
+        """Cheap checks (files exist and fit, model reachable) run for every system before any translates.
+
+        ``segments``: how many segments the corpus has at the run's level (what line-aligned outputs must match).
+        """
 
     def prepare(self) -> None:  # noqa: B027 - optional hook
         """Load what translating needs (model weights); called only when something must be translated."""

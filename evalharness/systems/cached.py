@@ -61,9 +61,9 @@ class CachedSystem(System):
             self._identity = identity_hash(description), description
         return self._identity
 
-    def preflight(self) -> None:
+    def preflight(self, segments: int) -> None:
         """The wrapped system's checks."""
-        self.inner.preflight()
+        self.inner.preflight(segments)
 
     def prepare(self) -> None:
         """Load the wrapped system."""

@@ -60,10 +60,10 @@ class CT2System(HFModelSystem):
         """True once tokenizer and translator are loaded."""
         return self._translator is not None and self._tokenizer is not None
 
-    def preflight(self) -> None:
+    def preflight(self, segments: int) -> None:
         """The extra must be installed; then the checks every checkpoint system makes."""
         import_ctranslate2(self.name)
-        super().preflight()
+        super().preflight(segments)
 
     def converted_dir(self) -> Path:
         """The CTranslate2 model directory, converting (once, atomically) when needed."""
@@ -83,6 +83,9 @@ class CT2System(HFModelSystem):
             tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=base))
             try:
                 from ctranslate2.converters import TransformersConverter
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # "Loading weights" under -q
 
                 copy = [name for name in TOKENIZER_FILES if (source / name).is_file()]
                 TransformersConverter(str(source), copy_files=copy).convert(str(tmp / "model"), force=True)

@@ -26,6 +26,16 @@ class FilesSystem(System):
     settings: FilesSettings
     whole_corpus = True
 
+    def preflight(self, segments: int) -> None:
+        """Every hypothesis file has one line per corpus segment, before any other system translates."""
+        for direction, name in self.settings.hypotheses.items():
+            path = Path(name).expanduser()
+            lines = read_lines(path, "hypothesis file")
+            if len(lines) != segments:
+                raise HypothesisError(
+                    f"{path}: {len(lines)} lines for {segments} source segments ({direction}, system "
+                    f"{self.name!r}); give exactly one hypothesis per segment")
+
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   on_batch: BatchFn | None = None) -> list[Translation]:
         direction = f"{src}-{tgt}"

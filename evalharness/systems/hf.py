@@ -122,7 +122,7 @@ class HFModelSystem(System):
         """True when ``model`` names a local directory."""
         return looks_like_path(self.model_id)
 
-    def preflight(self) -> None:
+    def preflight(self, segments: int) -> None:
         """Fail in a second, before torch is even imported, when a hub model is neither cached nor reachable."""
         if self.is_local:
             self._check_model_dir(Path(self.model_id).expanduser())

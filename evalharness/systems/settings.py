@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from evalharness.corpus.model import Direction
 
@@ -55,12 +55,12 @@ class FilesSettings(SystemSettings):
 class Decoding(Strict):
     """Decoding and batching settings shared by the model engines; all part of a system's identity."""
 
-    num_beams: int = Field(default=1, ge=1)
-    max_new_tokens: int = Field(default=256, ge=1, le=MAX_NEW_TOKENS)
-    batch_size: int = Field(default=8, ge=1)
-    batch_tokens: int | None = Field(default=None, ge=1)
+    num_beams: StrictInt = Field(default=1, ge=1)
+    max_new_tokens: StrictInt = Field(default=256, ge=1, le=MAX_NEW_TOKENS)
+    batch_size: StrictInt = Field(default=8, ge=1)
+    batch_tokens: StrictInt | None = Field(default=None, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int | None = Field(default=None, ge=1)
+    threads: StrictInt | None = Field(default=None, ge=1)
 
 
 class TransformersDecoding(Decoding):
@@ -75,7 +75,7 @@ class CT2Decoding(Decoding):
 
     compute_type: Literal["auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
                           "float16", "bfloat16", "float32"] = "auto"
-    inter_threads: int = Field(default=1, ge=1)
+    inter_threads: StrictInt = Field(default=1, ge=1)
 
 
 class ModelSettings(SystemSettings):
