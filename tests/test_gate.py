@@ -148,10 +148,18 @@ def test_copying_the_source_in_ten_percent_of_segments_fails(tmp_path: Path, goo
         damaged[i] = REFS["ms"][i]
     run = _files_run(tmp_path, "copy", damaged, _drop_last_word(REFS["ms"]))
     assert main(["check", "--baseline", str(good_baseline), str(run), "-q"]) == 1
+    out = capsys.readouterr().out
+    # The family test over all 8 rows rarely sees 3 of 29 segments (~14 % of the time, README calibration);
+    # the segment rule always does: each copied paragraph newly earns the copy flag.
+    broken = [line for line in out.splitlines() if line.startswith("BROKEN")]
+    assert [line.split(":")[0] for line in broken] == [f"BROKEN mt ms-en {CORPUS.pairs[i].id}" for i in (4, 13, 22)]
+    assert all("new flag: copy" in line for line in broken)
+    # Tested row by row (gate.test: bs, no family correction) the corpus scores regress too.
+    per_row = _files_run(tmp_path, "per-row", damaged, _drop_last_word(REFS["ms"]), gate="gate: {test: bs}\n")
+    assert main(["check", "--baseline", str(good_baseline), str(per_row), "-q"]) == 1
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("REGRESSION")]
     assert lines and all(" ms-en " in line for line in lines)  # en-ms was not touched
     assert any("mt ms-en BLEU: baseline" in line and "tolerance 1.00" in line and "p=" in line for line in lines)
-    assert any(" TER: " in line for line in lines)  # TER went up: a regression too
 
 
 def test_truncated_outputs_fail(tmp_path: Path, good_baseline: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,12 +169,17 @@ def test_truncated_outputs_fail(tmp_path: Path, good_baseline: Path, capsys: pyt
     assert main(["check", "--baseline", str(good_baseline), str(run), "--junit", str(junit),
                  "--summary-md", str(md)]) == 1
     out = capsys.readouterr().out
-    assert "FAIL: 4 regression(s)" in out and "Minimum detectable difference on these 29 segments" in out
+    # Halving every paragraph: the corpus scores regress, and the paragraphs that lost sentences broke.
+    broken = [line for line in out.splitlines() if line.startswith("BROKEN mt en-ms ")]
+    assert broken and all("new flag: dropped_sentences" in line for line in broken)
+    assert f"FAIL: 4 regression(s), {len(broken)} broken segment(s)" in out
+    assert "Minimum detectable difference on these 29 segments" in out
     suite = ET.parse(junit).getroot()
-    assert suite.get("tests") == "8" and suite.get("failures") == "4"
+    assert suite.get("tests") == str(8 + len(broken)) and suite.get("failures") == str(4 + len(broken))
     failed = {(c.get("classname"), c.get("name")) for c in suite if c.find("failure") is not None}
-    assert failed == {("evalharness.mt.en-ms", m) for m in ("BLEU", "chrF", "chrF++", "TER")}
-    assert "**FAIL: 4 regression(s)**" in md.read_text(encoding="utf-8")
+    assert {("evalharness.mt.en-ms", m) for m in ("BLEU", "chrF", "chrF++", "TER")} <= failed
+    assert len(failed) == 4 + len(broken)
+    assert f"**FAIL: 4 regression(s), {len(broken)} broken segment(s)**" in md.read_text(encoding="utf-8")
 
 
 def test_improvement_passes_and_step_summary_is_appended(tmp_path: Path, good_baseline: Path,
@@ -182,8 +195,11 @@ def test_improvement_passes_and_step_summary_is_appended(tmp_path: Path, good_ba
 
 def test_tolerance_from_the_config_gate_section(tmp_path: Path, good_baseline: Path) -> None:
     cut = [" ".join(t.split()[: len(t.split()) // 2]) for t in _drop_last_word(REFS["ms"])]
+    # Tolerances govern corpus scores; the halved paragraphs also broke (dropped sentences), which the segment
+    # rule would catch on its own, so this config switches that rule off to test the tolerances alone.
     lenient = ("gate:\n  tolerance: {bleu: 1.0, chrf: 1.0, chrf++: 1.0, ter: 1.0}\n"
-               "  per_direction:\n    en-ms: {tolerance: {bleu: 90, chrf: 90, chrf++: 90, ter: 90}}\n")
+               "  per_direction:\n    en-ms: {tolerance: {bleu: 90, chrf: 90, chrf++: 90, ter: 90}}\n"
+               "  segments: {enabled: false}\n")
     run = _files_run(tmp_path, "cut", _drop_last_word(REFS["en"]), cut, gate=lenient)
     assert main(["check", "--baseline", str(good_baseline), str(run), "-q"]) == 0
 
@@ -364,3 +380,42 @@ def test_a_hypothesis_with_unicode_line_separators_reads_back(tmp_path: Path) ->
     run = _files_run(tmp_path, "odd", odd, REFS["ms"])
     assert main(["compare", str(run), str(run)]) == 0
     assert main(["report", str(run), "-o", str(tmp_path / "r.html")]) == 0
+
+
+# --------------------------------------------------------------------------- segment-level breakage
+
+
+@pytest.mark.parametrize("damage", ["emptied", "garbled", "source copied"])
+def test_one_broken_paragraph_fails_the_check(tmp_path: Path, damage: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import random
+
+    good = _drop_last_word(REFS["en"])
+    baseline_run = _files_run(tmp_path, "good", good, _drop_last_word(REFS["ms"]))
+    baseline = tmp_path / "b.json"
+    assert main(["baseline", "update", str(baseline_run), "-o", str(baseline)]) == 0
+    bad = list(good)
+    i = 5  # one long body paragraph of 29: the corpus scores hardly move
+    if damage == "emptied":
+        bad[i] = ""
+    elif damage == "garbled":  # shuffled, two words in three replaced by noise (chrF ~30, README calibration)
+        words = bad[i].split()
+        random.Random(0).shuffle(words)
+        bad[i] = " ".join(w if k % 3 == 0 else "xq" for k, w in enumerate(words))
+    else:
+        bad[i] = REFS["ms"][i]
+    run = _files_run(tmp_path, "bad", bad, _drop_last_word(REFS["ms"]))
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), str(run)]) == 1
+    out = capsys.readouterr().out
+    broken = [line for line in out.splitlines() if line.startswith("BROKEN")]
+    assert len(broken) == 1 and broken[0].startswith(f"BROKEN mt ms-en {CORPUS.pairs[i].id}: "), out
+    assert "before: " in out and "after: " in out
+    if damage == "source copied":
+        assert "new flag: copy" in broken[0]
+    # With one breakage allowed (gate.segments.allowed), it is listed but no longer fails the check by itself.
+    allowed = _files_run(tmp_path, "allowed", bad, _drop_last_word(REFS["ms"]), gate="gate: {segments: {allowed: 1}}\n")
+    code = main(["check", "--baseline", str(baseline), str(allowed)])
+    out = capsys.readouterr().out
+    assert "1 did, 1 allowed" in out and not any(line.startswith("BROKEN") for line in out.splitlines())
+    assert code == 0 or "REGRESSION" in out

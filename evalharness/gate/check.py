@@ -2,21 +2,28 @@
 
 A regression is a move in the metric's bad direction that is larger than its tolerance **and**
 significant at the configured level (paired test on the same segments). Either alone is not enough:
-a tiny significant change and a large insignificant one both pass.
+a tiny significant change and a large insignificant one both pass. Separately, a segment that broke (see
+:mod:`evalharness.gate.segments`) fails the check even when the corpus score hardly moved.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
 from pydantic import ValidationError
 
-from evalharness.gate.compare import Comparison, compare_runs, verdict
-from evalharness.runs.config import Gate, config_error
+from evalharness.corpus import Corpus
+from evalharness.errors import InputError
+from evalharness.gate.compare import Comparison, compare_runs, paired_rows, verdict
+from evalharness.gate.segments import SegmentFailure, segment_failures
+from evalharness.runs.config import Gate, RunConfig, config_error
 from evalharness.runs.schema import Baseline, Run
+from evalharness.scoring.defaults import DEFAULT_AR_TRIALS
 from evalharness.scoring.metrics import metric_label
+from evalharness.scoring.significance import FamilyRow, max_statistic_test, paired_test
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ class GateRow:
         c = self.comparison
         return (f"REGRESSION {c.system} {c.direction} {metric_label(c.metric)}: baseline {c.a:.2f}, "
                 f"new {c.b:.2f}, delta {c.delta:+.2f} (tolerance {self.tolerance:.2f}), "
-                f"p={c.p_value:.4f} < alpha={self.alpha}")
+                f"p={c.p_value:.4g} < alpha={self.alpha} ({c.test})")
 
 
 @dataclass(frozen=True)
@@ -49,16 +56,39 @@ class GateReport:
     gate: Gate
     baseline: str
     run: str
+    broken: list[SegmentFailure] = field(default_factory=list)  # segments that broke (gate.segments)
+    notes: list[str] = field(default_factory=list)  # what could not be checked
 
     @property
     def passed(self) -> bool:
-        """True when no row is a regression."""
-        return not any(r.regression for r in self.rows)
+        """True when no row is a regression and no more segments broke than ``gate.segments.allowed``."""
+        return not any(r.regression for r in self.rows) and len(self.broken) <= self.gate.segments.allowed
 
     @property
     def failures(self) -> list[str]:
-        """One line per regression."""
-        return [r.failure_line() for r in self.rows if r.regression]
+        """One line per regression, then one per broken segment when they are more than allowed."""
+        lines = [r.failure_line() for r in self.rows if r.regression]
+        if len(self.broken) > self.gate.segments.allowed:
+            lines += [b.line() for b in self.broken]
+        return lines
+
+
+def precheck(baseline: Run | Baseline, config: RunConfig, corpus: Corpus, config_path: Path) -> None:
+    """Refuse, before a config is run, a baseline that its run could never be compared with."""
+    theirs = baseline.manifest.corpus
+    for key, mine in (("name", corpus.name), ("version", corpus.version), ("content_hash", corpus.content_hash),
+                      ("level", config.level)):
+        if getattr(theirs, key) != mine:
+            raise InputError(f"{baseline.origin} is on another corpus than {config_path}: corpus {key} "
+                             f"{getattr(theirs, key)!r} vs {mine!r}; check against a baseline of the same corpus")
+    runs = {(s.name, d) for s in config.systems for d in config.system_directions(s)}
+    missing = [f"{s} {d}" for s, d in baseline.pairs() if (s, d) not in runs]
+    if missing:
+        raise InputError(f"{config_path} does not run {', '.join(missing)}, which {baseline.origin} gates; run the "
+                         "same systems and directions, or update the baseline")
+    absent = sorted(set(baseline.manifest.metrics) - set(config.metrics))
+    if absent:
+        raise InputError(f"{config_path} does not compute {', '.join(absent)}, which {baseline.origin} gates")
 
 
 def gate_settings(source: str, data: dict[str, Any]) -> Gate:
@@ -77,6 +107,37 @@ def resolve_gate(run: Run, baseline: Run | Baseline) -> Gate:
     return Gate()
 
 
+POWER = 0.8
+"""The power at which the minimum detectable difference is stated."""
+
+
+def _z(q: float) -> float:
+    return NormalDist().inv_cdf(q)
+
+
+def family_comparisons(baseline: Run | Baseline, run: Run, gate: Gate) -> list[Comparison]:
+    """Every row of a check, each with its p-value under the gate's test.
+
+    ``maxt`` tests all rows (metrics × directions × systems) as one family: a row's p is the share of
+    permutation trials whose largest standardised |Δ| over all rows reaches this row's, so the chance that a
+    check of an unchanged system fails stays near α however many rows it has. The interval of Δ comes from a
+    paired bootstrap (as in ``compare``); each row says which test its p comes from.
+    """
+    if gate.test != "maxt":
+        return compare_runs(baseline, run, test=gate.test, samples=gate.samples, seed=gate.seed, alpha=gate.alpha,
+                            require_all_of_a=True)
+    rows = paired_rows(baseline, run, require_all_of_a=True)
+    trials = gate.samples or DEFAULT_AR_TRIALS
+    family = max_statistic_test([FamilyRow((r.system, r.direction), r.metric, r.stats_a, r.stats_b) for r in rows],
+                                trials=trials, seed=gate.seed)
+    out = []
+    for row, p in zip(rows, family.family_p_values, strict=True):
+        interval = paired_test(row.metric, row.stats_a, row.stats_b, test="bs", seed=gate.seed)
+        out.append(row.comparison(interval.a, interval.b, interval.delta, interval.ci_low, interval.ci_high, p,
+                                  alpha=gate.alpha, seed=gate.seed, test=f"test:maxt|n:{trials}|seed:{gate.seed}"))
+    return out
+
+
 def is_regression(c: Comparison, tolerance: float, alpha: float) -> bool:
     """Worse by more than ``tolerance`` points and significant at ``alpha``."""
     worse_by = -c.delta if c.higher_is_better else c.delta
@@ -86,14 +147,14 @@ def is_regression(c: Comparison, tolerance: float, alpha: float) -> bool:
 def check(baseline: Run | Baseline, run: Run, gate: Gate | None = None) -> GateReport:
     """Compare ``run`` with ``baseline`` under ``gate`` (resolved from the files when not given)."""
     gate = gate or resolve_gate(run, baseline)
-    comparisons = compare_runs(baseline, run, test=gate.test, samples=gate.samples, seed=gate.seed,
-                               alpha=gate.alpha, require_all_of_a=True)
-    z_default = NormalDist().inv_cdf(1 - gate.alpha / 2)
+    comparisons = family_comparisons(baseline, run, gate)
     rows = []
     for c in comparisons:
         tolerance, alpha = gate.rule(c.direction, c.metric)
         if alpha != gate.alpha:  # restate verdict and detectable difference at this row's level
-            c = Comparison(**{**c.to_json(), "mdd": c.mdd * NormalDist().inv_cdf(1 - alpha / 2) / z_default,
+            scale = (_z(1 - alpha / 2) + _z(POWER)) / (_z(1 - gate.alpha / 2) + _z(POWER))
+            c = Comparison(**{**c.to_json(), "mdd": c.mdd * scale,
                               "verdict": verdict(c.delta, c.higher_is_better, c.p_value, alpha)})
         rows.append(GateRow(c, tolerance, alpha, is_regression(c, tolerance, alpha)))
-    return GateReport(rows, gate, str(baseline.origin), str(run.origin))
+    broken, notes = segment_failures(baseline, run, gate.segments)
+    return GateReport(rows, gate, str(baseline.origin), str(run.origin), broken, notes)

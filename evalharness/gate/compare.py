@@ -7,16 +7,18 @@ never a silent comparison.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from evalharness.corpus.tags import matches, parse_where
-from evalharness.errors import InputError
+from evalharness.errors import EvalHarnessWarning, InputError
 from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.defaults import DEFAULT_SEED
 from evalharness.scoring.metrics import Metric, get_metric, metric_label
-from evalharness.scoring.significance import Test, min_detectable_difference, paired_test
+from evalharness.scoring.significance import Test, paired_mdd, paired_test
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,14 @@ class Comparison:
     ci_high: float
     p_value: float
     verdict: str  # "better", "worse", "no significant difference"
-    mdd: float  # ≈ minimum detectable difference on these segments
+    mdd: float  # ≈ minimum detectable difference on these segments (paired, 80 % power)
     segments: int
+    differing: int = -1  # segments whose outputs differ between A and B (-1: not counted)
+    test: str = ""  # the test behind p, as a signature: "test:maxt|n:10000|seed:12345"
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
-        return asdict(self)
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
 def verdict(delta: float, higher_is_better: bool, p_value: float, alpha: float) -> str:
@@ -56,6 +60,10 @@ def check_comparable(a: Run | Baseline, b: Run) -> None:
         if getattr(ca, key) != getattr(cb, key):
             raise InputError(f"{a.origin} and {b.origin} are on different corpora: corpus {key} "
                              f"{getattr(ca, key)!r} vs {getattr(cb, key)!r}; compare runs on the same corpus version")
+    for direction in sorted(set(ca.references) & set(cb.references)):
+        if ca.references[direction] != cb.references[direction]:
+            raise InputError(f"{a.origin} and {b.origin} were scored against different {direction} segments (another "
+                             "--where or --limit, or edited references); compare runs of the same selection")
 
 
 def compare_runs(a: Run | Baseline, b: Run, *, metrics: Sequence[str] | None = None, test: Test = "bs",
@@ -69,8 +77,17 @@ def compare_runs(a: Run | Baseline, b: Run, *, metrics: Sequence[str] | None = N
     ``b`` may be the same run). ``where`` keeps only segments whose tags in ``b`` match (``kind=body`` …);
     corpus-level scores are then recomputed from the kept segments' statistics.
     """
-    check_comparable(a, b)
-    filters = parse_where(where)
+    out = []
+    for row in paired_rows(a, b, metrics=metrics, require_all_of_a=require_all_of_a, where=where, systems=systems):
+        result = paired_test(row.metric, row.stats_a, row.stats_b, test=test, samples=samples, seed=seed)
+        out.append(row.comparison(result.a, result.b, result.delta, result.ci_low, result.ci_high, result.p_value,
+                                  alpha=alpha, seed=seed, test=f"test:{test}|n:{result.samples}|seed:{seed}"))
+    return out
+
+
+def _matched(a: Run | Baseline, b: Run, *, require_all_of_a: bool,
+             systems: tuple[str, str] | None) -> list[tuple[str, str, str]]:
+    """(system in A, system in B, direction) to compare: by name, or the two ``systems`` named."""
     pairs_b = set(b.pairs())
     if systems is not None:
         name_a, name_b = systems
@@ -91,36 +108,73 @@ def compare_runs(a: Run | Baseline, b: Run, *, metrics: Sequence[str] | None = N
         if not matched:
             raise InputError(f"{a.origin} and {b.origin} share no system × direction (systems are matched by name; "
                              "--system-a/--system-b compare two systems of other names)")
-    out: list[Comparison] = []
-    for name_a, name_b, direction in matched:
-        system = name_a if name_a == name_b else f"{name_a} → {name_b}"
-        ids_a, hyps_a = a.hypotheses(name_a, direction)
-        seg_b = b.segments.get((name_b, direction), [])
-        ids_b = [r.id for r in seg_b]
-        if ids_a != ids_b:
-            raise InputError(f"{system} {direction}: segment ids differ between {a.origin} ({len(ids_a)} segments) "
-                             f"and {b.origin} ({len(ids_b)})")
-        keep = [i for i, r in enumerate(seg_b) if matches(r.tags, filters)]
-        if filters and not keep:
-            raise InputError(f"--where {' '.join(where)} selects no segment of {system} {direction}")
-        refs = [seg_b[i].reference for i in keep]
-        chosen_a, chosen_b = [hyps_a[i] for i in keep], [seg_b[i].hypothesis for i in keep]
-        scores_a, scores_b = a.scores[name_a][direction].scores, b.scores[name_b][direction].scores
-        names = [m for m in (metrics or list(scores_a)) if m in scores_a]
-        for name in names:
-            if name not in scores_b:
-                raise InputError(f"{b.origin}: no {name} score for {system} {direction} (the baseline has one)")
-            sig_a, sig_b = scores_a[name].signature, scores_b[name].signature
-            if sig_a != sig_b:
-                raise InputError(f"{metric_label(name)} signatures differ for {system} {direction}: {sig_a} "
-                                 f"({a.origin}) vs {sig_b} ({b.origin}); scores are not comparable")
-            metric: Metric = get_metric(name)
-            stats_a = metric.segment_stats(chosen_a, refs)
-            stats_b = metric.segment_stats(chosen_b, refs)
-            result = paired_test(metric, stats_a, stats_b, test=test, samples=samples, seed=seed)
-            mdd = min_detectable_difference(metric, stats_a, stats_b, alpha=alpha, seed=seed)
-            out.append(Comparison(system, direction, name, metric.higher_is_better, result.a, result.b,
-                                  result.delta, result.ci_low, result.ci_high, result.p_value,
-                                  verdict(result.delta, metric.higher_is_better, result.p_value, alpha), mdd,
-                                  len(keep)))
-    return out
+        if missing:
+            listed = ", ".join(f"{s} {d}" for s, d in missing)
+            warnings.warn(f"not compared: {listed} (in {a.origin}, not in {b.origin})", EvalHarnessWarning,
+                          stacklevel=2)
+    return matched
+
+
+@dataclass(frozen=True)
+class PairedRow:
+    """One system × direction × metric of a comparison, with both sides' segment statistics."""
+
+    system: str
+    direction: str
+    metric: Metric
+    stats_a: list[list[float]]
+    stats_b: list[list[float]]
+    differing: int  # segments whose outputs differ
+
+    def comparison(self, a: float, b: float, delta: float, ci_low: float, ci_high: float, p_value: float, *,
+                   alpha: float, seed: int, test: str) -> Comparison:
+        """The row's comparison, with its paired minimum detectable difference."""
+        m = self.metric
+        # identical outputs have no paired spread to estimate from: not estimable, not "0 points"
+        mdd = paired_mdd(m, self.stats_a, self.stats_b, alpha=alpha, seed=seed) if self.differing else math.nan
+        return Comparison(self.system, self.direction, m.name, m.higher_is_better, a, b, delta, ci_low, ci_high,
+                          p_value, verdict(delta, m.higher_is_better, p_value, alpha), mdd, len(self.stats_a),
+                          self.differing, test)
+
+
+def paired_rows(a: Run | Baseline, b: Run, *, metrics: Sequence[str] | None = None, require_all_of_a: bool = False,
+                where: Sequence[str] = (), systems: tuple[str, str] | None = None) -> list[PairedRow]:
+    """The rows :func:`compare_runs` tests, with their statistics (the gate tests them as one family)."""
+    check_comparable(a, b)
+    filters = parse_where(where)
+    return [row for name_a, name_b, direction in _matched(a, b, require_all_of_a=require_all_of_a, systems=systems)
+            for row in _rows(a, b, name_a, name_b, direction, metrics, filters, where)]
+
+
+def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, metrics: Sequence[str] | None,
+          filters: dict[str, set[str]], where: Sequence[str]) -> list[PairedRow]:
+    system = name_a if name_a == name_b else f"{name_a} → {name_b}"
+    ids_a, hyps_a = a.hypotheses(name_a, direction)
+    seg_b = b.segments.get((name_b, direction), [])
+    ids_b = [r.id for r in seg_b]
+    if ids_a != ids_b:
+        raise InputError(f"{system} {direction}: segment ids differ between {a.origin} ({len(ids_a)} segments) "
+                         f"and {b.origin} ({len(ids_b)})")
+    keep = [i for i, r in enumerate(seg_b) if matches(r.tags, filters)]
+    if filters and not keep:
+        raise InputError(f"--where {' '.join(where)} selects no segment of {system} {direction}")
+    refs = [seg_b[i].reference for i in keep]
+    chosen_a, chosen_b = [hyps_a[i] for i in keep], [seg_b[i].hypothesis for i in keep]
+    differing = sum(x != y for x, y in zip(chosen_a, chosen_b, strict=True))
+    scores_a, scores_b = a.scores[name_a][direction].scores, b.scores[name_b][direction].scores
+    unknown = [m for m in metrics or () if m not in scores_a]
+    if unknown:
+        raise InputError(f"{a.origin} has no {', '.join(unknown)} score for {system} {direction} "
+                         f"(it has {', '.join(scores_a)})")
+    rows = []
+    for name in list(metrics or scores_a):
+        if name not in scores_b:
+            raise InputError(f"{b.origin}: no {name} score for {system} {direction}, which {a.origin} has")
+        sig_a, sig_b = scores_a[name].signature, scores_b[name].signature
+        if sig_a != sig_b:
+            raise InputError(f"{metric_label(name)} signatures differ for {system} {direction}: {sig_a} "
+                             f"({a.origin}) vs {sig_b} ({b.origin}); scores are not comparable")
+        metric: Metric = get_metric(name)
+        rows.append(PairedRow(system, direction, metric, metric.segment_stats(chosen_a, refs),
+                              metric.segment_stats(chosen_b, refs), differing))
+    return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -15,29 +16,62 @@ from evalharness.scoring.metrics import metric_label
 from evalharness.textio import write_outputs
 
 
+def format_p(p: float, test: str) -> str:
+    """p to the resolution its samples allow: ``≤0.0001`` at the floor 1/(n+1), else four significant digits
+    (``0.04995``, not ``0.0500``, which would read as not below 0.05)."""
+    fields = dict(part.split(":", 1) for part in test.split("|") if ":" in part)
+    n = int(fields["n"]) if fields.get("n", "").isdigit() else 0
+    if n and p <= 1.0 / (n + 1) * (1 + 1e-9):
+        return f"≤{1.0 / (n + 1):.2g}"
+    return f"{p:.4g}"
+
+
 def render_table(rows: Sequence[Comparison], *, markdown: bool = True, extra_header: Sequence[str] = (),
                  extra_cells: Sequence[Sequence[str]] = ()) -> str:
-    """The comparison as a Markdown table, or aligned plain text; ``extra_*`` add columns on the right."""
-    head = ["system", "direction", "metric", "A", "B", "Δ", "95% CI of Δ", "p", "≈MDD", "verdict", *extra_header]
+    """The comparison as a Markdown table, or aligned plain text; ``extra_*`` add columns on the right.
+
+    The interval of Δ is a paired bootstrap percentile interval; p comes from the test in the ``test`` column
+    (for ``maxt``, family-wise over every row): the two can disagree near the boundary, the verdict follows p.
+    """
+    head = ["system", "direction", "metric", "A", "B", "Δ", "95% CI of Δ (bootstrap)", "p", "≈MDD", "verdict",
+            *extra_header, "test"]
     body = []
     for i, r in enumerate(rows):
         arrow = "↑" if r.higher_is_better else "↓"
         body.append([r.system, r.direction, f"{metric_label(r.metric)} {arrow}", f"{r.a:.2f}", f"{r.b:.2f}",
-                     f"{r.delta:+.2f}", f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]", f"{r.p_value:.3f}", f"{r.mdd:.2f}",
-                     r.verdict, *(extra_cells[i] if extra_cells else ())])
+                     f"{r.delta:+.2f}", f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]", format_p(r.p_value, r.test),
+                     f"{r.mdd:.2f}" if math.isfinite(r.mdd) else "—", r.verdict,
+                     *(extra_cells[i] if extra_cells else ()), r.test])
     return markdown_table(head, body) if markdown else text_table(head, body)
 
 
 def mdd_note(rows: Sequence[Comparison], alpha: float) -> str:
-    """One sentence per metric: how small a change this corpus can see at all."""
+    """How small a change these segments can show, and a warning where too few segments differ to tell."""
     if not rows:
         return ""
     worst: dict[str, float] = {}
     for r in rows:
-        worst[r.metric] = max(worst.get(r.metric, 0.0), r.mdd)
+        if math.isfinite(r.mdd):
+            worst[r.metric] = max(worst.get(r.metric, 0.0), r.mdd)
+    if not worst:
+        return ("Minimum detectable difference: not estimable, A and B have the same outputs (the paired "
+                "differences have no spread).")
     parts = ", ".join(f"{metric_label(m)} ≈{v:.1f}" for m, v in worst.items())
-    return (f"Minimum detectable difference on these {rows[0].segments} segments (α={alpha}, largest over systems "
-            f"and directions): {parts} points. Smaller changes cannot be told from noise with this corpus.")
+    note = (f"Minimum detectable difference on these {rows[0].segments} segments (an estimate from the paired "
+            f"differences: what a test at α={alpha} detects with 80% power; largest over systems and directions): "
+            f"{parts} points. Smaller changes cannot be told from noise with this corpus.")
+    few = sorted({(r.system, r.direction, r.differing) for r in rows if 0 < r.differing < FEW_DIFFERING})
+    if few:
+        listed = ", ".join(f"{s} {d} ({n})" for s, d, n in few)
+        note += (f" Warning: fewer than {FEW_DIFFERING} segments differ in {listed}: a paired test says little "
+                 "about so few; read the segments themselves.")
+    return note
+
+
+TEST_NAMES = {"maxt": "one permutation test over all rows (family-wise max-statistic)",
+              "bs": "paired bootstrap, each row alone", "ar": "approximate randomization, each row alone"}
+FEW_DIFFERING = 5
+"""Below this many differing segments, a p-value is mostly about which segments those are."""
 
 
 def render_text(report: GateReport, *, markdown: bool = False) -> str:
@@ -46,8 +80,11 @@ def render_text(report: GateReport, *, markdown: bool = False) -> str:
              for r in report.rows]
     lines = render_table([r.comparison for r in report.rows], markdown=markdown,
                          extra_header=("tolerance", "α", "status"), extra_cells=cells).splitlines()
-    verdict_line = ("PASS: no regression" if report.passed
-                    else f"FAIL: {len(report.failures)} regression(s)")
+    regressions = sum(r.regression for r in report.rows)
+    broken = len(report.broken) if len(report.broken) > report.gate.segments.allowed else 0
+    verdict_line = ("PASS: no regression" if report.passed else "FAIL: " + ", ".join(
+        [*([f"{regressions} regression(s)"] if regressions else []),
+         *([f"{broken} broken segment(s)"] if broken else [])]))
     out = []
     if markdown:
         out += ["## evalharness check", "",
@@ -56,13 +93,28 @@ def render_text(report: GateReport, *, markdown: bool = False) -> str:
         out += [f"baseline {report.baseline}  vs  run {report.run}", ""]
     out += lines
     out += ["", mdd_note([r.comparison for r in report.rows], report.gate.alpha),
-            f"Test: {'paired bootstrap' if report.gate.test == 'bs' else 'approximate randomization'}, "
-            f"seed {report.gate.seed}; a regression is worse by more than the tolerance and p < α."]
+            f"Test: {TEST_NAMES[report.gate.test]}, seed {report.gate.seed}; a regression is worse by more than "
+            "the tolerance and p < α."]
+    rule = report.gate.segments
+    if rule.enabled:
+        out += [f"Segments: one fails on a new flag ({', '.join(rule.flags) or 'none'}) or when its "
+                f"{metric_label(rule.metric)} falls by more than {rule.drop:g} to below {rule.below:g} (references "
+                f"of {rule.min_words}+ words); {len(report.broken)} did, {rule.allowed} allowed."]
+    out += [f"Note: {n}" for n in report.notes]
     if report.failures:
         out += [""] + [f"- {f}" if markdown else f for f in report.failures]
+    bullet = "- " if markdown else "  "
+    for b in report.broken:
+        out += ["", f"{'### ' if markdown else ''}{b.system} {b.direction} {b.id}: {b.reason}",
+                f"{bullet}before: {_clip(b.before)}", f"{bullet}after:  {_clip(b.after)}"]
     if not markdown:
         out += ["", verdict_line]
     return "\n".join(out) + "\n"
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def junit_xml(report: GateReport) -> str:
@@ -78,8 +130,19 @@ def junit_xml(report: GateReport) -> str:
             failure.text = row.failure_line()
         else:
             out = ET.SubElement(case, "system-out")
-            out.text = (f"baseline {c.a:.2f}, new {c.b:.2f}, delta {c.delta:+.2f}, p={c.p_value:.4f}, "
+            out.text = (f"baseline {c.a:.2f}, new {c.b:.2f}, delta {c.delta:+.2f}, p={c.p_value:.4g}, "
                         f"tolerance {row.tolerance:.2f}: {row.status}")
+    over = len(report.broken) > report.gate.segments.allowed
+    for broken in report.broken:
+        case = ET.SubElement(suite, "testcase", classname=f"evalharness.{broken.system}.{broken.direction}",
+                             name=f"segment {broken.id}", time="0")
+        text = f"{broken.line()}\nbefore: {broken.before}\nafter: {broken.after}"
+        if over:
+            failure = ET.SubElement(case, "failure", message=broken.line(), type="broken-segment")
+            failure.text = text
+        else:
+            ET.SubElement(case, "system-out").text = text + "\n(within gate.segments.allowed)"
+    suite.set("tests", str(len(report.rows) + len(report.broken)))
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
@@ -106,4 +169,7 @@ def report_json(report: GateReport) -> dict[str, Any]:
         "rows": [{**r.comparison.to_json(), "tolerance": r.tolerance, "alpha": r.alpha, "status": r.status}
                  for r in report.rows],
         "failures": report.failures,
+        "broken_segments": [{"system": b.system, "direction": b.direction, "id": b.id, "reason": b.reason,
+                             "before": b.before, "after": b.after} for b in report.broken],
+        "notes": report.notes,
     }

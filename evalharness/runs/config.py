@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SerializeAsAny, ValidationError, field_validator
+from pydantic import Field, SerializeAsAny, StrictInt, ValidationError, field_validator, model_validator
 
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
 from evalharness.registry import did_you_mean
-from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_METRICS, DEFAULT_RESAMPLES, DEFAULT_SEED
+from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_AR_TRIALS, DEFAULT_METRICS, DEFAULT_RESAMPLES, DEFAULT_SEED
 from evalharness.scoring.metrics import METRICS, default_tolerances
 from evalharness.systems.settings import (
     FilesSettings,
@@ -58,8 +58,8 @@ class CacheConfig(Strict):
 class Statistics(Strict):
     """Bootstrap settings for the confidence interval of every corpus score."""
 
-    resamples: int = Field(default=DEFAULT_RESAMPLES, ge=100, le=MAX_SAMPLES)
-    seed: int = Field(default=DEFAULT_SEED, ge=0, le=MAX_SEED)
+    resamples: StrictInt = Field(default=DEFAULT_RESAMPLES, ge=100, le=MAX_SAMPLES)
+    seed: StrictInt = Field(default=DEFAULT_SEED, ge=0, le=MAX_SEED)
     confidence: float = Field(default=CONFIDENCE, gt=0.5, lt=1.0, allow_inf_nan=False)
 
 
@@ -72,6 +72,60 @@ class GateRule(Strict):
     _tolerances = field_validator("tolerance")(_check_tolerances)
 
 
+BREAKAGE_FLAGS = ("copy", "wrong_language", "dropped_sentences", "max_tokens")
+"""Flags that mark an output broken rather than worse (length_ratio is left out: it moves with style)."""
+
+
+def default_samples(test: str) -> int:
+    """Resamples (``bs``) or trials (``ar``, ``maxt``) when none are set."""
+    return DEFAULT_RESAMPLES if test == "bs" else DEFAULT_AR_TRIALS
+
+
+def smallest_p(test: str, samples: int | None) -> float:
+    """The smallest p-value a paired test with this many samples reports: 1 / (samples + 1)."""
+    return 1.0 / ((samples or default_samples(test)) + 1)
+
+
+class SegmentRule(Strict):
+    """When one segment fails the gate on its own: it newly earns a breakage flag, or its score collapses.
+
+    A small reference set is a set of golden examples: one broken paragraph matters even when the corpus score
+    hardly moves. The rule aims at breakage, not quality shifts: per-segment scores of two equal-quality
+    systems differ by tens of points, so the collapse rule needs both a large drop and a low score after it.
+    Defaults measured by ``benchmarks/gate_calibration.py`` (README, *Calibration*): chrF falling by more than
+    25 to below 35, on references of 8 words or more, trips 0.10 % (paragraphs) / 0.36 % (sentences) of
+    equal-quality checks of the article and every emptied paragraph; on a 1,000-segment set it would trip a
+    third of them, so above ``max_segments`` only the flags are checked.
+    """
+
+    enabled: bool = True
+    metric: str = "chrf"
+    drop: float = Field(default=25.0, gt=0, allow_inf_nan=False)  # points the segment score must fall by …
+    below: float = Field(default=35.0, ge=0, allow_inf_nan=False)  # … to end below this
+    min_words: StrictInt = Field(default=8, ge=0)  # shorter references move tens of points per word: exempt
+    max_segments: StrictInt = Field(default=200, ge=0)  # larger sets: the collapse rule is off (0: always on)
+    flags: list[str] = Field(default_factory=lambda: list(BREAKAGE_FLAGS))
+    allowed: StrictInt = Field(default=0, ge=0)  # failing segments a check tolerates
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}{did_you_mean(metric, METRICS.names())}")
+        return metric
+
+    @field_validator("flags")
+    @classmethod
+    def _known_flags(cls, flags: list[str]) -> list[str]:
+        from evalharness.scoring.flags import FLAG_NAMES
+
+        for flag in flags:
+            if flag not in FLAG_NAMES:
+                raise ValueError(f"unknown flag {flag!r}{did_you_mean(flag, FLAG_NAMES)} "
+                                 f"(known: {', '.join(FLAG_NAMES)})")
+        return flags
+
+
 class Gate(Strict):
     """When a move of a score counts as a regression: larger than its tolerance *and* significant.
 
@@ -81,15 +135,29 @@ class Gate(Strict):
 
     tolerance: dict[str, float] = Field(default_factory=default_tolerances)
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0, allow_inf_nan=False)
-    test: Literal["bs", "ar"] = "bs"
-    samples: int | None = Field(default=None, ge=100, le=MAX_SAMPLES)
-    seed: int = Field(default=DEFAULT_SEED, ge=0, le=MAX_SEED)
+    # maxt: one permutation test over every row of a check (family-wise; see the README's calibration table);
+    # bs / ar: each row tested alone, as compare does (more false alarms over a whole check).
+    test: Literal["maxt", "bs", "ar"] = "maxt"
+    samples: StrictInt | None = Field(default=None, ge=100, le=MAX_SAMPLES)
+    seed: StrictInt = Field(default=DEFAULT_SEED, ge=0, le=MAX_SEED)
     per_direction: dict[Direction, GateRule] = Field(default_factory=dict)
+    segments: SegmentRule = Field(default_factory=SegmentRule)
 
     @field_validator("tolerance")
     @classmethod
     def _merged(cls, tolerance: dict[str, float]) -> dict[str, float]:
         return {**default_tolerances(), **_check_tolerances(tolerance)}
+
+    @model_validator(mode="after")
+    def _alpha_reachable(self) -> Gate:
+        floor = smallest_p(self.test, self.samples)
+        for where, alpha in [("alpha", self.alpha), *((f"per_direction.{d}.alpha", r.alpha)
+                                                       for d, r in self.per_direction.items())]:
+            if alpha is not None and alpha <= floor:
+                raise ValueError(f"{where} {alpha} is at or below the smallest p-value {floor:.2g} that "
+                                 f"{self.samples or default_samples(self.test)} samples can give, so the gate "
+                                 "could never fail: raise gate.samples or alpha")
+        return self
 
     def rule(self, direction: str, metric: str) -> tuple[float, float]:
         """(tolerance, alpha) for ``metric`` in ``direction``."""
@@ -129,19 +197,19 @@ class CorpusFiles(Strict):
 class RunConfig(Strict):
     """The whole run: corpus, directions, systems, metrics, where to write."""
 
-    corpus: str | CorpusFiles = "rt-2013-russia-japan-2plus2"
+    corpus: CorpusFiles | str = "rt-2013-russia-japan-2plus2"
     level: Literal["paragraph", "sentence"] = "paragraph"
     directions: list[Direction] = Field(default_factory=lambda: _all_directions(), min_length=1)
     systems: list[SerializeAsAny[SystemSettings]] = Field(min_length=1)
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
     output_dir: str = "runs"
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    seed: StrictInt = Field(default=0, ge=0, le=MAX_SEED)
     statistics: Statistics = Field(default_factory=Statistics)
     gate: Gate | None = None
     cache: CacheConfig = Field(default_factory=CacheConfig)
     flags: FlagsConfig = Field(default_factory=FlagsConfig)
     where: list[str] = Field(default_factory=list)
-    limit: int | None = Field(default=None, ge=1)  # only the first N segments (after where): a smoke test
+    limit: StrictInt | None = Field(default=None, ge=1)  # only the first N segments (after where): a smoke test
 
     @field_validator("metrics")
     @classmethod
@@ -174,6 +242,14 @@ class RunConfig(Strict):
         if dupes:
             raise ValueError(f"system names must be unique; repeated: {', '.join(dupes)}")
         return systems
+
+    @model_validator(mode="after")
+    def _every_system_runs(self) -> RunConfig:
+        for i, system in enumerate(self.systems):
+            if not self.system_directions(system):
+                raise ValueError(f"systems.{i} ({system.name}) runs in no direction of the run "
+                                 f"(its directions {system.directions}, the run's {self.directions})")
+        return self
 
     def system_directions(self, system: SystemSettings) -> list[str]:
         """The directions ``system`` runs in: its own list, limited to the run's directions."""
@@ -314,8 +390,11 @@ def load_config(path: Path | None, overrides: Sequence[str] = (), *,
         config = RunConfig.model_validate(data)
     except ValidationError as err:
         raise config_error(label, err, blame=blame) from None
-    _check_files(config, label)
+    _check_files(config, label, blame)
     return config
+
+
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "CorpusFiles"})
 
 
 def config_error(label: str, err: ValidationError, *, prefix: str = "",
@@ -325,7 +404,9 @@ def config_error(label: str, err: ValidationError, *, prefix: str = "",
     The given value is shown abbreviated: a YAML alias bomb expands to gigabytes when printed whole.
     """
     first = err.errors()[0]
-    key = ".".join([*([prefix] if prefix else []), *(str(p) for p in first["loc"])]) or "(top level)"
+    # a union's branch names (corpus: str | CorpusFiles) are no keys of the file: leave them out
+    parts = [str(p) for p in first["loc"] if str(p) not in _UNION_TAGS]
+    key = ".".join([*([prefix] if prefix else []), *parts]) or "(top level)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     got = f" (got {_short_repr(first['input'])})" if first["type"] not in ("missing", "extra_forbidden") else ""
     msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
@@ -344,21 +425,28 @@ def _short_repr(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _check_files(config: RunConfig, label: str) -> None:
+def _check_files(config: RunConfig, label: str, blame: Callable[[str], str] | None = None) -> None:
     """Missing local files are input errors now, not tracebacks halfway through a run."""
+    def source(key: str) -> str:
+        return blame(key) if blame is not None else label
+
     if isinstance(config.corpus, CorpusFiles):
         for lang in ("ms", "en"):
             file = Path(getattr(config.corpus, lang)).expanduser()
             if not file.is_file():
-                raise ConfigError(f"{label}: corpus.{lang}: file not found: {file}")
+                what = "not a file" if file.exists() else "file not found"
+                raise ConfigError(f"{source(f'corpus.{lang}')}: corpus.{lang}: {what}: {file}")
     for i, system in enumerate(config.systems):
         if isinstance(system, ModelSettings) and looks_like_path(system.model):
+            key = f"systems.{i}.model"
             model_dir = Path(system.model).expanduser()
             if model_dir.exists() and not model_dir.is_dir():
-                raise ConfigError(f"{label}: systems.{i}.model: {model_dir} is a file; give the model's directory")
+                raise ConfigError(f"{source(key)}: {key}: {model_dir} is a file; give the model's directory")
             if not model_dir.is_dir():
-                raise ConfigError(f"{label}: systems.{i}.model: local model directory not found: {model_dir}")
+                raise ConfigError(f"{source(key)}: {key}: local model directory not found: {model_dir}")
         if isinstance(system, FilesSettings):
             for direction, name in system.hypotheses.items():
+                key = f"systems.{i}.hypotheses.{direction}"
                 if not Path(name).expanduser().is_file():
-                    raise ConfigError(f"{label}: systems.{i}.hypotheses.{direction}: file not found: {name}")
+                    what = "not a file" if Path(name).expanduser().exists() else "file not found"
+                    raise ConfigError(f"{source(key)}: {key}: {what}: {name}")

@@ -33,14 +33,15 @@ def package_versions(*names: str) -> dict[str, str | None]:
 
 def build_manifest(config: RunConfig, config_path: Path | None, corpus: Corpus, segments: int,
                    systems: dict[str, dict[str, Any]], metrics: list[Metric], store: str | None,
-                   started: datetime, finished: datetime) -> Manifest:
+                   started: datetime, finished: datetime, references: dict[str, str] | None = None) -> Manifest:
     """The manifest of a finished run; ``systems`` holds each system's own description."""
     return Manifest(
         tool="evalharness",
         config_path=str(config_path) if config_path else None,
         config=config.model_dump(mode="json"),
         corpus=CorpusInfo(name=corpus.name, version=corpus.version, content_hash=corpus.content_hash,
-                          origin=corpus.origin, level=config.level, segments=segments),
+                          origin=corpus.origin, level=config.level, segments=segments,
+                          references=references or {}),
         systems=systems,
         metrics={m.name: MetricInfo(signature=m.signature, segment_signature=m.segment_signature,
                                     higher_is_better=m.higher_is_better) for m in metrics},

@@ -22,7 +22,17 @@ from evalharness.errors import HypothesisError, InputError
 from evalharness.runs.config import CorpusFiles, RunConfig, Statistics
 from evalharness.runs.files import write_run
 from evalharness.runs.manifest import build_manifest
-from evalharness.runs.schema import RESULTS_FILE, SCHEMA_VERSION, DirectionResult, MetricScore, Results, SegmentRecord
+from evalharness.runs.schema import (
+    RESULTS_FILE,
+    SCHEMA_VERSION,
+    SEGMENTS_FILE,
+    SUMMARY_FILE,
+    DirectionResult,
+    MetricScore,
+    Results,
+    SegmentRecord,
+    references_hash,
+)
 from evalharness.scoring.flags import (
     LID_LANGUAGES,
     FlagSettings,
@@ -241,6 +251,10 @@ def run_inputs(config: RunConfig, config_path: Path | None, corpus: Corpus) -> l
     return paths
 
 
+RUN_DIR_FILES = frozenset({RESULTS_FILE, SEGMENTS_FILE, SUMMARY_FILE, "report.html"})
+"""What a run directory holds: ``--overwrite`` replaces nothing else."""
+
+
 def check_run_dir(target: Path, *, overwrite: bool, inputs: list[Path]) -> None:
     """Refuse, before any work, a run directory that would replace something it should not.
 
@@ -248,36 +262,42 @@ def check_run_dir(target: Path, *, overwrite: bool, inputs: list[Path]) -> None:
     that holds (or is) an input of the run is never replaced.
     """
     if target.exists() and not target.is_dir():
-        raise InputError(f"{target}: exists and is not a directory; give a new --run-dir")
+        raise InputError(f"{target}: exists and is not a directory; give a new run directory")
     resolved = target.resolve()
     for path in inputs:
         where = path.resolve()
         if where == resolved or resolved in where.parents:
             raise InputError(f"{target}: the run directory would replace {path}, an input of this run; "
-                             "give another --run-dir")
+                             "give another run directory")
     if target.is_dir() and any(target.iterdir()):
         if not overwrite:
             raise InputError(f"{target}: run directory exists and is not empty; pass --overwrite to replace it "
                              "as a whole, or give a new --run-dir")
         if not (target / RESULTS_FILE).is_file():
-            raise InputError(f"{target}: not a run directory (no {RESULTS_FILE}); --overwrite replaces only a "
-                             "run directory: give another --run-dir")
+            raise InputError(f"{target}: not a run directory (no {RESULTS_FILE}), and only a run directory is "
+                             "replaced: give another run directory")
+        foreign = sorted(p.name for p in target.iterdir() if p.name not in RUN_DIR_FILES)
+        if foreign:  # a file the user put there (a baseline, notes) would go with the old run
+            raise InputError(f"{target}: holds {', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}, which "
+                             "is not part of a run and would be deleted with it: move it, or give another run "
+                             "directory")
 
 
 def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = None, run_dir: Path | None = None,
         overwrite: bool = False, progress: ProgressFactory | None = None,
-        notify: Callable[[str], None] | None = None) -> RunOutput:
+        notify: Callable[[str], None] | None = None, protect: Sequence[Path] = ()) -> RunOutput:
     """Translate the corpus with every system in every direction, score, and write the run directory.
 
     ``run_dir`` (default: a new ``<output_dir>/<timestamp>-<config>``) must be new or empty unless
     ``overwrite``, which replaces an existing run directory as a whole once the new run is complete.
-    ``notify`` hears one-line status messages (a model being loaded) that a progress bar cannot show.
+    ``notify`` hears one-line status messages (a model being loaded) that a progress bar cannot show;
+    ``protect`` names more files the run directory must not hold (a baseline being checked against).
     """
     started = datetime.now(timezone.utc)
     metrics = get_metrics(config.metrics)
     corpus = open_corpus(config)
     target = run_dir or default_run_dir(config, config_path, started)
-    check_run_dir(target, overwrite=overwrite, inputs=run_inputs(config, config_path, corpus))
+    check_run_dir(target, overwrite=overwrite, inputs=[*run_inputs(config, config_path, corpus), *protect])
     segments: list[Segment] = corpus.segments(config.level)
     parse_where(config.where)  # a bad filter fails before any model loads
     used = {d for s in config.systems for d in config.system_directions(s)}
@@ -288,7 +308,7 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
         systems = [create_system(s, seed=config.seed, index=i, store=store, notify=notify)
                    for i, s in enumerate(config.systems)]
         for system in systems:
-            system.preflight()
+            system.preflight(len(segments))
         translated: list[Translated] = []
         manifests: dict[str, Any] = {}
         for system in systems:
@@ -307,8 +327,11 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
     finally:
         if store is not None:
             store.close()
+    references = {d: references_hash((segments[i].id, segments[i].texts[d.split("-")[1]]) for i in keep[d])
+                  for d in keep}
     manifest = build_manifest(config, config_path, corpus, len(segments), manifests, metrics,
-                              str(store.path) if store is not None else None, started, datetime.now(timezone.utc))
+                              str(store.path) if store is not None else None, started, datetime.now(timezone.utc),
+                              references)
     results_file = Results(schema_version=SCHEMA_VERSION, manifest=manifest, results=results)
     summary = summarize(results_file, records)
     check_run_dir(target, overwrite=overwrite, inputs=[])  # again: another process may have written there since

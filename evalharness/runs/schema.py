@@ -16,6 +16,8 @@ which the corpus hash pins. A run and a baseline are different things: :class:`R
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -73,6 +75,9 @@ class CorpusInfo(Record):
     origin: str
     level: Literal["paragraph", "sentence"]
     segments: int
+    # per direction, sha256 over the scored segments' ids and references ("id<TAB>reference<LF>" each): what the
+    # run was scored against, so an edited segments.jsonl or another --where/--limit selection shows
+    references: dict[str, str] = Field(default_factory=dict)
 
 
 class MetricInfo(Record):
@@ -116,12 +121,31 @@ Scores = dict[str, dict[str, DirectionResult]]
 """system -> direction ("ms-en") -> result."""
 
 
+def _check_scores(manifest: Manifest, results: Scores) -> None:
+    """Every result carries exactly the manifest's metrics: a deleted score must not drop out of a gate."""
+    metrics = set(manifest.metrics)
+    if not results:
+        raise ValueError("results is empty: no system × direction was scored")
+    for system, by_dir in results.items():
+        if not by_dir:
+            raise ValueError(f"results.{system} holds no direction")
+        for direction, res in by_dir.items():
+            if set(res.scores) != metrics:
+                raise ValueError(f"results.{system}.{direction}.scores has {sorted(res.scores)} but the manifest's "
+                                 f"metrics are {sorted(metrics)}")
+
+
 class Results(Record):
     """``results.json``."""
 
     schema_version: Literal[1]
     manifest: Manifest
     results: Scores
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Results:
+        _check_scores(self.manifest, self.results)
+        return self
 
 
 class SegmentRecord(Record):
@@ -145,11 +169,14 @@ class BaselineOutputs(Record):
 
     ids: list[str]
     hypotheses: list[str]
+    flags: list[list[str]] | None = None  # each segment's flag names (absent from baselines made before 0.2)
 
     @model_validator(mode="after")
     def _aligned(self) -> BaselineOutputs:
         if len(self.ids) != len(self.hypotheses):
             raise ValueError(f"{len(self.ids)} ids but {len(self.hypotheses)} hypotheses")
+        if self.flags is not None and len(self.flags) != len(self.ids):
+            raise ValueError(f"{len(self.ids)} ids but {len(self.flags)} flag lists")
         return self
 
 
@@ -164,6 +191,29 @@ class BaselineFile(Record):
     manifest: Manifest
     results: Scores
     segments: dict[str, dict[str, BaselineOutputs]]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BaselineFile:
+        _check_scores(self.manifest, self.results)
+        scored = set(pairs_of(self.results))
+        kept = {(s, d) for s, by_dir in self.segments.items() for d in by_dir}
+        if scored != kept:
+            odd = sorted(scored ^ kept)
+            raise ValueError(f"results and segments cover different system × direction pairs ({odd[0][0]} "
+                             f"{odd[0][1]} is in only one)")
+        for system, direction in scored:
+            if self.results[system][direction].segments != len(self.segments[system][direction].ids):
+                raise ValueError(f"{system} {direction}: results count {self.results[system][direction].segments} "
+                                 f"segments, segments holds {len(self.segments[system][direction].ids)}")
+        return self
+
+
+def references_hash(items: Iterable[tuple[str, str]]) -> str:
+    """sha256 over ``id<TAB>reference<LF>`` of each scored segment, in order."""
+    digest = hashlib.sha256()
+    for sid, reference in items:
+        digest.update(f"{sid}\t{reference}\n".encode("utf-8", "surrogatepass"))
+    return "sha256:" + digest.hexdigest()
 
 
 def pairs_of(results: Scores) -> list[tuple[str, str]]:
@@ -184,6 +234,19 @@ class Run:
         self.segments = {}
         for record in self.records:
             self.segments.setdefault((record.system, record.direction), []).append(record)
+        scored = set(self.pairs())
+        expected_refs = self.manifest.corpus.references
+        for (system, direction), records in self.segments.items():
+            want = expected_refs.get(direction)
+            if want is not None and references_hash((r.id, r.reference) for r in records) != want:
+                raise ValueError(f"{system} {direction}: the references in {SEGMENTS_FILE} are not the ones the run "
+                                 "was scored against (the manifest's corpus.references hash)")
+        for pair in sorted(scored | set(self.segments)):
+            count = len(self.segments.get(pair, []))
+            expected = self.scores[pair[0]][pair[1]].segments if pair in scored else 0
+            if count != expected:
+                raise ValueError(f"{pair[0]} {pair[1]}: {RESULTS_FILE} counts {expected} segments, "
+                                 f"{SEGMENTS_FILE} holds {count}")
 
     @property
     def manifest(self) -> Manifest:
@@ -209,6 +272,10 @@ class Run:
         """Segment ids and hypotheses of one system × direction, in corpus order."""
         records = self.segments.get((system, direction), [])
         return [r.id for r in records], [r.hypothesis for r in records]
+
+    def flags(self, system: str, direction: str) -> list[set[str]] | None:
+        """Each segment's flag names, in corpus order."""
+        return [set(r.flags) for r in self.segments.get((system, direction), [])]
 
 
 @dataclass
@@ -241,3 +308,8 @@ class Baseline:
         """Segment ids and hypotheses of one system × direction, in corpus order."""
         outputs = self.document.segments.get(system, {}).get(direction)
         return (list(outputs.ids), list(outputs.hypotheses)) if outputs else ([], [])
+
+    def flags(self, system: str, direction: str) -> list[set[str]] | None:
+        """Each segment's flag names, in corpus order; None for a baseline made before flags were kept."""
+        outputs = self.document.segments.get(system, {}).get(direction)
+        return [set(f) for f in outputs.flags] if outputs is not None and outputs.flags is not None else None
