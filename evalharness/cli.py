@@ -558,17 +558,16 @@ def _progress(quiet: bool) -> Any:
 
 def _metric_names(text: str, option: str) -> list[str]:
     """``bleu,chrf`` → names, each known and given once; an empty list is an error."""
-    from evalharness.errors import InputError
-    from evalharness.registry import did_you_mean
+    from evalharness.errors import InputError, UnknownNameError
     from evalharness.scoring.metrics import METRICS
 
     names = [m.strip() for m in text.split(",") if m.strip()]
     if not names:
         raise InputError(f"{option} {text!r}: name at least one metric ({', '.join(METRICS.names())})")
-    for name in names:
-        if name not in METRICS:
-            raise InputError(f"{option}: unknown metric {name!r}{did_you_mean(name, METRICS.names())} "
-                             f"(known: {', '.join(METRICS.names())})")
+    try:
+        names = [METRICS.require(name) for name in names]
+    except UnknownNameError as err:
+        raise InputError(f"{option}: {err}") from None
     if len(set(names)) != len(names):
         raise InputError(f"{option} {text!r}: each metric once")
     return names

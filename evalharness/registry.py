@@ -67,14 +67,19 @@ class Registry(Generic[T]):
         self._read_plugins()
         return name in self._targets
 
-    def get(self, name: str) -> type[T]:
-        """The class registered as ``name``, imported now if needed."""
+    def require(self, name: str) -> str:
+        """``name`` if it is registered, else :class:`UnknownNameError` with the closest name (imports nothing)."""
         self._read_plugins()
         if name not in self._targets:
             raise UnknownNameError(
                 f"unknown {self.what} {name!r}{did_you_mean(name, self._targets)} "
                 f"(known: {', '.join(self.names())})"
             )
+        return name
+
+    def get(self, name: str) -> type[T]:
+        """The class registered as ``name``, imported now if needed."""
+        self.require(name)
         if name not in self._loaded:
             target = self._targets[name]
             module_name, attr = target.split(":", 1)

@@ -37,12 +37,18 @@ def _all_directions() -> list[Direction]:
     return ["ms-en", "en-ms"]
 
 
+def _known_metrics(names: list[str]) -> list[str]:
+    """``names``, each a registered metric; the registry's own message (closest name, known ones) otherwise."""
+    try:
+        return [METRICS.require(name) for name in names]
+    except UnknownNameError as err:
+        raise ValueError(str(err)) from None  # pydantic reports a ValueError with the key it came from
+
+
 def _check_tolerances(tolerance: dict[str, float]) -> dict[str, float]:
     """Known metric names, finite values ≥ 0 (a NaN tolerance would switch the gate off)."""
+    _known_metrics(list(tolerance))
     for name, value in tolerance.items():
-        if name not in METRICS:
-            known = ", ".join(METRICS.names())
-            raise ValueError(f"unknown metric {name!r} (known: {known})")
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"tolerance of {name} must be a finite number >= 0, got {value}")
     return tolerance
@@ -110,9 +116,7 @@ class SegmentRule(Strict):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, metric: str) -> str:
-        if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}{did_you_mean(metric, METRICS.names())}")
-        return metric
+        return _known_metrics([metric])[0]
 
     @field_validator("flags")
     @classmethod
@@ -214,11 +218,7 @@ class RunConfig(Strict):
     @field_validator("metrics")
     @classmethod
     def _known_metrics_once(cls, metrics: list[str]) -> list[str]:
-        for name in metrics:
-            if name not in METRICS:
-                raise ValueError(f"unknown metric {name!r}{did_you_mean(name, METRICS.names())} "
-                                 f"(known: {', '.join(METRICS.names())})")
-        if len(set(metrics)) != len(metrics):
+        if len(set(_known_metrics(metrics))) != len(metrics):
             raise ValueError(f"each metric once: {metrics}")
         return metrics
 
