@@ -181,11 +181,6 @@ def check_outputs(outputs: Mapping[str, Path | None], inputs: Iterable[Path], *,
                 raise InputError(f"{path}: {what} and {other_what} are the same file; give each its own path")
 
 
-def atomic_write_lines(path: Path, lines: Iterable[str]) -> None:
-    """Write one item a line, atomically."""
-    atomic_write_text(path, "".join(f"{line}\n" for line in lines))
-
-
 def current_umask() -> int:
     """The process's umask (read by setting it and putting it back)."""
     mask = os.umask(0)

@@ -57,31 +57,6 @@ def confidence_interval(metric: Metric, stats: Sequence[Sequence[float]], *, res
     return float(low), float(high)
 
 
-def standard_error(metric: Metric, stats: Sequence[Sequence[float]], *, resamples: int = DEFAULT_RESAMPLES,
-                   seed: int = DEFAULT_SEED) -> float:
-    """Bootstrap standard error of the corpus score."""
-    import numpy as np
-
-    return float(np.std(bootstrap_scores(metric, stats, resamples=resamples, seed=seed), ddof=1))
-
-
-def min_detectable_difference(metric: Metric, stats_a: Sequence[Sequence[float]],
-                              stats_b: Sequence[Sequence[float]] | None = None, *, alpha: float = 0.05,
-                              resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> float:
-    """≈ the smallest score difference a test at level ``alpha`` can tell from noise on these segments.
-
-    z(1 − α/2) · √(SE_A² + SE_B²), with SE the bootstrap standard error of each system's corpus score
-    (B defaults to a system as variable as A). Paired tests see somewhat less when both systems find the
-    same segments hard; this is the honest order of size, not an exact power calculation.
-    """
-    from statistics import NormalDist  # statistics is slow to import; --help reads this module
-
-    z = NormalDist().inv_cdf(1 - alpha / 2)
-    se_a = standard_error(metric, stats_a, resamples=resamples, seed=seed)
-    se_b = se_a if stats_b is None else standard_error(metric, stats_b, resamples=resamples, seed=seed)
-    return float(z * (se_a**2 + se_b**2) ** 0.5)
-
-
 @dataclass(frozen=True)
 class PairedResult:
     """Outcome of a paired test of system B against system A on the same segments."""
