@@ -214,7 +214,7 @@ def test_compare_json_and_direction_of_goodness(tmp_path: Path, capsys: pytest.C
     assert rows[("ms-en", "bleu")]["delta"] > 0 and rows[("ms-en", "bleu")]["verdict"] == "better"
     assert rows[("en-ms", "bleu")]["verdict"] == "no significant difference"
     assert main(["compare", str(worse), str(better)]) == 0
-    assert "95% CI of Δ" in capsys.readouterr().out
+    assert "CI of Δ (1−α, test's)" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- bad baselines

@@ -192,3 +192,54 @@ def test_blocks_of_resamples_give_the_same_p_values(monkeypatch: pytest.MonkeyPa
     whole = (max_statistic_test(rows, trials=300), paired_bootstrap_p_values(rows, resamples=300))
     monkeypatch.setattr(significance, "_block", lambda segments: 7)
     assert (max_statistic_test(rows, trials=300), paired_bootstrap_p_values(rows, resamples=300)) == whole
+
+
+# --------------------------------------------------------------------------- interval and verdict agree
+
+
+def _perturbed(texts: list[str], rng: np.random.Generator, drop: float) -> list[str]:
+    """Each text with words dropped at random (probability ``drop`` each): a system of a given quality."""
+    return [" ".join(w for w in t.split() if rng.random() >= drop) for t in texts]
+
+
+@pytest.mark.parametrize("test", ["bs", "ar"])
+def test_single_test_interval_excludes_zero_exactly_when_p_is_below_alpha(test: str) -> None:
+    """Across pairs from equal to clearly different quality and several levels, the interval of Δ (from the
+    test's own resamples) and p never disagree — the disagreement the issue measured (p = .048, CI [−9.8, +0.9])."""
+    rng = np.random.default_rng(7)
+    metric = get_metric("chrf")
+    seen = {True: 0, False: 0}
+    for trial in range(12):
+        a = _perturbed(REFS["en"], rng, 0.10)
+        b = _perturbed(REFS["en"], rng, 0.10 + 0.02 * trial)
+        stats_a, stats_b = metric.segment_stats(a, REFS["en"]), metric.segment_stats(b, REFS["en"])
+        for alpha in (0.01, 0.05, 0.2):
+            r = paired_test(metric, stats_a, stats_b, test=test, samples=999, seed=trial, confidence=1 - alpha)  # type: ignore[arg-type]
+            excludes = not (r.ci_low <= 0.0 <= r.ci_high)
+            assert excludes == (r.p_value < alpha) or abs(abs(r.delta) - (r.ci_high - r.delta)) < 1e-9, \
+                (trial, alpha, r)
+            assert r.ci_low <= r.delta <= r.ci_high
+            seen[excludes] += 1
+    assert seen[True] and seen[False]  # both outcomes occurred: the check was not vacuous
+
+
+def test_family_interval_excludes_zero_exactly_when_family_p_is_below_alpha() -> None:
+    rng = np.random.default_rng(11)
+    seen = {True: 0, False: 0}
+    for trial in range(8):
+        a = {lang: _perturbed(refs, rng, 0.10) for lang, refs in REFS.items()}
+        b = {lang: _perturbed(refs, rng, 0.10 + 0.025 * trial) for lang, refs in REFS.items()}
+        family = max_statistic_test(_rows(a, b), trials=999, seed=trial)
+        for alpha in (0.01, 0.05, 0.2):
+            for i, p in enumerate(family.family_p_values):
+                low, high = family.interval(i, alpha)
+                excludes = not (low <= 0.0 <= high)
+                assert excludes == (p < alpha), (trial, alpha, i, p, low, high)
+                seen[excludes] += 1
+    assert seen[True] and seen[False]
+
+
+def test_identical_rows_have_a_point_interval() -> None:
+    same = {lang: list(refs) for lang, refs in REFS.items()}
+    family = max_statistic_test(_rows(same, same), trials=199)
+    assert all(family.interval(i, 0.05) == (0.0, 0.0) for i in range(len(family.deltas)))

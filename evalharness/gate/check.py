@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 from pydantic import ValidationError
 
 from evalharness.corpus import Corpus
 from evalharness.errors import InputError
-from evalharness.gate.compare import Comparison, compare_runs, paired_rows, verdict
+from evalharness.gate.compare import Comparison, paired_rows
 from evalharness.gate.segments import SegmentFailure, segment_failures
 from evalharness.runs.config import Gate, RunConfig, config_error
 from evalharness.runs.schema import Baseline, Run
@@ -107,34 +106,34 @@ def resolve_gate(run: Run, baseline: Run | Baseline) -> Gate:
     return Gate()
 
 
-POWER = 0.8
-"""The power at which the minimum detectable difference is stated."""
-
-
-def _z(q: float) -> float:
-    return NormalDist().inv_cdf(q)
-
-
 def family_comparisons(baseline: Run | Baseline, run: Run, gate: Gate) -> list[Comparison]:
-    """Every row of a check, each with its p-value under the gate's test.
+    """Every row of a check, each with its p-value, interval and verdict under the gate's test at the row's α.
 
     ``maxt`` tests all rows (metrics × directions × systems) as one family: a row's p is the share of
     permutation trials whose largest standardised |Δ| over all rows reaches this row's, so the chance that a
-    check of an unchanged system fails stays near α however many rows it has. The interval of Δ comes from a
-    paired bootstrap (as in ``compare``); each row says which test its p comes from.
+    check of an unchanged system fails stays near α however many rows it has. Its interval is the simultaneous
+    one from the same trials (Δ ± the family's critical value × the row's spread); ``bs`` / ``ar`` intervals come
+    from their own resamples. Either way the interval excludes 0 exactly when p < α: they cannot disagree.
     """
-    if gate.test != "maxt":
-        return compare_runs(baseline, run, test=gate.test, samples=gate.samples, seed=gate.seed, alpha=gate.alpha,
-                            require_all_of_a=True)
     rows = paired_rows(baseline, run, require_all_of_a=True)
+    alphas = [gate.rule(r.direction, r.metric.name)[1] for r in rows]
+    out = []
+    if gate.test != "maxt":
+        for row, alpha in zip(rows, alphas, strict=True):
+            result = paired_test(row.metric, row.stats_a, row.stats_b, test=gate.test, samples=gate.samples,
+                                 seed=gate.seed, confidence=1 - alpha)
+            out.append(row.comparison(result.a, result.b, result.delta, result.ci_low, result.ci_high, result.p_value,
+                                      alpha=alpha, seed=gate.seed,
+                                      test=f"test:{gate.test}|n:{result.samples}|seed:{gate.seed}"))
+        return out
     trials = gate.samples or DEFAULT_AR_TRIALS
     family = max_statistic_test([FamilyRow((r.system, r.direction), r.metric, r.stats_a, r.stats_b) for r in rows],
                                 trials=trials, seed=gate.seed)
-    out = []
-    for row, p in zip(rows, family.family_p_values, strict=True):
-        interval = paired_test(row.metric, row.stats_a, row.stats_b, test="bs", seed=gate.seed)
-        out.append(row.comparison(interval.a, interval.b, interval.delta, interval.ci_low, interval.ci_high, p,
-                                  alpha=gate.alpha, seed=gate.seed, test=f"test:maxt|n:{trials}|seed:{gate.seed}"))
+    for i, (row, alpha) in enumerate(zip(rows, alphas, strict=True)):
+        a, b = row.metric.score_from_stats(row.stats_a), row.metric.score_from_stats(row.stats_b)
+        low, high = family.interval(i, alpha)
+        out.append(row.comparison(a, b, b - a, low, high, family.family_p_values[i], alpha=alpha, seed=gate.seed,
+                                  test=f"test:maxt|n:{trials}|seed:{gate.seed}"))
     return out
 
 
@@ -147,14 +146,9 @@ def is_regression(c: Comparison, tolerance: float, alpha: float) -> bool:
 def check(baseline: Run | Baseline, run: Run, gate: Gate | None = None) -> GateReport:
     """Compare ``run`` with ``baseline`` under ``gate`` (resolved from the files when not given)."""
     gate = gate or resolve_gate(run, baseline)
-    comparisons = family_comparisons(baseline, run, gate)
     rows = []
-    for c in comparisons:
+    for c in family_comparisons(baseline, run, gate):  # each at its own row's α
         tolerance, alpha = gate.rule(c.direction, c.metric)
-        if alpha != gate.alpha:  # restate verdict and detectable difference at this row's level
-            scale = (_z(1 - alpha / 2) + _z(POWER)) / (_z(1 - gate.alpha / 2) + _z(POWER))
-            c = Comparison(**{**c.to_json(), "mdd": c.mdd * scale,
-                              "verdict": verdict(c.delta, c.higher_is_better, c.p_value, alpha)})
         rows.append(GateRow(c, tolerance, alpha, is_regression(c, tolerance, alpha)))
     broken, notes = segment_failures(baseline, run, gate.segments)
     return GateReport(rows, gate, str(baseline.origin), str(run.origin), broken, notes)

@@ -97,7 +97,8 @@ def compare_runs(a: Run | Baseline, b: Run, *, metrics: Sequence[str] | None = N
     """
     out = []
     for row in paired_rows(a, b, metrics=metrics, require_all_of_a=require_all_of_a, where=where, systems=systems):
-        result = paired_test(row.metric, row.stats_a, row.stats_b, test=test, samples=samples, seed=seed)
+        result = paired_test(row.metric, row.stats_a, row.stats_b, test=test, samples=samples, seed=seed,
+                             confidence=1 - alpha)
         out.append(row.comparison(result.a, result.b, result.delta, result.ci_low, result.ci_high, result.p_value,
                                   alpha=alpha, seed=seed, test=f"test:{test}|n:{result.samples}|seed:{seed}"))
     return out

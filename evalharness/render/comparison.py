@@ -30,10 +30,10 @@ def render_table(rows: Sequence[Comparison], *, markdown: bool = True, extra_hea
                  extra_cells: Sequence[Sequence[str]] = ()) -> str:
     """The comparison as a Markdown table, or aligned plain text; ``extra_*`` add columns on the right.
 
-    The interval of Δ is a paired bootstrap percentile interval; p comes from the test in the ``test`` column
-    (for ``maxt``, family-wise over every row): the two can disagree near the boundary, the verdict follows p.
+    p and the interval of Δ come from the test in the ``test`` column (for ``maxt``, family-wise over every row),
+    the interval at level 1 − α: it excludes 0 exactly when p < α, so the two agree with the verdict.
     """
-    head = ["system", "direction", "metric", "A", "B", "Δ", "95% CI of Δ (bootstrap)", "p", "≈MDD", "verdict",
+    head = ["system", "direction", "metric", "A", "B", "Δ", "CI of Δ (1−α, test's)", "p", "≈MDD", "verdict",
             *extra_header, "test"]
     body = []
     for i, r in enumerate(rows):

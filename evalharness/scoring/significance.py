@@ -64,7 +64,7 @@ class PairedResult:
     a: float
     b: float
     delta: float  # b - a
-    ci_low: float  # percentile bootstrap interval of the delta
+    ci_low: float  # delta ± the test's critical value (see test_interval): excludes 0 exactly when p < 1 - confidence
     ci_high: float
     p_value: float
     test: Test
@@ -78,7 +78,8 @@ def paired_test(metric: Metric, stats_a: Sequence[Sequence[float]], stats_b: Seq
     """Two-sided paired test (``bs`` bootstrap, ``ar`` approximate randomization) of B against A.
 
     Identical statistics give p = 1: sacrebleu's p-value would be 1/(N+1) there, which reads as
-    "significant" for two identical systems.
+    "significant" for two identical systems. The interval of Δ at ``confidence`` comes from the same resamples or
+    trials as p (:func:`test_interval`), so it excludes 0 exactly when p < 1 − ``confidence``.
     """
     import numpy as np
 
@@ -96,9 +97,9 @@ def paired_test(metric: Metric, stats_a: Sequence[Sequence[float]], stats_b: Seq
         idx = rng.choice(n, size=(samples, n), replace=True)
         res_a = np.array([score(a_arr[i].sum(0)) for i in idx])
         res_b = np.array([score(b_arr[i].sum(0)) for i in idx])
-        diffs = res_b - res_a
-        spread = np.abs(diffs)
-        p = sb.p_value(spread - spread.mean(), abs(score_b - score_a))
+        spread = np.abs(res_b - res_a)
+        null = spread - spread.mean()  # sacrebleu's bootstrap null: the centred resampled |Δ|
+        p = sb.p_value(null, abs(score_b - score_a))
     else:
         samples = samples or DEFAULT_AR_TRIALS
         swap = rng.integers(2, size=(samples, n), dtype=bool)
@@ -108,15 +109,41 @@ def paired_test(metric: Metric, stats_a: Sequence[Sequence[float]], stats_b: Seq
         a64, b64 = a_arr.astype("float64"), b_arr.astype("float64")
         shuf_a = swap @ a64 + ~swap @ b64
         shuf_b = ~swap @ a64 + swap @ b64
-        trial = np.abs(np.array([score(x) for x in shuf_a]) - np.array([score(x) for x in shuf_b]))
-        p = sb.p_value(trial, abs(score_b - score_a))
-        idx = rng.choice(n, size=(DEFAULT_RESAMPLES, n), replace=True)
-        diffs = np.array([score(b_arr[i].sum(0)) - score(a_arr[i].sum(0)) for i in idx])
+        null = np.abs(np.array([score(x) for x in shuf_a]) - np.array([score(x) for x in shuf_b]))
+        p = sb.p_value(null, abs(score_b - score_a))
+    delta = score_b - score_a
     if np.array_equal(a_arr, b_arr):
-        p = 1.0
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(diffs, [tail, 100 - tail])
-    return PairedResult(score_a, score_b, score_b - score_a, float(low), float(high), float(p), test, samples, seed)
+        p, low, high = 1.0, 0.0, 0.0
+    else:
+        low, high = shift_interval(delta, critical_value(null, 1 - confidence))
+    return PairedResult(score_a, score_b, delta, low, high, float(p), test, samples, seed)
+
+
+def critical_value(null: ArrayLike, alpha: float) -> float:
+    """The statistic at which a test with this ``null`` sample starts to reject at ``alpha``.
+
+    With p = (count + 1) / (N + 1), count = null values beyond the statistic, p < α exactly when
+    count ≤ K = ⌈α(N + 1)⌉ − 2, i.e. when the statistic passes the (K+1)-th largest null value (a statistic equal
+    to it is the boundary: rejected where ties do not count, as in sacrebleu's tests, not where they do, as in
+    :func:`westfall_young`). ``inf`` when N is too small for any p below α.
+    """
+    import math
+
+    import numpy as np
+
+    values = np.sort(np.asarray(null, dtype="float64").ravel())[::-1]
+    k = math.ceil(alpha * (len(values) + 1)) - 2
+    if k < 0:
+        return math.inf
+    return float(values[min(k, len(values) - 1)])
+
+
+def shift_interval(delta: float, critical: float) -> tuple[float, float]:
+    """Δ ± the test's critical value: the shifts of B the test would not tell from Δ (a shift model: the test
+    inverted). It excludes 0 exactly when the test rejects, so interval and verdict cannot disagree; infinite
+    when the samples cannot reach the level."""
+    margin = max(critical, 0.0)
+    return delta - margin, delta + margin
 
 
 # --------------------------------------------------------------------------- families of rows
@@ -321,6 +348,16 @@ class FamilyResult:
     trials: int
     seed: int
     standardise: bool
+    scales: tuple[float, ...] = ()  # per row, the spread its |Δ| is divided by (1.0 unstandardised)
+    maxima: tuple[float, ...] = ()  # per trial, the largest scaled |Δ| over all rows: the family's null
+
+    def interval(self, row: int, alpha: float) -> tuple[float, float]:
+        """Simultaneous interval of row ``row``'s Δ at family-wise level ``alpha``: Δ ± c · scale, c the family's
+        critical value; it excludes 0 exactly when the row's family p is below ``alpha``."""
+        if self.family_p_values[row] == 1.0 and self.p_values[row] == 1.0 and self.deltas[row] == 0.0:
+            return 0.0, 0.0  # identical statistics
+        critical = critical_value(self.maxima, alpha) * self.scales[row]
+        return shift_interval(self.deltas[row], critical)
 
 
 def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TRIALS, seed: int = DEFAULT_SEED,
@@ -337,11 +374,15 @@ def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TR
 
     real, null = permutation_differences(rows, trials=trials, seed=seed)
     family = westfall_young(real, null, standardise=standardise)
+    spread = null.std(axis=0) if standardise else np.ones(len(rows))
+    scales = np.where(spread > 0, spread, 1.0)
+    maxima = (np.abs(null) / scales).max(axis=1) if len(rows) else np.zeros(trials)
     single = randomization_p_values(real, null)
     for i, row in enumerate(rows):
         if np.array_equal(np.asarray(row.stats_a), np.asarray(row.stats_b)):
             single[i] = family[i] = 1.0
-    return FamilyResult(tuple(float(d) for d in real), tuple(single), tuple(family), trials, seed, standardise)
+    return FamilyResult(tuple(float(d) for d in real), tuple(single), tuple(family), trials, seed, standardise,
+                        tuple(float(s) for s in scales), tuple(float(m) for m in maxima))
 
 
 def paired_mdd(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *, alpha: float = 0.05,
