@@ -73,6 +73,14 @@ def test_runs_scored_with_other_settings_are_not_compared(tmp_path: Path, capsys
     # the same settings on both sides: compared, and the gate re-scores with them (identical outputs pass)
     again = _files_run(tmp_path, "intl2", "scoring: {tokenize: intl}\n")
     assert main(["check", "--baseline", str(baseline), str(again), "-q"]) == 0
+    # check --config with other settings is refused before anything runs
+    capsys.readouterr()
+    config = tmp_path / "default" / "config.yaml"
+    assert main(["check", "--baseline", str(baseline), "--config", str(config), "--run-dir",
+                 str(tmp_path / "never"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "scores BLEU with sacrebleu options {}" in err and "'tokenize': 'intl'" in err
+    assert not (tmp_path / "never").exists()
 
 
 def test_a_metric_only_the_segment_rule_uses_takes_the_runs_settings(tmp_path: Path) -> None:

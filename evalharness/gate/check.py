@@ -21,7 +21,7 @@ from evalharness.gate.segments import SegmentFailure, segment_failures
 from evalharness.runs.config import Gate, RunConfig, config_error
 from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.defaults import DEFAULT_AR_TRIALS
-from evalharness.scoring.metrics import metric_label
+from evalharness.scoring.metrics import METRICS, metric_label
 from evalharness.scoring.significance import FamilyRow, max_statistic_test, paired_test
 
 
@@ -88,6 +88,12 @@ def precheck(baseline: Run | Baseline, config: RunConfig, corpus: Corpus, config
     absent = sorted(set(baseline.manifest.metrics) - set(config.metrics))
     if absent:
         raise InputError(f"{config_path} does not compute {', '.join(absent)}, which {baseline.origin} gates")
+    for name, info in baseline.manifest.metrics.items():
+        wanted = METRICS.get(name).options_for(tokenize=config.scoring.tokenize, lowercase=config.scoring.lowercase)
+        if wanted != info.options:
+            raise InputError(f"{config_path} scores {metric_label(name)} with sacrebleu options {wanted}, "
+                             f"{baseline.origin} with {info.options}: set the config's scoring section as the "
+                             "baseline's, or update the baseline")
 
 
 def gate_settings(source: str, data: dict[str, Any]) -> Gate:
