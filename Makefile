@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 CONFIG ?= configs/default.yaml
 
-.PHONY: setup test test-fast lint bench demo gate-example clean
+.PHONY: setup test test-fast lint bench demo gate-example sacrebleu-tests clean
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,16 @@ gate-example: setup
 	$(PY) -m evalharness.tiny_model ./build/tiny-marian >/dev/null
 	$(VENV)/bin/evalharness check --baseline baselines/ci-example.json --config configs/ci-example.yaml \
 		--run-dir build/ci-run --overwrite --junit build/junit.xml --summary-md build/check.md --quiet
+
+# sacrebleu's own test data (its significance tests' WMT17 system outputs, 1.7 MB), from the source
+# distribution of the installed version on PyPI; tests/test_sacrebleu_suite.py reads it from
+# EVALHARNESS_SACREBLEU_TESTS=build/sacrebleu-tests and skips without it.
+sacrebleu-tests: setup
+	rm -rf build/sacrebleu-sdist && mkdir -p build/sacrebleu-sdist build/sacrebleu-tests
+	$(PY) -m pip download -q --no-deps --no-binary :all: -d build/sacrebleu-sdist \
+		"sacrebleu==$$($(PY) -c 'import sacrebleu; print(sacrebleu.__version__)')"
+	tar -xzf build/sacrebleu-sdist/sacrebleu-*.tar.gz -C build/sacrebleu-sdist
+	cp build/sacrebleu-sdist/sacrebleu-*/test/wmt17_en_de_systems.pkl.bz2 build/sacrebleu-tests/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from evalharness import __version__
 from evalharness.errors import EvalHarnessError, EvalHarnessWarning
-from evalharness.scoring.defaults import DEFAULT_AR_TRIALS, DEFAULT_METRICS, DEFAULT_RESAMPLES, DEFAULT_SEED
+from evalharness.scoring.defaults import (
+    DEFAULT_AR_TRIALS,
+    DEFAULT_METRICS,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    DEFAULT_TOKENIZE,
+    TOKENIZERS,
+)
 
 if TYPE_CHECKING:
     from evalharness.corpus import Corpus
@@ -164,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                "      evalharness score --ref REF < HYP      (or --hyp -)\n"
                "  sacrebleu REF1 REF2 -i HYP                 (several references per segment)\n"
                "      evalharness score --ref REF1 --ref REF2 --hyp HYP\n"
+               "  sacrebleu REF -i HYP -tok intl -lc\n"
+               "      evalharness score --ref REF --hyp HYP --tokenize intl --lowercase\n"
                "  sacrebleu REF -i HYP --sentence-level -m bleu\n"
                "      evalharness score --ref REF --hyp HYP --sentence-level --metrics bleu\n"
                "  sacrebleu REF -i HYP --confidence --confidence-n N\n"
@@ -183,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--format", choices=["text", "json"], default="text",
                        help="text (default), or json: one JSON object; with --sentence-level JSON Lines, "
                             "one object per segment")
+    score.add_argument("--tokenize", "-tok", choices=TOKENIZERS, default=DEFAULT_TOKENIZE,
+                       help="BLEU's tokenizer, as sacrebleu -tok (default: %(default)s; flores200/flores101 need "
+                            "their SentencePiece model already in $SACREBLEU/models, ~/.sacrebleu by default)")
+    score.add_argument("--lowercase", "-lc", action="store_true",
+                       help="case-insensitive BLEU, chrF and chrF++, as sacrebleu -lc (TER ignores case already)")
     _add_where(score, "only lines whose reference is of this length: length=short|medium|long "
                       "(the first --ref's words: <15, 15-39, 40+)")
     score.add_argument("--sentence-level", "-sl", action="store_true",
@@ -658,7 +672,8 @@ def _score_command(args: argparse.Namespace) -> int:
     hypotheses = args.hyp or [STDIN]  # no --hyp: standard input, as 'sacrebleu REF < HYP'
     refs = args.ref[0] if len(args.ref) == 1 else args.ref
     if args.sentence_level:
-        report = sentence_scores(refs, hypotheses, metrics, where=args.where)
+        report = sentence_scores(refs, hypotheses, metrics, where=args.where, tokenize=args.tokenize,
+                                 lowercase=args.lowercase)
         for system in report["systems"]:
             if args.format == "json":  # JSON Lines: one object per segment
                 for i, line in enumerate(system["lines"]):
@@ -673,7 +688,8 @@ def _score_command(args: argparse.Namespace) -> int:
             for i, line in enumerate(system["lines"]):
                 print("\t".join([str(line), *(f"{s[i]:.2f}" for s in system["scores"].values())]))
         return EXIT_OK
-    report = score_files(refs, hypotheses, metrics, where=args.where, bootstrap=bootstrap)
+    report = score_files(refs, hypotheses, metrics, where=args.where, bootstrap=bootstrap, tokenize=args.tokenize,
+                         lowercase=args.lowercase)
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return EXIT_OK

@@ -205,7 +205,11 @@ def _parse_side(value: Any, *, where: str) -> Side:
         isinstance(lines, list) and len(lines) == 2 and all(isinstance(n, int) for n in lines)
     ):
         raise CorpusError(f"{where}: 'lines' must be [first, last] line numbers")
-    return Side(text, tuple(sentences), (lines[0], lines[1]) if lines else None)
+    others = value.get("other_references", [])
+    if not isinstance(others, list) or not all(isinstance(r, str) and r.strip() for r in others):
+        raise CorpusError(f"{where}: 'other_references' must be a list of non-empty strings (more translations "
+                          "of the pair, each a further reference); leave the field out for none")
+    return Side(text, tuple(sentences), (lines[0], lines[1]) if lines else None, tuple(others))
 
 
 def _parse_alignment(value: Any, *, where: str) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:

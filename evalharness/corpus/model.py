@@ -25,6 +25,7 @@ class Side:
     text: str
     sentences: tuple[str, ...] = ()
     lines: tuple[int, int] | None = None
+    other_references: tuple[str, ...] = ()  # more translations of the pair into this language: extra references
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,12 @@ class Segment:
     kind: str
     fidelity: str | None
     sentences: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the corpus's own, when it has them
+    # per language, more references than texts[lang] (paragraph level only: they have no sentence alignment)
+    other_references: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def references(self, lang: str) -> tuple[str, ...]:
+        """Every reference in ``lang``: the text first, then the other references."""
+        return (self.texts[lang], *self.other_references.get(lang, ()))
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,11 @@ class Corpus:
         return content_hash(self.pairs)
 
     @property
+    def has_other_references(self) -> bool:
+        """True when some pair has more than one reference in a language."""
+        return any(side.other_references for p in self.pairs for side in p.sides.values())
+
+    @property
     def has_sentence_alignment(self) -> bool:
         """True when every pair carries a sentence alignment."""
         return bool(self.pairs) and all(p.alignment for p in self.pairs)
@@ -100,7 +112,9 @@ class Corpus:
         if level == "paragraph":
             return [
                 Segment(p.id, {lang: p.text(lang) for lang in LANGUAGES}, p.kind, p.fidelity,
-                        {lang: p.sides[lang].sentences for lang in LANGUAGES if p.sides[lang].sentences})
+                        {lang: p.sides[lang].sentences for lang in LANGUAGES if p.sides[lang].sentences},
+                        {lang: p.sides[lang].other_references for lang in LANGUAGES
+                         if p.sides[lang].other_references})
                 for p in self.pairs
             ]
         if not self.has_sentence_alignment:
@@ -136,6 +150,8 @@ def canonical_pair(pair: Pair) -> dict[str, Any]:
             rec["sentences"] = list(side.sentences)
         if side.lines is not None:
             rec["lines"] = list(side.lines)
+        if side.other_references:
+            rec["other_references"] = list(side.other_references)
         record[lang] = rec
     if pair.alignment:
         record["alignment"] = [[list(a), list(b)] for a, b in pair.alignment]

@@ -17,7 +17,7 @@ from evalharness.corpus.tags import matches, parse_where
 from evalharness.errors import EvalHarnessWarning, InputError
 from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.defaults import DEFAULT_SEED
-from evalharness.scoring.metrics import Metric, get_metric, metric_label
+from evalharness.scoring.metrics import METRICS, Metric, get_metric, metric_label, stack_references
 from evalharness.scoring.significance import Test, paired_mdd, paired_test
 
 
@@ -64,6 +64,24 @@ def check_comparable(a: Run | Baseline, b: Run) -> None:
         if ca.references[direction] != cb.references[direction]:
             raise InputError(f"{a.origin} and {b.origin} were scored against different {direction} segments (another "
                              "--where or --limit, or edited references); compare runs of the same selection")
+
+
+def scored_metric(a: Run | Baseline, b: Run, name: str) -> Metric:
+    """Metric ``name`` built as both runs were scored with it: with the sacrebleu options their manifests record
+    (a metric neither computed: with ``b``'s scoring settings). Different options raise :class:`InputError`."""
+    options = []
+    for run in (a, b):
+        info = run.manifest.metrics.get(name)
+        if info is not None:
+            options.append(info.options)
+        else:
+            scoring = run.manifest.config.get("scoring") or {}
+            options.append(METRICS.get(name).options_for(**scoring))
+    if options[0] != options[1]:
+        raise InputError(f"{metric_label(name)} was scored with other sacrebleu options in {a.origin} ({options[0]}) "
+                         f"than in {b.origin} ({options[1]}); scores are not comparable: score both with the same "
+                         "scoring settings")
+    return get_metric(name, **options[1])
 
 
 def compare_runs(a: Run | Baseline, b: Run, *, metrics: Sequence[str] | None = None, test: Test = "bs",
@@ -158,7 +176,7 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
     keep = [i for i, r in enumerate(seg_b) if matches(r.tags, filters)]
     if filters and not keep:
         raise InputError(f"--where {' '.join(where)} selects no segment of {system} {direction}")
-    refs = [seg_b[i].reference for i in keep]
+    refs = stack_references([seg_b[i].reference for i in keep], [seg_b[i].other_references for i in keep])
     chosen_a, chosen_b = [hyps_a[i] for i in keep], [seg_b[i].hypothesis for i in keep]
     differing = sum(x != y for x, y in zip(chosen_a, chosen_b, strict=True))
     scores_a, scores_b = a.scores[name_a][direction].scores, b.scores[name_b][direction].scores
@@ -174,7 +192,7 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
         if sig_a != sig_b:
             raise InputError(f"{metric_label(name)} signatures differ for {system} {direction}: {sig_a} "
                              f"({a.origin}) vs {sig_b} ({b.origin}); scores are not comparable")
-        metric: Metric = get_metric(name)
+        metric = scored_metric(a, b, name)
         rows.append(PairedRow(system, direction, metric, metric.segment_stats(chosen_a, refs),
                               metric.segment_stats(chosen_b, refs), differing))
     return rows

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evalharness.gate.compare import scored_metric
 from evalharness.runs.config import SegmentRule
 from evalharness.runs.schema import Baseline, Run
-from evalharness.scoring.metrics import get_metric, metric_label
+from evalharness.scoring.metrics import Metric, metric_label, stack_references
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule) -> tuple[list
     """
     if not rule.enabled:
         return [], []
-    metric = get_metric(rule.metric)
+    metric: Metric | None = None
     label = metric_label(rule.metric)
     failures: list[SegmentFailure] = []
     notes: list[str] = []
@@ -50,7 +51,8 @@ def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule) -> tuple[list
         records = b.segments.get((system, direction), [])
         if ids_a != [r.id for r in records]:
             continue  # compare_runs refuses runs whose segment ids differ, with the details
-        refs = [r.reference for r in records]
+        refs = stack_references([r.reference for r in records], [r.other_references for r in records])
+        metric = metric or scored_metric(a, b, rule.metric)
         collapse = rule.max_segments == 0 or len(records) <= rule.max_segments
         hyps_b = [r.hypothesis for r in records]
         scores_a = metric.segment_scores(hyps_a, refs)

@@ -11,12 +11,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SerializeAsAny, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, StrictBool, StrictInt, ValidationError, field_validator, model_validator
 
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
 from evalharness.registry import did_you_mean
-from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_AR_TRIALS, DEFAULT_METRICS, DEFAULT_RESAMPLES, DEFAULT_SEED
+from evalharness.scoring.defaults import (
+    CONFIDENCE,
+    DEFAULT_AR_TRIALS,
+    DEFAULT_METRICS,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    DEFAULT_TOKENIZE,
+    TOKENIZERS,
+)
 from evalharness.scoring.metrics import METRICS, default_tolerances
 from evalharness.systems.settings import (
     FilesSettings,
@@ -59,6 +67,22 @@ class CacheConfig(Strict):
 
     enabled: bool = True
     path: str | None = None
+
+
+class Scoring(Strict):
+    """sacrebleu's options that change the numbers; each metric takes those that apply to it (BLEU both, chrF and
+    chrF++ ``lowercase``, TER neither). Recorded in every signature and in the manifest; runs scored with other
+    settings are refused by ``compare`` and ``check``."""
+
+    tokenize: str = DEFAULT_TOKENIZE
+    lowercase: StrictBool = False
+
+    @field_validator("tokenize")
+    @classmethod
+    def _known_tokenizer(cls, value: str) -> str:
+        if value not in TOKENIZERS:
+            raise ValueError(f"unknown BLEU tokenizer {value!r}; known: {', '.join(TOKENIZERS)}")
+        return value
 
 
 class Statistics(Strict):
@@ -212,6 +236,7 @@ class RunConfig(Strict):
     directions: list[Direction] = Field(default_factory=lambda: _all_directions(), min_length=1)
     systems: list[SerializeAsAny[SystemSettings]] = Field(min_length=1)
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
+    scoring: Scoring = Field(default_factory=Scoring)
     output_dir: str = "runs"
     seed: StrictInt = Field(default=0, ge=0, le=MAX_SEED)
     statistics: Statistics = Field(default_factory=Statistics)

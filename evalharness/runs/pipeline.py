@@ -41,7 +41,7 @@ from evalharness.scoring.flags import (
     flag_segment,
     reference_ratio,
 )
-from evalharness.scoring.metrics import Metric, get_metrics
+from evalharness.scoring.metrics import Metric, References, get_metrics, stack_references
 from evalharness.scoring.significance import confidence_interval
 from evalharness.scoring.slices import slice_scores
 from evalharness.store import TranslationCache, default_cache_path
@@ -158,7 +158,7 @@ def translate_direction(system: System, direction: str, segments: list[Segment],
 Stats = dict[str, list[list[float]]]
 
 
-def score_direction(metrics: list[Metric], hypotheses: list[str], references: list[str],
+def score_direction(metrics: list[Metric], hypotheses: list[str], references: References,
                     statistics: Statistics) -> tuple[dict[str, MetricScore], dict[str, list[float]], Stats]:
     """Corpus scores (with signatures and bootstrap intervals) and per-segment scores for one system × direction."""
     corpus_scores: dict[str, MetricScore] = {}
@@ -183,9 +183,11 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
     chosen, translations = translated.segments, translated.translations
     sources = [seg.texts[src] for seg in chosen]
     references = [seg.texts[tgt] for seg in chosen]
+    others = [seg.other_references.get(tgt, ()) for seg in chosen]
     hypotheses = [t.text for t in translations]
     try:
-        corpus_scores, seg_scores, stats = score_direction(metrics, hypotheses, references, config.statistics)
+        corpus_scores, seg_scores, stats = score_direction(metrics, hypotheses, stack_references(references, others),
+                                                           config.statistics)
     except HypothesisError as err:
         raise HypothesisError(f"system {translated.system!r}, {translated.direction}: {err} (the translations "
                               "are in the cache: a rerun does not translate again)") from None
@@ -213,7 +215,7 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
         source=sources[i], reference=references[i], hypothesis=hypotheses[i],
         scores={m: seg_scores[m][i] for m in seg_scores},
         output_tokens=translations[i].tokens, hit_limit=translations[i].hit_limit,
-        flags=flags[i], tags=tags[i],
+        flags=flags[i], tags=tags[i], other_references=list(others[i]),
     ) for i, seg in enumerate(chosen)]
     return result, records
 
@@ -296,7 +298,7 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
     ``protect`` names more files the run directory must not hold (a baseline being checked against).
     """
     started = datetime.now(timezone.utc)
-    metrics = get_metrics(config.metrics)
+    metrics = get_metrics(config.metrics, tokenize=config.scoring.tokenize, lowercase=config.scoring.lowercase)
     corpus = open_corpus(config)
     target = run_dir or default_run_dir(config, config_path, started)
     check_run_dir(target, overwrite=overwrite, inputs=[*run_inputs(config, config_path, corpus), *protect])
@@ -329,8 +331,8 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
     finally:
         if store is not None:
             store.close()
-    references = {d: references_hash((segments[i].id, segments[i].texts[d.split("-")[1]]) for i in keep[d])
-                  for d in keep}
+    references = {d: references_hash((segments[i].id, segments[i].references(d.split("-")[1]))
+                                     for i in keep[d]) for d in keep}
     manifest = build_manifest(config, config_path, corpus, len(segments), manifests, metrics,
                               str(store.path) if store is not None else None, started, datetime.now(timezone.utc),
                               references)

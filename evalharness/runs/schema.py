@@ -17,7 +17,7 @@ which the corpus hash pins. A run and a baseline are different things: :class:`R
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -86,6 +86,9 @@ class MetricInfo(Record):
     signature: str
     segment_signature: str
     higher_is_better: bool
+    # the sacrebleu options it was built with, beyond sacrebleu's defaults ({"tokenize": "intl"}); compare and
+    # check build the metric again with them (absent from files written before the scoring settings: defaults)
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class StatisticsInfo(Record):
@@ -162,6 +165,11 @@ class SegmentRecord(Record):
     hit_limit: bool  # generation stopped at max_new_tokens
     flags: dict[str, Any]  # flag name -> the value that raised it (evalharness.scoring.flags)
     tags: dict[str, str]  # slice tags: kind, fidelity, length
+    other_references: list[str] = Field(default_factory=list)  # more references than ``reference`` (corpus has them)
+
+    def references(self) -> list[str]:
+        """Every reference of the segment, ``reference`` first."""
+        return [self.reference, *self.other_references]
 
 
 class BaselineOutputs(Record):
@@ -208,11 +216,12 @@ class BaselineFile(Record):
         return self
 
 
-def references_hash(items: Iterable[tuple[str, str]]) -> str:
-    """sha256 over ``id<TAB>reference<LF>`` of each scored segment, in order."""
+def references_hash(items: Iterable[tuple[str, Sequence[str]]]) -> str:
+    """sha256 over ``id<TAB>reference<LF>`` of each scored segment, in order; a segment with several references
+    has them all on its line, tab-separated (one reference hashes as before several were possible)."""
     digest = hashlib.sha256()
-    for sid, reference in items:
-        digest.update(f"{sid}\t{reference}\n".encode("utf-8", "surrogatepass"))
+    for sid, references in items:
+        digest.update(f"{sid}\t{chr(9).join(references)}\n".encode("utf-8", "surrogatepass"))
     return "sha256:" + digest.hexdigest()
 
 
@@ -238,7 +247,7 @@ class Run:
         expected_refs = self.manifest.corpus.references
         for (system, direction), records in self.segments.items():
             want = expected_refs.get(direction)
-            if want is not None and references_hash((r.id, r.reference) for r in records) != want:
+            if want is not None and references_hash((r.id, r.references()) for r in records) != want:
                 raise ValueError(f"{system} {direction}: the references in {SEGMENTS_FILE} are not the ones the run "
                                  "was scored against (the manifest's corpus.references hash)")
         for pair in sorted(scored | set(self.segments)):

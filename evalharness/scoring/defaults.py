@@ -14,3 +14,10 @@ DEFAULT_SEED = 12345
 
 CONFIDENCE = 0.95
 """Level of every confidence interval."""
+
+TOKENIZERS: tuple[str, ...] = ("13a", "intl", "char", "none", "flores200", "flores101")
+"""BLEU tokenizers a run or ``score`` may name (sacrebleu's names). The flores ones are SentencePiece models
+that sacrebleu keeps under ``$SACREBLEU/models`` (default ``~/.sacrebleu``); evalharness never downloads them."""
+
+DEFAULT_TOKENIZE = "13a"
+"""sacrebleu's default BLEU tokenizer (mteval-v13a), the one WMT reports with."""

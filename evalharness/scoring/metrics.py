@@ -20,18 +20,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
-from evalharness.errors import HypothesisError
+from evalharness.errors import HypothesisError, MissingDependencyError
 from evalharness.registry import Registry
 from evalharness.scoring import sacrebleu_adapter as sb
+from evalharness.scoring.defaults import DEFAULT_TOKENIZE, TOKENIZERS
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import ArrayLike
     from sacrebleu.metrics.base import Metric as SacreMetric
 
-References: TypeAlias = Sequence[str] | Sequence[Sequence[str]]
+References: TypeAlias = Sequence[str] | Sequence[Sequence[str | None]]
 """One reference per segment (``["ref 1", "ref 2"]``), or sacrebleu's layout for several references per segment:
-one sequence per reference set, each aligned with the hypotheses (``[["A 1", "A 2"], ["B 1", "B 2"]]``)."""
+one sequence per reference set, each aligned with the hypotheses (``[["A 1", "A 2"], ["B 1", "B 2"]]``). In
+every set but the first, ``None`` marks a segment with fewer references (sacrebleu's ``nrefs:var``)."""
 
 
 class Metric(ABC):
@@ -52,12 +54,23 @@ class Metric(ABC):
     def __init__(self, **options: Any) -> None:
         """Build the sacrebleu objects; ``options`` go to the sacrebleu class (none: sacrebleu's defaults)."""
         self.options = options
+        self.check_options()
         self.corpus_metric: SacreMetric = self.build_sacrebleu(segment=False)
         self.segment_metric: SacreMetric = self.build_sacrebleu(segment=True)
 
     @abstractmethod
     def build_sacrebleu(self, *, segment: bool) -> SacreMetric:
         """The sacrebleu object for corpus scores, or with ``segment`` for per-segment scores."""
+
+    @classmethod
+    def options_for(cls, *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> dict[str, Any]:
+        """The sacrebleu options this metric takes from a run's ``scoring`` settings, only those that differ from
+        sacrebleu's defaults: a run with default settings records ``{}``, as runs made before the settings did."""
+        return {}
+
+    def check_options(self) -> None:
+        """Refuse options sacrebleu would act on badly (a model download, a silently ignored value); none here."""
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.options.items())})"
@@ -86,11 +99,11 @@ class Metric(ABC):
             self._check_lengths(hypotheses, sets, self.max_words)
         return sb.extract_stats(self.corpus_metric, hypotheses, sets)
 
-    def _check_lengths(self, hypotheses: Sequence[str], sets: Sequence[Sequence[str]], limit: int) -> None:
+    def _check_lengths(self, hypotheses: Sequence[str], sets: Sequence[Sequence[str | None]], limit: int) -> None:
         named = [("reference" if len(sets) == 1 else f"reference (set {k})", refs) for k, refs in enumerate(sets, 1)]
         for what, texts in (("hypothesis", hypotheses), *named):
             for i, text in enumerate(texts):
-                words = len(text.split())
+                words = len(text.split()) if text is not None else 0
                 if words > limit:
                     raise HypothesisError(
                         f"segment {i + 1}: the {what} has {words:,} words; {self.label} takes at most {limit:,} "
@@ -123,15 +136,24 @@ class Metric(ABC):
         """Segment statistics and segment scores, the statistics extracted once for both.
 
         ``sentence_score`` would extract them again per segment; the score it computes from them is the same.
-        One real ``sentence_score`` call records what sacrebleu needs for the segment signature (``nrefs`` too).
+        The segment metric takes the reference count (``nrefs``) the extraction recorded, for its signature.
         """
         stats = self.segment_stats(hypotheses, references)
-        if hypotheses:
-            self.segment_metric.sentence_score(hypotheses[0], [refs[0] for refs in reference_sets(references)])
+        sb.share_reference_count(self.corpus_metric, self.segment_metric)
         return stats, [sb.score_from_sum(self.segment_metric, list(s)) for s in stats]
 
 
-def reference_sets(references: References) -> list[Sequence[str]]:
+def stack_references(primary: Sequence[str], others: Sequence[Sequence[str]]) -> References:
+    """sacrebleu's layout of segments with a first reference each (``primary``) and maybe more (``others``, one
+    sequence per segment): ``primary`` itself when no segment has more, else one set per reference, ``None`` where
+    a segment has fewer."""
+    most = max((len(o) for o in others), default=0)
+    if most == 0:
+        return primary
+    return [primary, *([o[k] if k < len(o) else None for o in others] for k in range(most))]
+
+
+def reference_sets(references: References) -> list[Sequence[str | None]]:
     """``references`` as sacrebleu takes them: a list of reference sets, each one reference per segment.
 
     A sequence of strings is one set; a sequence of sequences of strings is several (sacrebleu's layout). Anything
@@ -141,9 +163,11 @@ def reference_sets(references: References) -> list[Sequence[str]]:
     if not isinstance(references, str) and isinstance(references, Sequence):
         if all(isinstance(r, str) for r in references):  # also an empty sequence: one set of no segments
             return [references]  # type: ignore[list-item]  # all strings: a Sequence[str]
-        if all(isinstance(r, Sequence) and not isinstance(r, str) and all(isinstance(s, str) for s in r)
-               for r in references):
-            return list(references)
+        sets = list(references)
+        if all(isinstance(r, Sequence) and not isinstance(r, str) for r in sets) and \
+                all(isinstance(s, str) for s in sets[0]) and \
+                all(isinstance(s, str) or s is None for r in sets[1:] for s in r):  # type: ignore[union-attr]
+            return sets  # type: ignore[return-value]  # checked: sequences of str (| None after the first)
     raise HypothesisError("references must be a sequence of strings, one per segment, or a sequence of such "
                           "sequences, one per reference set")
 
@@ -171,6 +195,29 @@ class BleuMetric(Metric):
     name = "bleu"
     label = "BLEU"
     higher_is_better = True
+
+    @classmethod
+    def options_for(cls, *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> dict[str, Any]:
+        """BLEU takes both: the tokenizer (``tok:`` in its signature) and lowercasing (``case:lc``)."""
+        options: dict[str, Any] = {}
+        if tokenize != DEFAULT_TOKENIZE:
+            options["tokenize"] = tokenize
+        if lowercase:
+            options["lowercase"] = True
+        return options
+
+    def check_options(self) -> None:
+        """A known tokenizer, and for a SentencePiece one its model already on disk (sacrebleu would download it)."""
+        tokenize = self.options.get("tokenize", DEFAULT_TOKENIZE)
+        if tokenize not in TOKENIZERS:
+            raise HypothesisError(f"unknown BLEU tokenizer {tokenize!r}; known: {', '.join(TOKENIZERS)}")
+        model = sb.spm_model(tokenize)
+        if model is not None and not model[0].is_file():
+            path, url = model
+            raise MissingDependencyError(
+                f"BLEU tokenizer {tokenize} needs its SentencePiece model at {path}, which is not there: download "
+                f"{url} to that path (or set SACREBLEU to a folder holding models/{path.name}); evalharness does "
+                "not download it during a run")
 
     def build_sacrebleu(self, *, segment: bool) -> SacreMetric:
         """sacrebleu's BLEU; the segment one with effective order (plain BLEU is 0 for most short sentences)."""
@@ -212,6 +259,11 @@ class ChrfMetric(Metric):
     higher_is_better = True
     word_order: ClassVar[int] = 0  # word n-gram order: 0 is chrF, 2 is chrF++
 
+    @classmethod
+    def options_for(cls, *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> dict[str, Any]:
+        """chrF takes lowercasing (``case:lc``); it works on characters, so no tokenizer."""
+        return {"lowercase": True} if lowercase else {}
+
     def build_sacrebleu(self, *, segment: bool) -> SacreMetric:
         """sacrebleu's CHRF with this class's word order; corpus and segment scores alike."""
         from sacrebleu.metrics.chrf import CHRF
@@ -249,7 +301,8 @@ class ChrfPlusPlusMetric(ChrfMetric):
 
 
 class TerMetric(Metric):
-    """TER (lower is better)."""
+    """TER (lower is better). sacrebleu's TER ignores case by default (``case:lc`` in its signature) and has its
+    own tokenization, so neither ``scoring`` setting changes it."""
 
     name = "ter"
     label = "TER"
@@ -284,15 +337,17 @@ for _name, _target in BUILTIN_METRICS.items():
     METRICS.register(_name, _target)
 
 
-def get_metric(name: str) -> Metric:
-    """A fresh metric object for ``name`` (``bleu``, ``chrf``, ``chrf++``, ``ter``, or a plug-in's)."""
-    return METRICS.get(name)()
+def get_metric(name: str, **options: Any) -> Metric:
+    """A fresh metric object for ``name`` (``bleu``, ``chrf``, ``chrf++``, ``ter``, or a plug-in's), built with
+    sacrebleu ``options`` (as a run recorded them; none: sacrebleu's defaults)."""
+    return METRICS.get(name)(**options)
 
 
-def get_metrics(names: Sequence[str]) -> list[Metric]:
-    """Metric objects for ``names``, in order; unknown names fail before any work is done."""
+def get_metrics(names: Sequence[str], *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> list[Metric]:
+    """Metric objects for ``names``, in order, with a run's scoring settings (each metric takes those that apply
+    to it: :meth:`Metric.options_for`); unknown names and unusable settings fail before any work is done."""
     classes = [METRICS.get(n) for n in names]
-    return [cls() for cls in classes]
+    return [cls(**cls.options_for(tokenize=tokenize, lowercase=lowercase)) for cls in classes]
 
 
 def metric_label(name: str) -> str:

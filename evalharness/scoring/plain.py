@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, Literal, TypeAlias
 
 from evalharness.errors import HypothesisError
 from evalharness.scoring import sacrebleu_adapter as sb
-from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
+from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, DEFAULT_TOKENIZE
 from evalharness.scoring.metrics import Metric, get_metrics
 
 STDIN: Literal["-"] = "-"
@@ -146,17 +146,19 @@ def _references(plain: PlainSet) -> list[str] | list[list[str]]:
 
 def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source], metric_names: Sequence[str],
                 where: Sequence[str] = (), *, bootstrap: Bootstrap | None = None,
-                stdin: BinaryIO | None = None) -> dict[str, Any]:
+                stdin: BinaryIO | None = None, tokenize: str = DEFAULT_TOKENIZE,
+                lowercase: bool = False) -> dict[str, Any]:
     """Corpus scores of line-aligned plain-text hypotheses against one or more reference files.
 
     Several reference files are sacrebleu's multi-reference scoring (``nrefs:2`` in the signature). With
     ``bootstrap``, each score also gets ``ci``, its percentile bootstrap interval ``[low, high]``, and its signature
-    the resamples and seed (``bs:1000|seed:12345``, as sacrebleu writes them). Input problems raise
+    the resamples and seed (``bs:1000|seed:12345``, as sacrebleu writes them). ``tokenize`` and ``lowercase`` are
+    sacrebleu's options (each metric takes those that apply to it). Input problems raise
     :class:`HypothesisError` naming the files (see :func:`read_plain`).
     """
     from evalharness.scoring.significance import confidence_interval
 
-    metrics = get_metrics(metric_names)
+    metrics = get_metrics(metric_names, tokenize=tokenize, lowercase=lowercase)
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
                        stdin=stdin)
     systems = []
@@ -185,12 +187,13 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
 
 
 def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Source], metric_names: Sequence[str],
-                    where: Sequence[str] = (), *, stdin: BinaryIO | None = None) -> dict[str, Any]:
+                    where: Sequence[str] = (), *, stdin: BinaryIO | None = None,
+                    tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> dict[str, Any]:
     """One score per segment and metric, as sacrebleu's ``sentence_score`` (and ``--sentence-level``) gives it:
     BLEU with effective order. Each system lists ``lines`` (1-based line numbers in the files) and ``scores``
     (metric name → one score per line) with the segment ``signatures``.
     """
-    metrics: list[Metric] = get_metrics(metric_names)
+    metrics: list[Metric] = get_metrics(metric_names, tokenize=tokenize, lowercase=lowercase)
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
                        stdin=stdin)
     systems = []

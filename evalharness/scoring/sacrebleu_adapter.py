@@ -9,6 +9,7 @@ renames one breaks this module alone, and its tests say so.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,14 +17,20 @@ if TYPE_CHECKING:
 
 
 def extract_stats(metric: SacreMetric, hypotheses: Sequence[str],
-                  reference_sets: Sequence[Sequence[str]]) -> list[list[float]]:
+                  reference_sets: Sequence[Sequence[str | None]]) -> list[list[float]]:
     """Sufficient statistics of each segment against one or more reference sets, in sacrebleu's layout: one
     sequence per set, each one reference per hypothesis (``[refs]`` for a single reference per segment)."""
     if isinstance(reference_sets, str) or any(isinstance(refs, str) for refs in reference_sets):
         # sacrebleu would take each string as a reference set of characters and score about 0, silently
         raise TypeError("extract_stats takes a sequence of reference sets, e.g. [references], not the references")
-    stats: list[list[float]] = metric._extract_corpus_statistics(list(hypotheses), [list(r) for r in reference_sets])
+    stats: list[list[float]] = metric._extract_corpus_statistics(list(hypotheses), [list(r) for r in reference_sets])  # type: ignore[arg-type]  # None: a missing reference, as sacrebleu documents
     return stats
+
+
+def share_reference_count(scored: SacreMetric, other: SacreMetric) -> None:
+    """Give ``other`` the reference count that ``scored`` recorded when it extracted statistics: sacrebleu writes
+    it (``nrefs:2``, ``nrefs:var``) into a signature only after scoring, and ``other`` scores from sums alone."""
+    other.num_refs = scored.num_refs  # type: ignore[attr-defined]
 
 
 def score_from_segments(metric: SacreMetric, stats: Sequence[Sequence[float]]) -> float:
@@ -55,3 +62,20 @@ def signature(metric: SacreMetric, *, resamples: int | None = None, seed: int | 
     if seed is not None:
         sig.update("seed", seed)
     return str(sig)
+
+
+def spm_model(tokenize: str) -> tuple[Path, str] | None:
+    """Where sacrebleu looks for the SentencePiece model of ``tokenize``, and the URL it would fetch it from;
+    None for a tokenizer that needs no model file.
+
+    sacrebleu downloads a missing model on first use; evalharness checks first, so an offline machine gets a
+    clear error instead of a hung download.
+    """
+    from sacrebleu.tokenizers.tokenizer_spm import SPM_MODELS
+    from sacrebleu.utils import SACREBLEU_DIR
+
+    entry = SPM_MODELS.get(tokenize)
+    if entry is None:
+        return None
+    url = str(entry["url"])
+    return Path(SACREBLEU_DIR) / "models" / url.rsplit("/", 1)[-1], url
