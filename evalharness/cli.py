@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_source(check)
     check.set_defaults(func=_corpus_check)
 
+    _add_testsets_parser(sub)
+
     config = sub.add_parser("config", help="list or print the shipped configs (each usable as 'run -c NAME')")
     cfsub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     cfsub.add_parser("list", help="the shipped configs: name, file, first comment line").set_defaults(
@@ -276,6 +278,49 @@ def build_parser() -> argparse.ArgumentParser:
                         help="baseline file to write (a symbolic link is written through)")
     update.set_defaults(func=_baseline_command)
     return parser
+
+
+def _add_testsets_parser(sub: Any) -> None:
+    """``testsets list | info NAME | get NAME``: the named standard test sets (FLORES-200, NTREX-128, TICO-19)."""
+    testsets = sub.add_parser(
+        "testsets", help="standard test sets by name (flores200-devtest, ntrex128, tico19-test): list, info, get",
+        description="Named test sets, pinned to a commit and verified by sha256, fetched into the user cache on "
+                    "first use and never again. Use one as 'corpus: NAME' in a config. Without a network, set "
+                    "$EVALHARNESS_TESTSETS_MIRROR to a folder (or URL prefix) holding <set>/<file name>.")
+    tsub = testsets.add_subparsers(dest="testsets_command", metavar="ACTION", required=True)
+    tsub.add_parser("list", help="name, languages, lines, licence, and whether it is cached").set_defaults(
+        func=_testsets_command)
+    for action, text in (("info", "everything the registry records about a set (JSON), and where it is cached"),
+                         ("get", "fetch a set and verify it against its pinned sha256 (nothing cached on a "
+                                 "mismatch); a cached set is only verified")):
+        parser = tsub.add_parser(action, help=text)
+        parser.add_argument("name", help="test set name (see 'testsets list')")
+        parser.set_defaults(func=_testsets_command)
+
+
+def _testsets_command(args: argparse.Namespace) -> int:
+    from evalharness.testsets import cached_paths, find, registered_sets, testsets_dir
+
+    if args.testsets_command == "list":
+        for name, entry in registered_sets().items():
+            state = "cached" if cached_paths(entry) else "not cached"
+            print(f"{name}\t{entry.languages['ms']}-{entry.languages['en']}\t{entry.lines} lines\t{entry.licence}"
+                  f"\toriginal: {entry.original}\t{state}\t{entry.description}")
+        print(f"cache: {testsets_dir()}")
+        return EXIT_OK
+    entry = find(args.name)
+    if args.testsets_command == "info":
+        cached = cached_paths(entry)
+        print(json.dumps({**entry.as_json(), "cached": {k: str(v) for k, v in cached.items()} if cached else None},
+                         ensure_ascii=False, indent=2))
+        return EXIT_OK
+    from evalharness.corpus import load_testset
+
+    corpus = load_testset(entry.name, notify=lambda message: print(message, file=sys.stderr))  # fetch, verify, read
+    for lang, path in corpus.side_files.items():
+        print(f"{lang}\t{path}\tsha256:{entry.files[lang].sha256}")
+    print(f"{entry.name}: verified, {len(corpus.pairs)} lines per language")
+    return EXIT_OK
 
 
 def _add_test_options(parser: argparse.ArgumentParser) -> None:
@@ -504,6 +549,8 @@ def _run_command(args: argparse.Namespace) -> int:
     from evalharness.render.terminal import print_results
 
     config_path, config = _load(args, [f"where={json.dumps(args.where)}"] if args.where else [])
+    if config.corpora is not None:
+        return _run_set_command(args, config_path, config)
     output = _run(args, config_path, config, args.run_dir)
     if args.html:
         from evalharness.render.html import write_report
@@ -695,6 +742,8 @@ def _check_command(args: argparse.Namespace) -> int:
         if args.config is None and getattr(args, option) not in (None, False, []):
             flag = {"new_run_dir": "run-dir", "overrides": "set"}.get(option, option.replace("_", "-"))
             raise InputError(f"--{flag} goes with --config (check runs a config first), not with a RUN_DIR")
+    if _is_set_check(args):
+        return _check_set_command(args)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     outputs = {"--junit": args.junit, "--summary-md": args.summary_md,
                "$GITHUB_STEP_SUMMARY": Path(step_summary) if step_summary else None}
@@ -729,7 +778,11 @@ def _check_command(args: argparse.Namespace) -> int:
 
 def _baseline_command(args: argparse.Namespace) -> int:
     from evalharness.runs.files import read_run, write_baseline
+    from evalharness.runs.multi import is_run_set
     from evalharness.textio import check_outputs
+
+    if is_run_set(args.run_dir):
+        return _baseline_set_command(args)
 
     check_outputs({"the baseline": args.output}, _run_files(args.run_dir),
                   kinds={"the baseline": b'"kind": "evalharness-baseline"'})
@@ -740,6 +793,123 @@ def _baseline_command(args: argparse.Namespace) -> int:
         gate_settings(str(args.run_dir), run.gate)
     write_baseline(run, args.output)
     print(f"wrote baseline {args.output} from {args.run_dir}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- several test sets in one run
+
+
+def _set_files(run_dir: Path) -> list[Path]:
+    """Every file of a run set (its index, summary and members): what an output must not replace."""
+    return [p for p in run_dir.rglob("*") if p.is_file()]
+
+
+def _run_set_command(args: argparse.Namespace, config_path: Path, config: RunConfig) -> int:
+    """``run`` of a config with ``corpora``: one run directory per test set, in one run set."""
+    from evalharness.render.summary import render_summary
+    from evalharness.render.terminal import print_results
+    from evalharness.runs.multi import run_set
+
+    output = run_set(config, summarize=render_summary, config_path=config_path, run_dir=args.run_dir,
+                     overwrite=args.overwrite, progress=_progress(args.quiet), notify=_notify(args.quiet))
+    if args.html:
+        from evalharness.render.html import write_report
+
+        for _, member in output.members:
+            write_report([member.run_dir], member.run_dir / "report.html")
+    if args.format == "json":
+        print(json.dumps({"run_dir": str(output.run_dir), "test_sets": {
+            name: {"run_dir": str(m.run_dir), **m.results.model_dump(mode="json")} for name, m in output.members}},
+            ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if args.quiet:
+        print(output.run_dir)
+        return EXIT_OK
+    for name, member in output.members:
+        print(f"== test set {name} ({member.run_dir}) ==")
+        print_results(member.results)
+    print(f"wrote {output.run_dir}")
+    return EXIT_OK
+
+
+def _is_set_check(args: argparse.Namespace) -> bool:
+    """True when ``check`` is given a baseline, run or config of several test sets."""
+    from evalharness.runs.multi import is_baseline_set, is_run_set
+
+    if is_baseline_set(args.baseline) or (args.run_dir is not None and is_run_set(args.run_dir)):
+        return True
+    return args.config is not None and _load(args)[1].corpora is not None
+
+
+def _check_set_command(args: argparse.Namespace) -> int:
+    """``check`` of a run over several test sets: each against its own baseline; the failures name the set."""
+    from evalharness.errors import InputError
+    from evalharness.gate.check import gate_settings
+    from evalharness.gate.sets import check_set, precheck_set
+    from evalharness.render.sets import render_set_text, set_report_json, write_set_reports
+    from evalharness.runs.multi import is_baseline_set, is_run_set, load_baseline_set, members, read_run_set
+    from evalharness.runs.pipeline import run_inputs
+    from evalharness.textio import check_outputs
+
+    if not is_baseline_set(args.baseline):
+        raise InputError(f"{args.baseline}: not a baseline of several test sets, and the run covers several: write "
+                         "one from a run set with 'evalharness baseline update RUN_SET -o FILE'")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    outputs = {"--junit": args.junit, "--summary-md": args.summary_md,
+               "$GITHUB_STEP_SUMMARY": Path(step_summary) if step_summary else None}
+    inputs = [args.baseline, *(_set_files(args.run_dir) if args.run_dir else [])]
+    loaded, parts = None, None
+    if args.config is not None:
+        loaded = _load(args)
+        if loaded[1].corpora is None:
+            raise InputError(f"{args.baseline} gates several test sets, and {loaded[0]} runs one corpus: give the "
+                             "config its 'corpora' list, or check against a baseline of one corpus")
+        parts = members(loaded[1])
+        inputs += [p for m in parts for p in run_inputs(m.config, loaded[0], m.corpus)]
+        inputs += [args.new_run_dir] if args.new_run_dir else []
+    check_outputs(outputs, inputs, kinds={"--junit": b"evalharness.check", "--summary-md": b"## evalharness check"})
+    if step_summary and not Path(step_summary).parent.is_dir():
+        raise InputError(f"$GITHUB_STEP_SUMMARY {step_summary}: its folder does not exist")
+    baselines = load_baseline_set(args.baseline)
+    for name, baseline in baselines:
+        if baseline.gate is not None:
+            gate_settings(f"{args.baseline}[{name}]", baseline.gate)
+    if loaded is not None and parts is not None:
+        precheck_set(baselines, parts, loaded[0])
+        from evalharness.render.summary import render_summary
+        from evalharness.runs.multi import run_set
+
+        run_path = run_set(loaded[1], summarize=render_summary, config_path=loaded[0], run_dir=args.new_run_dir,
+                           overwrite=args.overwrite, progress=_progress(args.quiet), notify=_notify(args.quiet),
+                           protect=[args.baseline]).run_dir
+    else:
+        run_path = args.run_dir
+        if not is_run_set(run_path):
+            raise InputError(f"{run_path}: not a run over several test sets (no runset.json), and {args.baseline} "
+                             "gates several")
+    report = check_set(baselines, read_run_set(run_path), baseline_path=args.baseline, run_path=run_path)
+    write_set_reports(report, junit=args.junit, summary_md=args.summary_md)
+    if args.format == "json":
+        print(json.dumps(set_report_json(report), ensure_ascii=False, indent=2))
+    else:
+        print(render_set_text(report), end="")
+    return EXIT_OK if report.passed else EXIT_PROBLEMS
+
+
+def _baseline_set_command(args: argparse.Namespace) -> int:
+    """``baseline update`` of a run set: one file holding every test set's baseline."""
+    from evalharness.gate.check import gate_settings
+    from evalharness.runs.multi import read_run_set, write_baseline_set
+    from evalharness.textio import check_outputs
+
+    check_outputs({"the baseline": args.output}, _set_files(args.run_dir),
+                  kinds={"the baseline": b'"kind": "evalharness-baseline'})
+    runs = read_run_set(args.run_dir)
+    for name, run in runs:
+        if run.gate is not None:
+            gate_settings(f"{args.run_dir / name}", run.gate)
+    write_baseline_set(runs, args.run_dir, args.output)
+    print(f"wrote baseline {args.output} from {args.run_dir} ({len(runs)} test sets: {', '.join(n for n, _ in runs)})")
     return EXIT_OK
 
 

@@ -15,6 +15,10 @@ class CorpusError(InputError):
     """A corpus (JSONL or plain-text pair) cannot be read as one."""
 
 
+class DownloadError(CorpusError):
+    """A named test set cannot be fetched, or what was fetched is not the pinned file; nothing was cached."""
+
+
 class ConfigError(InputError):
     """A configuration file or override is invalid."""
 

@@ -1,7 +1,7 @@
 """The layout follows the pipeline: each package imports only itself and the packages before it.
 
-corpus → systems → store → scoring → runs → gate → render, over a foundation (errors, paths, textio, registry),
-with the CLI and the tiny-model tool on top. Imports inside functions count too: a lazy import that points
+testsets → corpus → systems → store → scoring → runs → gate → render, over a foundation (errors, paths, textio,
+registry), with the CLI and the tiny-model tool on top. Imports inside functions count too: a lazy import that points
 the wrong way is still a cycle waiting to happen.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "evalharness"
 FOUNDATION = {"errors", "paths", "textio", "registry", "__init__"}
-LAYERS = ["foundation", "corpus", "systems", "store", "scoring", "runs", "gate", "render", "top"]
+LAYERS = ["foundation", "testsets", "corpus", "systems", "store", "scoring", "runs", "gate", "render", "top"]
 TOP = {"cli", "tiny_model", "__main__"}
 
 

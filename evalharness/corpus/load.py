@@ -9,7 +9,7 @@ reports a corpus whose recorded hash no longer matches.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +69,37 @@ def load_corpus(spec: str | Path, *, strict: bool = True) -> Corpus:
     if str(spec) in named:
         return _load_dir(named[str(spec)], strict=strict)
     from evalharness.registry import did_you_mean
+    from evalharness.testsets import registered_sets
 
-    hint = did_you_mean(str(spec), named)
+    test_sets = registered_sets()  # after local corpora: a folder of yours may shadow a test set's name
+    if str(spec) in test_sets:
+        return load_testset(str(spec))
+    hint = did_you_mean(str(spec), [*named, *test_sets])
     known = ", ".join(sorted(named)) or f"none in {os.pathsep.join(str(d) for d in corpora_dirs())}"
     raise CorpusError(
-        f"corpus {str(spec)!r} not found: not a file or folder, and not a named corpus{hint} (named corpora: {known})"
+        f"corpus {str(spec)!r} not found: not a file or folder, and not a named corpus{hint} (named corpora: {known}; "
+        f"test sets: {', '.join(test_sets)})"
     )
+
+
+def load_testset(name: str, *, notify: Callable[[str], None] | None = None) -> Corpus:
+    """A named test set (``flores200-devtest``…) as a corpus: fetched and verified on first use, then cached.
+
+    Ids are line numbers (``L0001``), as for any plain-text pair; the version is the pinned commit, and the
+    line count must be the registered one.
+    """
+    import dataclasses
+
+    from evalharness.testsets import fetch, find
+
+    entry = find(name)
+    paths = fetch(entry, notify=notify)
+    corpus = load_plain_pair(paths, name=entry.name)
+    if len(corpus.pairs) != entry.lines:
+        raise CorpusError(f"test set {name!r}: {len(corpus.pairs)} lines read, {entry.lines} registered "
+                          f"({entry.registry}); the files in {paths['ms'].parent} are not the registered set")
+    return dataclasses.replace(corpus, version=entry.commit[:12], origin=f"test set {name} ({paths['ms'].parent})",
+                               description=entry.description)
 
 
 def _load_dir(folder: Path, *, strict: bool) -> Corpus:

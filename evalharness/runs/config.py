@@ -215,6 +215,10 @@ class FlagsConfig(Strict):
         return band
 
 
+CORPUS_PLACEHOLDER = "{corpus}"
+"""In a files system's hypotheses path of a run over several ``corpora``: the test set's name (its folder)."""
+
+
 class CorpusFiles(Strict):
     """An external test set as two line-aligned plain-text files."""
 
@@ -226,6 +230,8 @@ class RunConfig(Strict):
     """The whole run: corpus, directions, systems, metrics, where to write."""
 
     corpus: CorpusFiles | str = "rt-2013-russia-japan-2plus2"
+    # several corpora or test sets in one run, each scored, gated and reported on its own (runs/multi.py)
+    corpora: list[CorpusFiles | str] | None = Field(default=None, min_length=1)
     level: Literal["paragraph", "sentence"] = "paragraph"
     directions: list[Direction] = Field(default_factory=lambda: _all_directions(), min_length=1)
     systems: list[SerializeAsAny[SystemSettings]] = Field(min_length=1)
@@ -267,6 +273,12 @@ class RunConfig(Strict):
         if dupes:
             raise ValueError(f"system names must be unique; repeated: {', '.join(dupes)}")
         return systems
+
+    @model_validator(mode="after")
+    def _corpus_or_corpora(self) -> RunConfig:
+        if self.corpora is not None and "corpus" in self.model_fields_set:
+            raise ValueError("give either corpus (one) or corpora (a list), not both")
+        return self
 
     @model_validator(mode="after")
     def _every_system_runs(self) -> RunConfig:
@@ -455,12 +467,15 @@ def _check_files(config: RunConfig, label: str, blame: Callable[[str], str] | No
     def source(key: str) -> str:
         return blame(key) if blame is not None else label
 
-    if isinstance(config.corpus, CorpusFiles):
-        for lang in ("ms", "en"):
-            file = Path(getattr(config.corpus, lang)).expanduser()
-            if not file.is_file():
-                what = "not a file" if file.exists() else "file not found"
-                raise ConfigError(f"{source(f'corpus.{lang}')}: corpus.{lang}: {what}: {file}")
+    given = [("corpus", config.corpus)] if config.corpora is None else \
+        [(f"corpora.{i}", c) for i, c in enumerate(config.corpora)]
+    for key, corpus in given:
+        if isinstance(corpus, CorpusFiles):
+            for lang in ("ms", "en"):
+                file = Path(getattr(corpus, lang)).expanduser()
+                if not file.is_file():
+                    what = "not a file" if file.exists() else "file not found"
+                    raise ConfigError(f"{source(f'{key}.{lang}')}: {key}.{lang}: {what}: {file}")
     for i, system in enumerate(config.systems):
         if isinstance(system, ModelSettings) and looks_like_path(system.model):
             key = f"systems.{i}.model"
@@ -471,6 +486,8 @@ def _check_files(config: RunConfig, label: str, blame: Callable[[str], str] | No
                 raise ConfigError(f"{source(key)}: {key}: local model directory not found: {model_dir}")
         if isinstance(system, FilesSettings):
             for direction, name in system.hypotheses.items():
+                if config.corpora is not None and CORPUS_PLACEHOLDER in name:
+                    continue  # one file per test set: checked when the run set opens its corpora (runs/multi.py)
                 key = f"systems.{i}.hypotheses.{direction}"
                 if not Path(name).expanduser().is_file():
                     what = "not a file" if Path(name).expanduser().exists() else "file not found"

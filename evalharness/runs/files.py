@@ -107,6 +107,10 @@ def read(path: Path) -> Run | Baseline:
         raise InputError(f"{path}: no such run directory, results.json or baseline file")
     if path.is_dir() or path.name == RESULTS_FILE:
         run_dir = path if path.is_dir() else path.parent
+        if (run_dir / "runset.json").is_file() and not (run_dir / RESULTS_FILE).is_file():  # runs/multi.py
+            folders = ", ".join(str(p) for p in sorted(run_dir.iterdir()) if (p / RESULTS_FILE).is_file())
+            raise InputError(f"{run_dir}: a run over several test sets; give one test set's run directory "
+                             f"({folders}), or check it with 'evalharness check'")
         if not (run_dir / RESULTS_FILE).is_file():
             raise InputError(f"{run_dir}: not a run directory (no {RESULTS_FILE})")
         results = load_results(run_dir)

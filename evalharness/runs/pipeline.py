@@ -80,7 +80,9 @@ class Translated:
 
 
 def open_corpus(config: RunConfig) -> Corpus:
-    """The corpus named or given as files by the config."""
+    """The corpus named or given as files by the config (one with ``corpora`` runs through runs/multi.py)."""
+    if config.corpora is not None:
+        raise InputError("a config with 'corpora' is a run over several test sets: run it with runs.multi.run_set")
     if isinstance(config.corpus, CorpusFiles):
         return load_plain_pair({"ms": config.corpus.ms, "en": config.corpus.en})
     return load_corpus(config.corpus)

@@ -322,3 +322,37 @@ class Baseline:
         """Each segment's flag names, in corpus order; None for a baseline made before flags were kept."""
         outputs = self.document.segments.get(system, {}).get(direction)
         return [set(f) for f in outputs.flags] if outputs is not None and outputs.flags is not None else None
+
+
+# --------------------------------------------------------------------------- several test sets in one run
+
+RUN_SET_FILE = "runset.json"
+RUN_SET_KIND: Literal["evalharness-run-set"] = "evalharness-run-set"
+BASELINE_SET_KIND: Literal["evalharness-baseline-set"] = "evalharness-baseline-set"
+
+
+class RunSetMember(Record):
+    """One test set of a run set: its corpus name and the folder (inside the run set) holding its run."""
+
+    name: str
+    folder: str
+
+
+class RunSetIndex(Record):
+    """``runset.json``: a run over several corpora (``corpora:`` in a config) is one ordinary run directory per
+    corpus, side by side, and this index; each member is scored, flagged, sliced, gated and reported alone."""
+
+    schema_version: Literal[1]
+    kind: Literal["evalharness-run-set"]
+    config_path: str | None
+    members: list[RunSetMember] = Field(min_length=1)
+
+
+class BaselineSetFile(Record):
+    """A baseline of a run set: one baseline per test set, by corpus name, in run order."""
+
+    schema_version: Literal[1]
+    kind: Literal["evalharness-baseline-set"]
+    created_at: str
+    source_run: str
+    baselines: dict[str, BaselineFile] = Field(min_length=1)

@@ -1,0 +1,181 @@
+"""The registry of named test sets: ``registry.json`` shipped with the package, plus files of your own.
+
+One data file, not code per set: each entry names the set's languages, the URL of every file pinned to a
+commit, its sha256, the line count, licence, citation and which side is the original. More registry files
+(same format) can be listed in ``$EVALHARNESS_TESTSETS_REGISTRY`` (``os.pathsep``-separated); they add sets,
+and a name already registered is refused, so a local file cannot quietly replace a shipped set.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from evalharness.errors import CorpusError, InputError, UnknownNameError
+from evalharness.textio import parse_json, read_text
+
+REGISTRY_FILE = Path(__file__).resolve().parent / "registry.json"
+ENV_REGISTRY = "EVALHARNESS_TESTSETS_REGISTRY"
+SIDES = ("ms", "en")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
+@dataclass(frozen=True)
+class SetFile:
+    """One file of a set: its pinned URL and the sha256 of its bytes as fetched."""
+
+    url: str
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        """The file name of the pinned URL: the name it has in the cache and in a mirror."""
+        return unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True)
+class SetEntry:
+    """A named test set: one line-aligned file per language, pinned and described."""
+
+    name: str
+    description: str
+    languages: Mapping[str, str]  # our language (ms, en) → the set's own code (zsm_Latn, msa …)
+    original: str  # the language the text was written in; the other side is a translation
+    lines: int
+    licence: str
+    citation: str
+    repository: str
+    commit: str
+    line_endings: str
+    files: Mapping[str, SetFile]
+    notes: tuple[str, ...]
+    registry: Path  # the registry file that defined it
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry as ``testsets info`` prints it."""
+        return {
+            "name": self.name, "description": self.description, "languages": dict(self.languages),
+            "original": self.original, "lines": self.lines, "licence": self.licence, "citation": self.citation,
+            "repository": self.repository, "commit": self.commit, "line_endings": self.line_endings,
+            "files": {lang: {"name": f.name, "url": f.url, "sha256": f.sha256} for lang, f in self.files.items()},
+            "notes": list(self.notes), "registry": str(self.registry),
+        }
+
+
+def registry_files() -> list[Path]:
+    """The shipped registry, then the files named in ``$EVALHARNESS_TESTSETS_REGISTRY``."""
+    extra = [Path(p).expanduser() for p in os.environ.get(ENV_REGISTRY, "").split(os.pathsep) if p]
+    return [REGISTRY_FILE, *extra]
+
+
+def registered_sets() -> dict[str, SetEntry]:
+    """Every registered test set by name, shipped ones first."""
+    return _load(tuple(registry_files()), tuple(_stamp(p) for p in registry_files()))
+
+
+def find(name: str) -> SetEntry:
+    """The set called ``name``; an unknown name lists the known ones and the closest."""
+    sets = registered_sets()
+    if name in sets:
+        return sets[name]
+    from evalharness.registry import did_you_mean
+
+    raise UnknownNameError(f"unknown test set {name!r}{did_you_mean(name, sets)} (known: {', '.join(sets)})")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """Size and modification time: a registry file edited between calls (a test) is read again."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(paths: tuple[Path, ...], _stamps: tuple[tuple[int, int], ...]) -> dict[str, SetEntry]:
+    found: dict[str, SetEntry] = {}
+    avoid: list[tuple[str, str]] = []
+    parsed = []
+    for path in paths:
+        try:
+            data = parse_json(read_text(path, "test-set registry"), str(path))
+        except InputError as err:
+            raise CorpusError(f"{err} (${ENV_REGISTRY} lists it)" if path != REGISTRY_FILE else str(err)) from None
+        if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("sets"), dict):
+            raise CorpusError(f"{path}: not a test-set registry: expected an object with \"format\": 1 and \"sets\"")
+        for i, item in enumerate(data.get("avoid", [])):
+            if not (isinstance(item, dict) and isinstance(item.get("path"), str) and isinstance(item.get("why"), str)):
+                raise CorpusError(f"{path}: avoid.{i}: expected {{\"path\": …, \"why\": …}}")
+            avoid.append((item["path"], item["why"]))
+        parsed.append((path, data["sets"]))
+    for path, sets in parsed:
+        for name, raw in sets.items():
+            if name in found:
+                raise CorpusError(f"{path}: sets.{name}: already registered by {found[name].registry}; "
+                                  "choose another name")
+            found[name] = _entry(path, name, raw, avoid)
+    return found
+
+
+def _entry(path: Path, name: str, raw: Any, avoid: list[tuple[str, str]]) -> SetEntry:
+    where = f"{path}: sets.{name}"
+    if not _NAME.fullmatch(name):
+        raise CorpusError(f"{where}: a set name is lower-case letters, digits, '.', '_' and '-'")
+    if not isinstance(raw, dict):
+        raise CorpusError(f"{where}: expected an object")
+
+    def text(key: str, default: str | None = None) -> str:
+        value = raw.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise CorpusError(f"{where}.{key}: expected a non-empty string")
+        return value
+
+    known = {"description", "languages", "original", "lines", "licence", "citation", "repository", "commit",
+             "line_endings", "files", "notes"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise CorpusError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+    languages, files = raw.get("languages"), raw.get("files")
+    if not isinstance(languages, dict) or set(languages) != set(SIDES) or not all(
+            isinstance(v, str) for v in languages.values()):
+        raise CorpusError(f"{where}.languages: expected {{\"ms\": CODE, \"en\": CODE}}")
+    if not isinstance(files, dict) or set(files) != set(SIDES):
+        raise CorpusError(f"{where}.files: expected one file per language, {{\"ms\": …, \"en\": …}}")
+    pinned: dict[str, SetFile] = {}
+    for lang in SIDES:
+        item = files[lang]
+        if not isinstance(item, dict) or set(item) != {"url", "sha256"}:
+            raise CorpusError(f"{where}.files.{lang}: expected {{\"url\": …, \"sha256\": …}}")
+        url, sha = item["url"], item["sha256"]
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).path:
+            raise CorpusError(f"{where}.files.{lang}.url: expected an http(s) URL of a file")
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+            raise CorpusError(f"{where}.files.{lang}.sha256: expected 64 lower-case hex digits")
+        for trap, why in avoid:
+            if trap in url:
+                raise CorpusError(f"{where}.files.{lang}.url: {url} is under {trap!r}: {why}")
+        pinned[lang] = SetFile(url, sha)
+    if pinned["ms"].name == pinned["en"].name:
+        raise CorpusError(f"{where}.files: the two files share the name {pinned['ms'].name!r}; the cache keeps "
+                          "files by name")
+    lines, original, endings = raw.get("lines"), text("original"), text("line_endings", "lf")
+    if not isinstance(lines, int) or isinstance(lines, bool) or lines < 1:
+        raise CorpusError(f"{where}.lines: expected a positive whole number")
+    if original not in SIDES:
+        raise CorpusError(f"{where}.original: expected 'ms' or 'en', the language the text was written in")
+    if endings not in ("lf", "crlf"):
+        raise CorpusError(f"{where}.line_endings: expected 'lf' or 'crlf'")
+    notes = raw.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise CorpusError(f"{where}.notes: expected a list of strings")
+    return SetEntry(name=name, description=text("description"), languages=dict(languages), original=original,
+                    lines=lines, licence=text("licence"), citation=text("citation"), repository=text("repository"),
+                    commit=text("commit"), line_endings=endings, files=pinned, notes=tuple(notes), registry=path)
