@@ -152,3 +152,31 @@ def test_corpus_and_corpora_are_exclusive(tmp_path: Path) -> None:
     config.write_text(f"corpora: [{CORPUS_NAME}, {CORPUS_NAME}]\nsystems: [{{name: f, backend: copy}}]\n",
                       encoding="utf-8")
     assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "r"), "-q"]) == 2
+
+
+@pytest.mark.slow
+def test_the_rows_of_every_test_set_are_one_family(setup: Path) -> None:
+    """The gate's false-alarm rate is per check: rows of all test sets are tested as one maxt family. The first
+    set's rows keep their permutation draws, so their p-values can only rise when other sets' rows join; here
+    the article is paired with a copy of itself as a second test set (independent draws, as a second set has)."""
+    from evalharness.gate.check import check, check_all
+    from evalharness.runs.config import Gate
+    from evalharness.runs.files import read_run
+
+    run = _run(setup, "run")
+    for lang in ("en", "ms"):  # another system of similar quality: a word less in every 3rd segment
+        path = setup / "hyp" / f"{CORPUS_NAME}.{lang}"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        path.write_text("".join((_drop_last(t) if i % 3 == 1 else t) + "\n" for i, t in enumerate(lines)),
+                        encoding="utf-8")
+    other = _run(setup, "other")
+    pair = (read_run(run / CORPUS_NAME), read_run(other / CORPUS_NAME))
+    gate = Gate(samples=1000)
+    together = check_all([pair, pair], gate, labels=["first", "second"])
+    alone = check(*pair, gate)
+    p_together = [r.comparison.p_value for r in together[0].rows]
+    p_alone = [r.comparison.p_value for r in alone.rows]
+    assert len(p_together) == len(p_alone) == 16  # 2 systems × 2 directions × 4 metrics
+    assert all(t >= a for t, a in zip(p_together, p_alone, strict=True))
+    assert any(t > a for t, a in zip(p_together, p_alone, strict=True)), (p_together, p_alone)
+    assert all(r.comparison.test.startswith("test:maxt|n:1000|") for report in together for r in report.rows)

@@ -8,6 +8,7 @@ a tiny significant change and a large insignificant one both pass. Separately, a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,33 +114,48 @@ def resolve_gate(run: Run, baseline: Run | Baseline) -> Gate:
 
 
 def family_comparisons(baseline: Run | Baseline, run: Run, gate: Gate) -> list[Comparison]:
-    """Every row of a check, each with its p-value, interval and verdict under the gate's test at the row's α.
+    """Every row of a check, each with its p-value, interval and verdict under the gate's test at the row's α."""
+    return family_comparisons_of([(baseline, run)], gate)[0]
 
-    ``maxt`` tests all rows (metrics × directions × systems) as one family: a row's p is the share of
+
+def family_comparisons_of(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gate,
+                          labels: Sequence[str] | None = None) -> list[list[Comparison]]:
+    """The rows of checks of several (baseline, run) pairs — the test sets of one run — tested as one family.
+
+    ``maxt`` tests all rows (metrics × directions × systems × test sets) as one family: a row's p is the share of
     permutation trials whose largest standardised |Δ| over all rows reaches this row's, so the chance that a
     check of an unchanged system fails stays near α however many rows it has. Its interval is the simultaneous
     one from the same trials (Δ ± the family's critical value × the row's spread); ``bs`` / ``ar`` intervals come
     from their own resamples. Either way the interval excludes 0 exactly when p < α: they cannot disagree.
     """
-    rows = paired_rows(baseline, run, require_all_of_a=True)
-    alphas = [gate.rule(r.direction, r.metric.name)[1] for r in rows]
-    out = []
+    per_pair = []
+    for k, (baseline, run) in enumerate(pairs):
+        try:
+            per_pair.append(paired_rows(baseline, run, require_all_of_a=True))
+        except InputError as err:
+            if labels is None:
+                raise
+            raise InputError(f"test set {labels[k]!r}: {err}") from None
+    rows = [(k, row) for k, pair_rows in enumerate(per_pair) for row in pair_rows]
+    alphas = [gate.rule(r.direction, r.metric.name)[1] for _, r in rows]
+    out: list[list[Comparison]] = [[] for _ in pairs]
     if gate.test != "maxt":
-        for row, alpha in zip(rows, alphas, strict=True):
+        for (k, row), alpha in zip(rows, alphas, strict=True):
             result = paired_test(row.metric, row.stats_a, row.stats_b, test=gate.test, samples=gate.samples,
                                  seed=gate.seed, confidence=1 - alpha)
-            out.append(row.comparison(result.a, result.b, result.delta, result.ci_low, result.ci_high, result.p_value,
-                                      alpha=alpha, seed=gate.seed,
-                                      test=f"test:{gate.test}|n:{result.samples}|seed:{gate.seed}"))
+            out[k].append(row.comparison(result.a, result.b, result.delta, result.ci_low, result.ci_high,
+                                         result.p_value, alpha=alpha, seed=gate.seed,
+                                         test=f"test:{gate.test}|n:{result.samples}|seed:{gate.seed}"))
         return out
     trials = gate.samples or DEFAULT_AR_TRIALS
-    family = max_statistic_test([FamilyRow((r.system, r.direction), r.metric, r.stats_a, r.stats_b) for r in rows],
-                                trials=trials, seed=gate.seed)
-    for i, (row, alpha) in enumerate(zip(rows, alphas, strict=True)):
+    # a group is one test set × system × direction: its metrics score the same segments
+    family = max_statistic_test([FamilyRow((k, r.system, r.direction), r.metric, r.stats_a, r.stats_b)
+                                 for k, r in rows], trials=trials, seed=gate.seed)
+    for i, ((k, row), alpha) in enumerate(zip(rows, alphas, strict=True)):
         a, b = row.metric.score_from_stats(row.stats_a), row.metric.score_from_stats(row.stats_b)
         low, high = family.interval(i, alpha)
-        out.append(row.comparison(a, b, b - a, low, high, family.family_p_values[i], alpha=alpha, seed=gate.seed,
-                                  test=f"test:maxt|n:{trials}|seed:{gate.seed}"))
+        out[k].append(row.comparison(a, b, b - a, low, high, family.family_p_values[i], alpha=alpha,
+                                     seed=gate.seed, test=f"test:maxt|n:{trials}|seed:{gate.seed}"))
     return out
 
 
@@ -151,10 +167,28 @@ def is_regression(c: Comparison, tolerance: float, alpha: float) -> bool:
 
 def check(baseline: Run | Baseline, run: Run, gate: Gate | None = None) -> GateReport:
     """Compare ``run`` with ``baseline`` under ``gate`` (resolved from the files when not given)."""
-    gate = gate or resolve_gate(run, baseline)
-    rows = []
-    for c in family_comparisons(baseline, run, gate):  # each at its own row's α
-        tolerance, alpha = gate.rule(c.direction, c.metric)
-        rows.append(GateRow(c, tolerance, alpha, is_regression(c, tolerance, alpha)))
-    broken, notes = segment_failures(baseline, run, gate.segments)
-    return GateReport(rows, gate, str(baseline.origin), str(run.origin), broken, notes)
+    return check_all([(baseline, run)], gate)[0]
+
+
+def check_all(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gate | None = None,
+              labels: Sequence[str] | None = None) -> list[GateReport]:
+    """Check each (baseline, run) pair — the test sets of one run — with every row of all of them one family.
+
+    ``gate``: resolved from the first pair's files when not given; every pair must resolve to the same settings.
+    ``labels`` name the pairs (test sets) in errors.
+    """
+    if gate is None:
+        gates = [resolve_gate(run, baseline) for baseline, run in pairs]
+        if any(g != gates[0] for g in gates[1:]):
+            raise InputError(f"{pairs[0][1].origin} and the other runs checked with it carry different gate settings; "
+                             "check them with one config")
+        gate = gates[0]
+    reports = []
+    for (baseline, run), comparisons in zip(pairs, family_comparisons_of(pairs, gate, labels), strict=True):
+        rows = []
+        for c in comparisons:  # each at its own row's α
+            tolerance, alpha = gate.rule(c.direction, c.metric)
+            rows.append(GateRow(c, tolerance, alpha, is_regression(c, tolerance, alpha)))
+        broken, notes = segment_failures(baseline, run, gate.segments)
+        reports.append(GateReport(rows, gate, str(baseline.origin), str(run.origin), broken, notes))
+    return reports

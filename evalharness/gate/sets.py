@@ -1,9 +1,9 @@
-"""The gate over a run of several test sets: each test set checked against its own baseline, as its own family.
+"""The gate over a run of several test sets: each test set checked against its own baseline, all in one family.
 
 A run set's members share nothing but their systems: each is compared with the baseline of the same test set
-(matched by corpus name), under the same gate settings, and the check fails when any test set fails. Each test
-set is one family of the ``maxt`` test, so the chance that a check of unchanged systems fails grows with the
-number of test sets (about 2α for two); ``gate.alpha`` can be lowered for that.
+(matched by corpus name), under the same gate settings, and the check fails when any test set fails. The rows
+of every test set form one family of the ``maxt`` test (metrics × directions × systems × test sets), so the
+chance that a check of unchanged systems fails stays near α however many test sets the run has.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evalharness.errors import InputError
-from evalharness.gate.check import GateReport, check, precheck
+from evalharness.gate.check import GateReport, check_all, precheck
 from evalharness.runs.multi import Member
 from evalharness.runs.schema import Baseline, Run
 
@@ -61,12 +61,9 @@ def check_set(baselines: Sequence[tuple[str, Baseline | Run]], runs: Sequence[tu
     if missing:
         raise InputError(f"{run_path} has no results for the test set(s) {', '.join(missing)}, which {baseline_path} "
                          f"gates (the run has {', '.join(by_name)}); run the same corpora, or update the baseline")
-    reports = []
-    for name, baseline in baselines:
-        try:
-            reports.append((name, check(baseline, by_name[name])))
-        except InputError as err:
-            raise InputError(f"test set {name!r}: {err}") from None
+    checked = check_all([(baseline, by_name[name]) for name, baseline in baselines],
+                        labels=[name for name, _ in baselines])
+    reports = [(name, report) for (name, _), report in zip(baselines, checked, strict=True)]
     gated = {name for name, _ in baselines}
     notes = [f"test set {name} is in the run but not in the baseline: not gated" for name, _ in runs
              if name not in gated]
