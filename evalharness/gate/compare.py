@@ -17,7 +17,7 @@ from evalharness.corpus.tags import matches, parse_where
 from evalharness.errors import EvalHarnessWarning, InputError
 from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.defaults import DEFAULT_SEED
-from evalharness.scoring.metrics import Metric, get_metric, metric_label
+from evalharness.scoring.metrics import METRICS, Metric, get_metric, metric_label
 from evalharness.scoring.significance import Test, paired_mdd, paired_test
 
 
@@ -174,7 +174,21 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
         if sig_a != sig_b:
             raise InputError(f"{metric_label(name)} signatures differ for {system} {direction}: {sig_a} "
                              f"({a.origin}) vs {sig_b} ({b.origin}); scores are not comparable")
-        metric: Metric = get_metric(name)
-        rows.append(PairedRow(system, direction, metric, metric.segment_stats(chosen_a, refs),
-                              metric.segment_stats(chosen_b, refs), differing))
+        metric = metric_as_scored(name, b)
+        if metric.needs_sources:  # the same segments of the same corpus: B's sources are A's
+            sources = [seg_b[i].source for i in keep]
+            stats_a = metric.segment_stats(chosen_a, refs, sources=sources)
+            stats_b = metric.segment_stats(chosen_b, refs, sources=sources)
+        else:
+            stats_a, stats_b = metric.segment_stats(chosen_a, refs), metric.segment_stats(chosen_b, refs)
+        rows.append(PairedRow(system, direction, metric, stats_a, stats_b, differing))
     return rows
+
+
+def metric_as_scored(name: str, run: Run) -> Metric:
+    """The metric ``name`` as ``run`` scored it. A metric with settings of its own (COMET) takes them from the
+    config section of its name in the run's manifest, and reads and fills the run's store, so re-testing the
+    run's own outputs scores nothing again; string metrics have no settings."""
+    if not METRICS.get(name).needs_sources:
+        return get_metric(name)
+    return get_metric(name, **(run.manifest.config.get(name) or {}), cache=run.manifest.cache)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 SCHEMA_VERSION: Literal[1] = 1
 RESULTS_FILE, SEGMENTS_FILE, SUMMARY_FILE = "results.json", "segments.jsonl", "summary.md"
@@ -162,6 +162,16 @@ class SegmentRecord(Record):
     hit_limit: bool  # generation stopped at max_new_tokens
     flags: dict[str, Any]  # flag name -> the value that raised it (evalharness.scoring.flags)
     tags: dict[str, str]  # slice tags: kind, fidelity, length
+    # metric name -> its own value where the score rescales it (COMET: 0–1, the score is ×100); written only when
+    # a metric has one, so runs without such a metric read and write as before
+    raw_scores: dict[str, float] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_raw(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("raw_scores"):
+            data.pop("raw_scores", None)
+        return data
 
 
 class BaselineOutputs(Record):
