@@ -9,7 +9,9 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 CONFIG ?= configs/default.yaml
 
-.PHONY: setup test test-fast lint bench demo gate-example sacrebleu-tests clean
+COMET_VENV ?= .venv-comet
+
+.PHONY: setup comet-setup test test-fast lint bench demo gate-example sacrebleu-tests clean
 
 setup: $(VENV)/.installed
 
@@ -19,6 +21,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(if $(TORCH_INDEX),$(PY) -m pip install -q "$(TORCH)" --index-url "$(TORCH_INDEX)")
 	$(PY) -m pip install -q -c constraints.txt "$(TORCH)" -e '.[dev,ct2]'
 	touch $@
+
+# COMET's own environment (unbabel-comet needs transformers<5 and numpy<2; see "COMET" in the README). The
+# COMET tests use it when EVALHARNESS_COMET_PYTHON points at it (.ci/run does), and skip without it.
+comet-setup: $(COMET_VENV)/evalharness-comet.json
+
+$(COMET_VENV)/evalharness-comet.json: $(VENV)/.installed evalharness/scoring/comet/constraints.txt
+	$(VENV)/bin/evalharness metrics setup comet --venv $(COMET_VENV) $(if $(TORCH_INDEX),--torch-index "$(TORCH_INDEX)")
 
 test: setup
 	$(PY) -m pytest
@@ -56,4 +65,4 @@ sacrebleu-tests: setup
 	cp build/sacrebleu-sdist/sacrebleu-*/test/wmt17_en_de_systems.pkl.bz2 build/sacrebleu-tests/
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(COMET_VENV) .pytest_cache .mypy_cache .ruff_cache

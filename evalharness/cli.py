@@ -214,7 +214,38 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--seed", type=int, metavar="N",
                        help=f"resampling seed for --confidence (default {DEFAULT_SEED}, sacrebleu's SACREBLEU_SEED "
                             "default)")
+    comet = score.add_argument_group(
+        "COMET", "with --metrics comet (its own environment: 'evalharness metrics setup comet'); segment scores "
+                 "are cached in the translation cache")
+    comet.add_argument("--src", type=Path, metavar="FILE",
+                       help="source file, line-aligned with --ref: COMET reads the source of every segment")
+    comet.add_argument("--comet-model", metavar="ID_OR_DIR",
+                       help="hub id or local COMET model folder (default: Unbabel/wmt22-comet-da)")
+    comet.add_argument("--comet-batch-size", type=int, metavar="N", help="segments per batch (default 8)")
+    comet.add_argument("--comet-device", metavar="DEVICE", help="cpu (default), cuda or cuda:N")
+    comet.add_argument("--comet-precision", choices=["fp32", "fp16", "bf16"], help="default fp32")
     score.set_defaults(func=_score_command)
+
+    metrics = sub.add_parser("metrics", help="set up metrics that need more than evalharness's own environment")
+    msub = metrics.add_subparsers(dest="metrics_command", metavar="ACTION", required=True)
+    setup = msub.add_parser(
+        "setup", help="create the environment a metric runs in (comet: a virtualenv with unbabel-comet)",
+        description="COMET (unbabel-comet 2.2.7) needs transformers<5 and numpy<2, so it cannot share evalharness's "
+                    "environment: this creates a virtualenv of its own, installs torch, then unbabel-comet with "
+                    "pinned versions, and checks it. Runs and 'score' find it there (or wherever "
+                    "$EVALHARNESS_COMET_PYTHON or the config's comet.python points).")
+    setup.add_argument("metric", choices=["comet"], help="the metric to set up")
+    setup.add_argument("--venv", type=Path, metavar="DIR",
+                       help="where to create it (default: <user cache dir>/comet-env, e.g. ~/.cache/evalharness/"
+                            "comet-env); point $EVALHARNESS_COMET_PYTHON at DIR to use another place")
+    setup.add_argument("--python", metavar="PY", help="the Python that makes the virtualenv (default: this one; "
+                                                      "3.10-3.12: numpy<2 has no wheels for 3.13)")
+    setup.add_argument("--torch", default="torch==2.13.0", metavar="SPEC",
+                       help="torch to install (default %(default)s)")
+    setup.add_argument("--torch-index", metavar="URL",
+                       help="where pip takes torch from, e.g. https://download.pytorch.org/whl/cpu for CPU torch "
+                            "(~200 MB instead of ~3 GB of CUDA wheels); default: pip's own index")
+    setup.set_defaults(func=_metrics_setup_command)
 
     compare = sub.add_parser(
         "compare", help="paired comparison of two runs: deltas, confidence intervals, p-values, verdicts",
@@ -663,6 +694,34 @@ def _score_bootstrap(args: argparse.Namespace) -> Any:
     return Bootstrap(resamples=resamples, seed=seed)
 
 
+def _comet_options(args: argparse.Namespace, metrics: list[str]) -> dict[str, dict[str, Any]]:
+    """``score``'s --comet-* options as the metric's settings, with the translation cache for its scores."""
+    from evalharness.errors import InputError
+
+    given = {"model": args.comet_model, "batch_size": args.comet_batch_size, "device": args.comet_device,
+             "precision": args.comet_precision}
+    if "comet" not in metrics:
+        extra = [f"--comet-{k.replace('_', '-')}" for k, v in given.items() if v is not None]
+        if extra:
+            raise InputError(f"{extra[0]} goes with --metrics comet")
+        return {}
+    from evalharness.store import default_cache_path
+
+    return {"comet": {**{k: v for k, v in given.items() if v is not None}, "cache": str(default_cache_path())}}
+
+
+def _metrics_setup_command(args: argparse.Namespace) -> int:
+    from evalharness.scoring.comet.env import setup
+
+    result = setup(args.venv, python=args.python, torch=args.torch, torch_index=args.torch_index,
+                   notify=lambda msg: print(f"evalharness: {msg}", file=sys.stderr))
+    info = result.info
+    print(f"COMET environment ready in {result.seconds['total']:.1f} s: {result.venv} (unbabel-comet {info.comet}, "
+          f"torch {info.torch}, transformers {info.transformers}, numpy {info.numpy})")
+    print(f"its Python: {info.python}")
+    return EXIT_OK
+
+
 def _score_command(args: argparse.Namespace) -> int:
     from evalharness.scoring.metrics import metric_label
     from evalharness.scoring.plain import STDIN, score_files, sentence_scores
@@ -671,9 +730,10 @@ def _score_command(args: argparse.Namespace) -> int:
     bootstrap = _score_bootstrap(args)
     hypotheses = args.hyp or [STDIN]  # no --hyp: standard input, as 'sacrebleu REF < HYP'
     refs = args.ref[0] if len(args.ref) == 1 else args.ref
+    comet = {"sources": args.src, "metric_options": _comet_options(args, metrics)}
     if args.sentence_level:
         report = sentence_scores(refs, hypotheses, metrics, where=args.where, tokenize=args.tokenize,
-                                 lowercase=args.lowercase)
+                                 lowercase=args.lowercase, **comet)
         for system in report["systems"]:
             if args.format == "json":  # JSON Lines: one object per segment
                 for i, line in enumerate(system["lines"]):
@@ -689,7 +749,7 @@ def _score_command(args: argparse.Namespace) -> int:
                 print("\t".join([str(line), *(f"{s[i]:.2f}" for s in system["scores"].values())]))
         return EXIT_OK
     report = score_files(refs, hypotheses, metrics, where=args.where, bootstrap=bootstrap, tokenize=args.tokenize,
-                         lowercase=args.lowercase)
+                         lowercase=args.lowercase, **comet)
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return EXIT_OK

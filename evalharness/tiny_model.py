@@ -7,6 +7,7 @@ translations are noise: use it to test plumbing, never quality.
 
     python -m evalharness.tiny_model OUT_DIR            # tiny: seconds to build and run
     python -m evalharness.tiny_model OUT_DIR --opus-mt  # opus-mt size (d_model 512, 6+6 layers, ~60k vocab)
+    python -m evalharness.tiny_model OUT_DIR --comet    # a random COMET checkpoint (needs the COMET environment)
 """
 
 from __future__ import annotations
@@ -119,17 +120,52 @@ def build_marian(out_dir: Path, texts: Sequence[str] | None = None, *, arch: Arc
     return out_dir
 
 
+def build_comet(out_dir: Path, *, size: str = "tiny", seed: int = 0, python: Path | None = None) -> Path:
+    """Write a random-weight COMET checkpoint to ``out_dir`` (``hparams.yaml``, ``checkpoints/model.ckpt``, and
+    the XLM-R encoder with a SentencePiece tokenizer trained on the shipped article in ``encoder/``).
+
+    It is built by the COMET environment's Python (``python``, else the one runs use), since only comet's own
+    classes write a checkpoint that ``comet.load_from_checkpoint`` reads as it reads ``Unbabel/wmt22-comet-da``.
+    ``size``: ``tiny`` (seconds) or ``large`` (XLM-R large's shape, ~2.2 GB, for throughput measurements).
+    """
+    import subprocess
+    import tempfile
+
+    from evalharness.errors import ModelLoadError
+    from evalharness.scoring.comet.env import comet_python, worker_script
+
+    python = python or comet_python()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="evalharness-comet-text-") as tmp:
+        text = Path(tmp) / "corpus.txt"
+        text.write_text("\n".join(t.replace("\n", " ") for t in corpus_texts()) + "\n", encoding="utf-8")
+        done = subprocess.run([str(python), str(worker_script()), "build-tiny", str(out_dir), "--text", str(text),
+                               "--size", size, "--seed", str(seed)], capture_output=True, text=True, cwd=tmp)
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        raise ModelLoadError(f"building the COMET checkpoint in {out_dir} failed: {lines[-1] if lines else '?'}")
+    return out_dir
+
+
 def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m evalharness.tiny_model OUT_DIR [--opus-mt]``."""
+    """``python -m evalharness.tiny_model OUT_DIR [--opus-mt | --comet [--comet-size large]]``."""
     parser = argparse.ArgumentParser(prog="python -m evalharness.tiny_model", description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--opus-mt", action="store_true", help="opus-mt size instead of tiny")
+    parser.add_argument("--comet", action="store_true",
+                        help="a random-weight COMET checkpoint instead (built in the COMET environment: "
+                             "'evalharness metrics setup comet')")
+    parser.add_argument("--comet-size", choices=["tiny", "large"], default="tiny",
+                        help="with --comet: tiny (default) or XLM-R large's shape (~2.2 GB)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(list(argv) if argv is not None else None)
     from evalharness.errors import EvalHarnessError
 
     try:
-        build_marian(args.out_dir, arch=OPUS_MT if args.opus_mt else TINY, seed=args.seed)
+        if args.comet:
+            build_comet(args.out_dir, size=args.comet_size, seed=args.seed)
+        else:
+            build_marian(args.out_dir, arch=OPUS_MT if args.opus_mt else TINY, seed=args.seed)
     except EvalHarnessError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2

@@ -121,15 +121,15 @@ def test_unknown_backend_and_metric_fail_before_writing(tmp_path: Path, capsys: 
     out = tmp_path / "out"
     assert main(["run", "-c", str(path), "--set", "systems.0.backend=copyy", "--run-dir", str(out), "-q"]) == 2
     assert "unknown system backend 'copyy'; did you mean 'copy'?" in capsys.readouterr().err
-    assert main(["run", "-c", str(path), "--set", "metrics=[bleu, comet]", "--run-dir", str(out), "-q"]) == 2
-    assert "unknown metric 'comet'" in capsys.readouterr().err
+    assert main(["run", "-c", str(path), "--set", "metrics=[bleu, bertscore]", "--run-dir", str(out), "-q"]) == 2
+    assert "unknown metric 'bertscore'" in capsys.readouterr().err
     assert not out.exists()
 
 
 def test_one_tolerance_leaves_the_others_at_their_default(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, MINIMAL + "gate: {tolerance: {bleu: 2.5}}\n"))
     assert config.gate is not None
-    assert config.gate.tolerance == {"bleu": 2.5, "chrf": 1.0, "chrf++": 1.0, "ter": 1.0}
+    assert config.gate.tolerance == {"bleu": 2.5, "chrf": 1.0, "chrf++": 1.0, "ter": 1.0, "comet": 1.0}
     assert config.gate.rule("en-ms", "ter") == (1.0, 0.05)
 
 

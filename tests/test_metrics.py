@@ -119,6 +119,7 @@ BUILTIN = {  # name: (label, higher_is_better, default tolerance)
     "chrf": ("chrF", True, 1.0),
     "chrf++": ("chrF++", True, 1.0),
     "ter": ("TER", False, 1.0),  # lm-eval registers TER as higher-is-better; a gate must not
+    "comet": ("COMET", True, 1.0),  # COMET points (×100); scored in its own environment (tests/test_comet.py)
 }
 
 
@@ -139,7 +140,7 @@ def test_metric_label_and_default_tolerances_build_no_sacrebleu_object(monkeypat
     for name in BUILTIN:
         monkeypatch.setattr(METRICS.get(name), "build_sacrebleu", refuse)
     assert {name: metric_label(name) for name in BUILTIN} == {name: v[0] for name, v in BUILTIN.items()}
-    assert metric_label("comet") == "comet"  # unknown: the name itself
+    assert metric_label("bertscore") == "bertscore"  # unknown: the name itself
     assert default_tolerances() == {name: v[2] for name, v in BUILTIN.items()}
 
 

@@ -68,7 +68,14 @@ def check_comparable(a: Run | Baseline, b: Run) -> None:
 
 def scored_metric(a: Run | Baseline, b: Run, name: str) -> Metric:
     """Metric ``name`` built as both runs were scored with it: with the sacrebleu options their manifests record
-    (a metric neither computed: with ``b``'s scoring settings). Different options raise :class:`InputError`."""
+    (a metric neither computed: with ``b``'s scoring settings). Different options raise :class:`InputError`.
+
+    A metric with settings of its own (COMET) takes them from the config section of its name in ``b``'s manifest
+    (the signatures, compared first, pin model and version) and reads and fills ``b``'s store, so re-testing the
+    run's own outputs scores nothing again.
+    """
+    if METRICS.get(name).needs_sources:
+        return get_metric(name, **(b.manifest.config.get(name) or {}), cache=b.manifest.cache)
     options = []
     for run in (a, b):
         info = run.manifest.metrics.get(name)
@@ -194,6 +201,11 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
             raise InputError(f"{metric_label(name)} signatures differ for {system} {direction}: {sig_a} "
                              f"({a.origin}) vs {sig_b} ({b.origin}); scores are not comparable")
         metric = scored_metric(a, b, name)
-        rows.append(PairedRow(system, direction, metric, metric.segment_stats(chosen_a, refs),
-                              metric.segment_stats(chosen_b, refs), differing))
+        if metric.needs_sources:  # the same segments of the same corpus: B's sources are A's
+            sources = [seg_b[i].source for i in keep]
+            stats_a = metric.segment_stats(chosen_a, refs, sources=sources)
+            stats_b = metric.segment_stats(chosen_b, refs, sources=sources)
+        else:
+            stats_a, stats_b = metric.segment_stats(chosen_a, refs), metric.segment_stats(chosen_b, refs)
+        rows.append(PairedRow(system, direction, metric, stats_a, stats_b, differing))
     return rows

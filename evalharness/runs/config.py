@@ -16,6 +16,7 @@ from pydantic import Field, SerializeAsAny, StrictBool, StrictInt, ValidationErr
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
 from evalharness.registry import did_you_mean
+from evalharness.scoring.comet.settings import CometSettings
 from evalharness.scoring.defaults import (
     CONFIDENCE,
     DEFAULT_AR_TRIALS,
@@ -140,7 +141,11 @@ class SegmentRule(Strict):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, metric: str) -> str:
-        return _known_metrics([metric])[0]
+        name = _known_metrics([metric])[0]
+        if METRICS.get(name).needs_sources:
+            raise ValueError(f"{name} reads the sources, which the segment rule does not keep: use a string "
+                             "metric (chrf, chrf++, bleu, ter)")
+        return name
 
     @field_validator("flags")
     @classmethod
@@ -245,6 +250,7 @@ class RunConfig(Strict):
     flags: FlagsConfig = Field(default_factory=FlagsConfig)
     where: list[str] = Field(default_factory=list)
     limit: StrictInt | None = Field(default=None, ge=1)  # only the first N segments (after where): a smoke test
+    comet: CometSettings | None = None  # the COMET model and how it runs, when metrics include comet
 
     @field_validator("metrics")
     @classmethod

@@ -158,14 +158,17 @@ def translate_direction(system: System, direction: str, segments: list[Segment],
 Stats = dict[str, list[list[float]]]
 
 
-def score_direction(metrics: list[Metric], hypotheses: list[str], references: References,
-                    statistics: Statistics) -> tuple[dict[str, MetricScore], dict[str, list[float]], Stats]:
-    """Corpus scores (with signatures and bootstrap intervals) and per-segment scores for one system × direction."""
+def score_direction(metrics: list[Metric], hypotheses: list[str], references: References, statistics: Statistics,
+                    sources: list[str] | None = None) -> tuple[dict[str, MetricScore], dict[str, list[float]], Stats]:
+    """Corpus scores (with signatures and bootstrap intervals) and per-segment scores for one system × direction.
+
+    ``sources`` go to the metrics that read them (COMET)."""
     corpus_scores: dict[str, MetricScore] = {}
     segment_scores: dict[str, list[float]] = {}
     all_stats: Stats = {}
     for metric in metrics:
-        stats, segment_scores[metric.name] = metric.evaluate(hypotheses, references)
+        stats, segment_scores[metric.name] = (metric.evaluate(hypotheses, references, sources=sources)
+                                              if metric.needs_sources else metric.evaluate(hypotheses, references))
         all_stats[metric.name] = stats
         low, high = confidence_interval(metric, stats, resamples=statistics.resamples, seed=statistics.seed,
                                         confidence=statistics.confidence)
@@ -187,7 +190,7 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
     hypotheses = [t.text for t in translations]
     try:
         corpus_scores, seg_scores, stats = score_direction(metrics, hypotheses, stack_references(references, others),
-                                                           config.statistics)
+                                                           config.statistics, sources)
     except HypothesisError as err:
         raise HypothesisError(f"system {translated.system!r}, {translated.direction}: {err} (the translations "
                               "are in the cache: a rerun does not translate again)") from None
@@ -210,10 +213,11 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
         flags=count_flags(flags),
         slices=slice_scores(metrics, stats, tags),  # type: ignore[arg-type]
     )
+    raw = {m.name: values for m in metrics if (values := m.raw_scores(stats[m.name])) is not None}
     records = [SegmentRecord(
         system=translated.system, direction=translated.direction, id=seg.id,
         source=sources[i], reference=references[i], hypothesis=hypotheses[i],
-        scores={m: seg_scores[m][i] for m in seg_scores},
+        scores={m: seg_scores[m][i] for m in seg_scores}, raw_scores={m: raw[m][i] for m in raw},
         output_tokens=translations[i].tokens, hit_limit=translations[i].hit_limit,
         flags=flags[i], tags=tags[i], other_references=list(others[i]),
     ) for i, seg in enumerate(chosen)]
@@ -221,6 +225,16 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
 
 
 # --------------------------------------------------------------------------- the whole run
+
+
+def metric_options(config: RunConfig) -> dict[str, dict[str, Any]]:
+    """Per metric name, what its constructor takes from the config: COMET its section and the store's path."""
+    options: dict[str, dict[str, Any]] = {}
+    if "comet" in config.metrics:
+        cache = (str(Path(config.cache.path).expanduser() if config.cache.path else default_cache_path())
+                 if config.cache.enabled else None)
+        options["comet"] = {**(config.comet.model_dump() if config.comet else {}), "cache": cache}
+    return options
 
 
 def open_store(config: RunConfig) -> TranslationCache | None:
@@ -298,7 +312,10 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
     ``protect`` names more files the run directory must not hold (a baseline being checked against).
     """
     started = datetime.now(timezone.utc)
-    metrics = get_metrics(config.metrics, tokenize=config.scoring.tokenize, lowercase=config.scoring.lowercase)
+    metrics = get_metrics(config.metrics, metric_options(config), tokenize=config.scoring.tokenize,
+                          lowercase=config.scoring.lowercase)
+    for metric in metrics:
+        metric.check_ready()  # e.g. COMET's environment: before any model loads or translates
     corpus = open_corpus(config)
     target = run_dir or default_run_dir(config, config_path, started)
     check_run_dir(target, overwrite=overwrite, inputs=[*run_inputs(config, config_path, corpus), *protect])
@@ -329,6 +346,8 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
             results[item.system][item.direction] = result
             records.extend(direction_records)
     finally:
+        for metric in metrics:
+            metric.close()
         if store is not None:
             store.close()
     references = {d: references_hash((segments[i].id, segments[i].references(d.split("-")[1]))

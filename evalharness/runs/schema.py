@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 SCHEMA_VERSION: Literal[1] = 1
 RESULTS_FILE, SEGMENTS_FILE, SUMMARY_FILE = "results.json", "segments.jsonl", "summary.md"
@@ -165,7 +165,18 @@ class SegmentRecord(Record):
     hit_limit: bool  # generation stopped at max_new_tokens
     flags: dict[str, Any]  # flag name -> the value that raised it (evalharness.scoring.flags)
     tags: dict[str, str]  # slice tags: kind, fidelity, length
+    # The fields below are written only when they hold something, so other runs read and write as before.
     other_references: list[str] = Field(default_factory=list)  # more references than ``reference`` (corpus has them)
+    # metric name -> its own value where the score rescales it (COMET: 0–1, the score is ×100)
+    raw_scores: dict[str, float] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in ("other_references", "raw_scores"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
     def references(self) -> list[str]:
         """Every reference of the segment, ``reference`` first."""

@@ -17,7 +17,7 @@ sacrebleu's private hooks are reached only through :mod:`evalharness.scoring.sac
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from evalharness.errors import HypothesisError, MissingDependencyError
@@ -50,6 +50,7 @@ class Metric(ABC):
     higher_is_better: ClassVar[bool]
     default_tolerance: ClassVar[float] = 1.0  # score points a drop may reach and pass the gate, unless configured
     max_words: ClassVar[int | None] = None  # longest segment (words, either side) the metric accepts; None: any
+    needs_sources: ClassVar[bool] = False  # True: scoring reads the sources too (COMET); callers pass sources=
 
     def __init__(self, **options: Any) -> None:
         """Build the sacrebleu objects; ``options`` go to the sacrebleu class (none: sacrebleu's defaults)."""
@@ -85,8 +86,11 @@ class Metric(ABC):
         """sacrebleu signature of the segment scores (BLEU: effective order on)."""
         return sb.signature(self.segment_metric)
 
-    def segment_stats(self, hypotheses: Sequence[str], references: References) -> list[list[float]]:
+    def segment_stats(self, hypotheses: Sequence[str], references: References, *,
+                      sources: Sequence[str] | None = None) -> list[list[float]]:
         """Sufficient statistics of each segment, the input of :meth:`score_from_stats`.
+
+        ``sources`` are read only by a metric that :attr:`needs_sources`; string metrics ignore them.
 
         ``references``: one per segment, or several reference sets (see :data:`References`); with several, each
         segment's statistics are sacrebleu's multi-reference ones (BLEU: n-gram counts clipped by the most in any
@@ -132,15 +136,29 @@ class Metric(ABC):
         """One score per segment, each as sacrebleu's ``sentence_score`` gives it."""
         return self.evaluate(hypotheses, references)[1]
 
-    def evaluate(self, hypotheses: Sequence[str], references: References) -> tuple[list[list[float]], list[float]]:
+    def evaluate(self, hypotheses: Sequence[str], references: References, *,
+                 sources: Sequence[str] | None = None) -> tuple[list[list[float]], list[float]]:
         """Segment statistics and segment scores, the statistics extracted once for both.
 
         ``sentence_score`` would extract them again per segment; the score it computes from them is the same.
         The segment metric takes the reference count (``nrefs``) the extraction recorded, for its signature.
         """
-        stats = self.segment_stats(hypotheses, references)
+        stats = self.segment_stats(hypotheses, references, sources=sources)
         sb.share_reference_count(self.corpus_metric, self.segment_metric)
         return stats, [sb.score_from_sum(self.segment_metric, list(s)) for s in stats]
+
+    def raw_scores(self, stats: Sequence[Sequence[float]]) -> list[float] | None:
+        """The metric's own per-segment values where its reported score rescales them (COMET: 0–1), else None."""
+        return None
+
+    def check_ready(self) -> None:
+        """Raise a typed error now if scoring would fail for want of something outside the text (an environment,
+        a model), so that a run fails before it translates. String metrics need nothing."""
+        return None
+
+    def close(self) -> None:
+        """Release what scoring held open (a cache connection); string metrics hold nothing."""
+        return None
 
 
 def stack_references(primary: Sequence[str], others: Sequence[Sequence[str]]) -> References:
@@ -330,6 +348,7 @@ BUILTIN_METRICS: dict[str, str] = {
     "chrf": "evalharness.scoring.metrics:ChrfMetric",
     "chrf++": "evalharness.scoring.metrics:ChrfPlusPlusMetric",
     "ter": "evalharness.scoring.metrics:TerMetric",
+    "comet": "evalharness.scoring.comet.metric:CometMetric",  # optional: its own environment (metrics setup comet)
 }
 
 METRICS: Registry[Metric] = Registry("metric", Metric, group="evalharness.metrics")
@@ -338,16 +357,21 @@ for _name, _target in BUILTIN_METRICS.items():
 
 
 def get_metric(name: str, **options: Any) -> Metric:
-    """A fresh metric object for ``name`` (``bleu``, ``chrf``, ``chrf++``, ``ter``, or a plug-in's), built with
-    sacrebleu ``options`` (as a run recorded them; none: sacrebleu's defaults)."""
+    """A fresh metric object for ``name`` (``bleu``, ``chrf``, ``chrf++``, ``ter``, ``comet``, or a plug-in's), built
+    with ``options`` (sacrebleu's, as a run recorded them; COMET its settings; none: the defaults)."""
     return METRICS.get(name)(**options)
 
 
-def get_metrics(names: Sequence[str], *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> list[Metric]:
-    """Metric objects for ``names``, in order, with a run's scoring settings (each metric takes those that apply
-    to it: :meth:`Metric.options_for`); unknown names and unusable settings fail before any work is done."""
+def get_metrics(names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None = None, *,
+                tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> list[Metric]:
+    """Metric objects for ``names``, in order; unknown names and unusable settings fail before any work is done.
+
+    Each metric takes the run's scoring settings that apply to it (:meth:`Metric.options_for`) and, from
+    ``options`` (per metric name), the keyword arguments of its constructor (``{"comet": {"model": …}}``).
+    """
     classes = [METRICS.get(n) for n in names]
-    return [cls(**cls.options_for(tokenize=tokenize, lowercase=lowercase)) for cls in classes]
+    return [cls(**cls.options_for(tokenize=tokenize, lowercase=lowercase), **dict((options or {}).get(n, {})))
+            for n, cls in zip(names, classes, strict=True)]
 
 
 def metric_label(name: str) -> str:

@@ -9,7 +9,7 @@ naming the files, before anything is scored.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeAlias
@@ -46,6 +46,7 @@ class PlainSet:
     lines: list[int]  # 1-based line numbers of the kept lines
     systems: list[tuple[str, list[str]]]  # (file name or <stdin>, kept hypotheses)
     where: list[str]
+    sources: list[str] | None = None  # the kept lines of --src, for metrics that read sources (COMET)
 
     def report_head(self) -> dict[str, Any]:
         """The keys every report starts with; one reference file is a string, as it was before several were."""
@@ -85,8 +86,9 @@ def _read_stdin(stdin: BinaryIO | None) -> list[str]:
 
 
 def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: Sequence[str] = (), *,
-               stdin: BinaryIO | None = None) -> PlainSet:
-    """Read and check the files: each non-empty, every reference file and hypothesis as long as the first reference.
+               stdin: BinaryIO | None = None, sources: Path | None = None) -> PlainSet:
+    """Read and check the files: each non-empty, every reference file, hypothesis and ``sources`` file as long as
+    the first reference.
 
     ``--where length=…`` measures the first reference file's lines. ``STDIN`` among ``hypotheses`` reads
     ``stdin`` (default: the process's standard input), once. BOM and CRLF are normalised.
@@ -129,8 +131,15 @@ def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: 
                 "hypotheses and references must be line-aligned, one segment a line"
             )
         systems.append((name, [hyps[i] for i in keep]))
+    kept_sources = None
+    if sources is not None:
+        src = read_lines(sources, "source file")
+        if len(src) != len(refs):
+            raise HypothesisError(f"{sources} has {len(src)} lines but {first} has {len(refs)}: sources and "
+                                  "references must be line-aligned, one segment a line")
+        kept_sources = [src[i] for i in keep]
     return PlainSet(list(references), [[s[i] for i in keep] for s in sets], [i + 1 for i in keep], systems,
-                    list(where))
+                    list(where), kept_sources)
 
 
 def _named_errors(plain: PlainSet, name: str, err: HypothesisError) -> HypothesisError:
@@ -144,12 +153,39 @@ def _references(plain: PlainSet) -> list[str] | list[list[str]]:
     return plain.reference_sets[0] if len(plain.reference_sets) == 1 else plain.reference_sets
 
 
+def _ready_metrics(metric_names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None,
+                   sources: Path | None, *, tokenize: str, lowercase: bool) -> list[Metric]:
+    """The metrics, each ready to score (COMET: its environment found), before any file is read."""
+    metrics = get_metrics(metric_names, options, tokenize=tokenize, lowercase=lowercase)
+    for m in metrics:
+        if m.needs_sources and sources is None:
+            raise HypothesisError(f"{m.label} reads the source of every segment: give the source file with --src FILE")
+        m.check_ready()
+    return metrics
+
+
+def _evaluate(m: Metric, plain: PlainSet, hyps: list[str]) -> tuple[list[list[float]], list[float]]:
+    """Statistics and segment scores; the sources go only to a metric that reads them."""
+    return (m.evaluate(hyps, _references(plain), sources=plain.sources) if m.needs_sources
+            else m.evaluate(hyps, _references(plain)))
+
+
+def _with_bootstrap(m: Metric, bootstrap: Bootstrap) -> str:
+    """The signature with the bootstrap's resamples and seed, as sacrebleu's --confidence writes them."""
+    corpus_metric = getattr(m, "corpus_metric", None)
+    if corpus_metric is not None:
+        return sb.signature(corpus_metric, resamples=bootstrap.resamples, seed=bootstrap.seed)
+    return f"{m.signature}|bs:{bootstrap.resamples}|seed:{bootstrap.seed}"
+
+
 def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source], metric_names: Sequence[str],
                 where: Sequence[str] = (), *, bootstrap: Bootstrap | None = None,
-                stdin: BinaryIO | None = None, tokenize: str = DEFAULT_TOKENIZE,
+                stdin: BinaryIO | None = None, sources: Path | None = None,
+                metric_options: Mapping[str, Mapping[str, Any]] | None = None, tokenize: str = DEFAULT_TOKENIZE,
                 lowercase: bool = False) -> dict[str, Any]:
     """Corpus scores of line-aligned plain-text hypotheses against one or more reference files.
 
+    ``sources`` (``--src``) is read by metrics that need it (COMET); ``metric_options`` are their settings.
     Several reference files are sacrebleu's multi-reference scoring (``nrefs:2`` in the signature). With
     ``bootstrap``, each score also gets ``ci``, its percentile bootstrap interval ``[low, high]``, and its signature
     the resamples and seed (``bs:1000|seed:12345``, as sacrebleu writes them). ``tokenize`` and ``lowercase`` are
@@ -158,15 +194,16 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
     """
     from evalharness.scoring.significance import confidence_interval
 
-    metrics = get_metrics(metric_names, tokenize=tokenize, lowercase=lowercase)
+    metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase)
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
-                       stdin=stdin)
+                       stdin=stdin, sources=sources)
     systems = []
     for name, hyps in plain.systems:
         scores: dict[str, Any] = {}
         for m in metrics:
             try:
-                stats = m.segment_stats(hyps, _references(plain))
+                stats = (m.segment_stats(hyps, _references(plain), sources=plain.sources) if m.needs_sources
+                         else m.segment_stats(hyps, _references(plain)))
             except HypothesisError as err:
                 raise _named_errors(plain, name, err) from None
             entry: dict[str, Any] = {"score": m.score_from_stats(stats), "signature": m.signature,
@@ -175,7 +212,7 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
                 low, high = confidence_interval(m, stats, resamples=bootstrap.resamples, seed=bootstrap.seed,
                                                 confidence=bootstrap.confidence)
                 entry["ci"] = [low, high]
-                entry["signature"] = sb.signature(m.corpus_metric, resamples=bootstrap.resamples, seed=bootstrap.seed)
+                entry["signature"] = _with_bootstrap(m, bootstrap)
             scores[m.name] = entry
         systems.append({"hypotheses": name, "scores": scores})
     report = plain.report_head()
@@ -187,21 +224,22 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
 
 
 def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Source], metric_names: Sequence[str],
-                    where: Sequence[str] = (), *, stdin: BinaryIO | None = None,
-                    tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> dict[str, Any]:
+                    where: Sequence[str] = (), *, stdin: BinaryIO | None = None, sources: Path | None = None,
+                    metric_options: Mapping[str, Mapping[str, Any]] | None = None, tokenize: str = DEFAULT_TOKENIZE,
+                    lowercase: bool = False) -> dict[str, Any]:
     """One score per segment and metric, as sacrebleu's ``sentence_score`` (and ``--sentence-level``) gives it:
     BLEU with effective order. Each system lists ``lines`` (1-based line numbers in the files) and ``scores``
     (metric name → one score per line) with the segment ``signatures``.
     """
-    metrics: list[Metric] = get_metrics(metric_names, tokenize=tokenize, lowercase=lowercase)
+    metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase)
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
-                       stdin=stdin)
+                       stdin=stdin, sources=sources)
     systems = []
     for name, hyps in plain.systems:
         scores: dict[str, list[float]] = {}
         for m in metrics:
             try:
-                scores[m.name] = m.segment_scores(hyps, _references(plain))
+                scores[m.name] = _evaluate(m, plain, hyps)[1]
             except HypothesisError as err:
                 raise _named_errors(plain, name, err) from None
         systems.append({"hypotheses": name, "lines": plain.lines, "scores": scores,

@@ -2,7 +2,8 @@
 
 Keys are made by :class:`evalharness.systems.cached.CachedSystem` (identity, languages, source text); the
 store only gets and puts them many at a time. It also memoises model-directory hashes, language-identification
-results, and the facts a loaded system reported (for the manifest of a rerun that loads nothing).
+results, the facts a loaded system reported (for the manifest of a rerun that loads nothing), and the segment
+scores of model-based metrics (COMET), keyed by the metric's settings and the segment's texts.
 
 Each finished batch is committed on its own (WAL journal), so a run killed mid-way keeps what it had
 translated and a rerun resumes from there; several processes can share one cache file.
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS identities (identity TEXT PRIMARY KEY, description TE
 CREATE TABLE IF NOT EXISTS dir_hashes (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS languages (key TEXT PRIMARY KEY, lang TEXT NOT NULL, confidence REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS facts (identity TEXT PRIMARY KEY, facts TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segment_scores (key TEXT PRIMARY KEY, metric TEXT NOT NULL, score REAL NOT NULL);
 """
 
 
@@ -236,6 +238,22 @@ class TranslationCache:
 
         self._safe(put, None)
 
+    def get_scores(self, keys: Sequence[str]) -> dict[str, float]:
+        """Cached segment scores of a model-based metric among ``keys`` (the metric makes the keys)."""
+        none: list[tuple[Any, ...]] = []
+        rows = self._safe(lambda: self._rows("segment_scores", "score", keys), none)
+        return {key: float(score) for key, score in rows}
+
+    def put_scores(self, metric: str, items: Iterable[tuple[str, float]]) -> None:
+        """Store segment scores of ``metric`` in one transaction."""
+        rows = [(key, metric, float(score)) for key, score in items]
+
+        def put() -> None:
+            with self._transaction():
+                self._db.executemany("INSERT OR REPLACE INTO segment_scores VALUES (?, ?, ?)", rows)
+
+        self._safe(put, None)
+
     def info(self) -> dict[str, Any]:
         """Path, size, number of entries, and entries per system identity."""
         try:
@@ -270,6 +288,7 @@ class TranslationCache:
             self._db.execute("DELETE FROM dir_hashes")
             self._db.execute("DELETE FROM languages")
             self._db.execute("DELETE FROM facts")
+            self._db.execute("DELETE FROM segment_scores")
         self._db.execute("VACUUM")
         return n
 

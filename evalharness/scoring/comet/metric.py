@@ -1,0 +1,235 @@
+"""The ``comet`` metric: per-segment COMET scores from the worker, cached, aggregated as a mean.
+
+COMET is a mean of segment scores, so a segment's sufficient statistics are (its COMET value, 1): summed over
+any subset or resample they give (Σ score, n), and the corpus score is 100 · Σ / n. Bootstrap intervals, paired
+tests, slices and the gate then treat it like BLEU or chrF without knowing what it is. Scores are reported on
+the 0–100 scale the field uses (COMET's own value × 100); the raw values are kept beside them.
+
+A segment's score is cached in the translation store under a key over the model, comet's version, precision,
+batch size, device and the three texts, so a rerun or a re-gate does not score it again.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import ValidationError
+
+from evalharness.errors import ConfigError, HypothesisError, ModelLoadError
+from evalharness.scoring.comet.settings import CometSettings
+from evalharness.scoring.metrics import Metric, References, check_aligned, reference_sets
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike
+
+    from evalharness.scoring.comet.client import CometWorker
+    from evalharness.scoring.comet.env import EnvInfo
+    from evalharness.store import TranslationCache
+
+_WORKERS: dict[Path, CometWorker] = {}
+"""One worker per environment for the whole process (a run and the check after it share it and its models)."""
+
+
+def _close_workers() -> None:
+    for worker in _WORKERS.values():
+        worker.close()
+    _WORKERS.clear()
+
+
+atexit.register(_close_workers)
+
+
+def worker_for(python: Path) -> CometWorker:
+    """The process's worker for the environment of ``python``."""
+    from evalharness.scoring.comet.client import CometWorker
+
+    if python not in _WORKERS:
+        _WORKERS[python] = CometWorker(python)
+    return _WORKERS[python]
+
+
+def _model_identity(model: str) -> str:
+    """What names the model in cache keys: a hub id as given; a local checkpoint by path, size and mtime."""
+    from evalharness.systems.settings import looks_like_path
+
+    if not looks_like_path(model):
+        return model
+    path = Path(model).expanduser()
+    ckpt = path / "checkpoints" / "model.ckpt" if path.is_dir() else path
+    files = [ckpt, ckpt.parent.parent / "hparams.yaml"]
+    stamp = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
+    return json.dumps(stamp)
+
+
+class CometMetric(Metric):
+    """COMET (``Unbabel/wmt22-comet-da`` unless configured), scored by unbabel-comet in its own environment."""
+
+    name = "comet"
+    label = "COMET"
+    higher_is_better = True
+    # One COMET point (×100 scale) may be lost before the gate can call it a regression. COMET-22 scores of
+    # usable systems crowd into a narrow band near the top of the scale, so one of its points is a larger step
+    # than one BLEU point; and the gate also needs the drop to be significant. Kocmi et al. (2024, "Navigating
+    # the Metrics Maze") map COMET deltas to agreement with human judgement: tighten or loosen it from there.
+    default_tolerance = 1.0
+    needs_sources: ClassVar[bool] = True
+
+    def __init__(self, *, cache: str | None = None, **options: Any) -> None:
+        """``options``: the ``comet:`` config section (:class:`CometSettings`); ``cache``: the translation store's
+        path, or None to score everything afresh."""
+        try:
+            self.settings = CometSettings.model_validate(options)
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"comet.{key}: {first['msg']}") from None
+        self.options = options
+        self.cache_path = cache
+        self._store: TranslationCache | None = None
+        self._info: EnvInfo | None = None
+        self.scored = 0  # segments the worker scored (not found in the cache), for tests and reports
+
+    def build_sacrebleu(self, *, segment: bool) -> Any:
+        """COMET is no sacrebleu metric: there is nothing to build (never called; ``__init__`` is this class's)."""
+        raise NotImplementedError("COMET has no sacrebleu object")
+
+    # ------------------------------------------------------------------ environment
+
+    def env(self) -> EnvInfo:
+        """The COMET environment's versions; :class:`MissingDependencyError` naming the setup command if absent."""
+        if self._info is None:
+            from evalharness.scoring.comet.env import comet_python, probe
+
+            self._info = probe(comet_python(self.settings.python))
+        return self._info
+
+    def check_ready(self) -> None:
+        """Fail now, before any translation, if the environment or a local model is missing."""
+        from evalharness.systems.settings import looks_like_path
+
+        self.env()
+        model = self.settings.model
+        if looks_like_path(model):
+            path = Path(model).expanduser()
+            if not path.exists():
+                raise ModelLoadError(f"comet.model: no COMET model at {path}; give a hub id "
+                                     "(Unbabel/wmt22-comet-da) or a folder holding hparams.yaml and "
+                                     "checkpoints/model.ckpt")
+            if path.is_dir() and not (path / "checkpoints" / "model.ckpt").is_file():
+                raise ModelLoadError(f"comet.model: {path} holds no checkpoints/model.ckpt; give a COMET model "
+                                     "folder (hparams.yaml and checkpoints/model.ckpt)")
+
+    # ------------------------------------------------------------------ signature
+
+    def __repr__(self) -> str:
+        return f"CometMetric({self.settings!r})"
+
+    @property
+    def signature(self) -> str:
+        """``nrefs:1|model:…|comet:2.2.7|precision:fp32|batch:8|device:cpu|scale:100``."""
+        s = self.settings
+        return (f"nrefs:1|model:{s.model}|comet:{self.env().comet}|precision:{s.precision}|batch:{s.batch_size}"
+                f"|device:{s.device}|scale:100")
+
+    @property
+    def segment_signature(self) -> str:
+        """The same as the corpus signature: a corpus score is the mean of the segment scores."""
+        return self.signature
+
+    # ------------------------------------------------------------------ statistics
+
+    def segment_stats(self, hypotheses: Sequence[str], references: References, *,
+                      sources: Sequence[str] | None = None) -> list[list[float]]:
+        """(raw COMET score, 1) per segment; ``sources`` are required (COMET reads the source too).
+
+        COMET-22 takes one reference: with several reference sets it scores against the first (its signature
+        says ``nrefs:1``)."""
+        sets = reference_sets(references)
+        check_aligned(hypotheses, sets)
+        first = [r for r in sets[0] if r is not None]  # the first set has every segment's reference
+        if sources is None:
+            raise HypothesisError("COMET needs the source of every segment (score: --src FILE)")
+        if isinstance(sources, str) or len(sources) != len(hypotheses):
+            raise HypothesisError(f"{len(sources)} sources for {len(hypotheses)} hypotheses")
+        return [[score, 1.0] for score in self.raw_segment_scores(sources, hypotheses, first)]
+
+    def evaluate(self, hypotheses: Sequence[str], references: References, *,
+                 sources: Sequence[str] | None = None) -> tuple[list[list[float]], list[float]]:
+        """Statistics and segment scores (0–100)."""
+        stats = self.segment_stats(hypotheses, references, sources=sources)
+        return stats, [100.0 * s[0] for s in stats]
+
+    def raw_scores(self, stats: Sequence[Sequence[float]]) -> list[float] | None:
+        """COMET's own values (about 0–1) of the segments: the first statistic."""
+        return [float(s[0]) for s in stats]
+
+    def score_from_stats(self, stats: Sequence[Sequence[float]]) -> float:
+        """100 × the mean segment score (0.0 for no segments)."""
+        return self.score_of_sum([sum(float(s[0]) for s in stats), float(len(stats))])
+
+    def score_of_sum(self, summed: Any) -> float:
+        """100 × Σ / n of one row of summed statistics."""
+        total, count = float(summed[0]), float(summed[1])
+        return 100.0 * total / count if count > 0 else 0.0
+
+    def scores_of_sums(self, sums: ArrayLike) -> np.ndarray:
+        """Vectorised :meth:`score_of_sum`."""
+        import numpy as np
+
+        arr = np.asarray(sums, dtype="float64")
+        count = arr[:, 1]
+        return np.where(count > 0, 100.0 * arr[:, 0] / np.where(count > 0, count, 1.0), 0.0)
+
+    # ------------------------------------------------------------------ scoring, through the cache
+
+    def _key(self, source: str, hypothesis: str, reference: str) -> str:
+        s = self.settings
+        parts = ["comet", _model_identity(s.model), self.env().comet, s.precision, s.batch_size, s.device,
+                 source, hypothesis, reference]
+        return "comet:" + hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8",
+                                                                                   "surrogatepass")).hexdigest()
+
+    def _cache(self) -> TranslationCache | None:
+        if self.cache_path is None:
+            return None
+        if self._store is None:
+            from evalharness.store import TranslationCache
+
+            self._store = TranslationCache(Path(self.cache_path).expanduser())
+        return self._store
+
+    def raw_segment_scores(self, sources: Sequence[str], hypotheses: Sequence[str],
+                           references: Sequence[str]) -> list[float]:
+        """COMET's own value of each (source, hypothesis, reference), from the cache or the worker."""
+        from evalharness.scoring.comet.env import comet_python
+
+        keys = [self._key(s, h, r) for s, h, r in zip(sources, hypotheses, references, strict=True)]
+        store = self._cache()
+        found = store.get_scores(keys) if store is not None else {}
+        todo: dict[str, tuple[str, str, str]] = {}
+        for key, triple in zip(keys, zip(sources, hypotheses, references, strict=True), strict=True):
+            if key not in found and key not in todo:
+                todo[key] = triple
+        if todo:
+            worker = worker_for(comet_python(self.settings.python))
+            s = self.settings
+            scores = worker.score(s.model, list(todo.values()), batch_size=s.batch_size, device=s.device,
+                                  precision=s.precision)
+            fresh = dict(zip(todo, scores, strict=True))
+            if store is not None:
+                store.put_scores(self.name, fresh.items())
+            found = {**found, **fresh}
+            self.scored += len(todo)
+        return [found[key] for key in keys]
+
+    def close(self) -> None:
+        """Close the cache connection (the worker stays up for the process; it ends with it)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
