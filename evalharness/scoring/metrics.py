@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from sacrebleu.metrics.base import Metric as SacreMetric
 
+    from evalharness.scoring.parallel import PoolSettings, Scored
+
 References: TypeAlias = Sequence[str] | Sequence[Sequence[str]]
 """One reference per segment (``["ref 1", "ref 2"]``), or sacrebleu's layout for several references per segment:
 one sequence per reference set, each aligned with the hypotheses (``[["A 1", "A 2"], ["B 1", "B 2"]]``)."""
@@ -72,34 +74,43 @@ class Metric(ABC):
         """sacrebleu signature of the segment scores (BLEU: effective order on)."""
         return sb.signature(self.segment_metric)
 
-    def segment_stats(self, hypotheses: Sequence[str], references: References) -> list[list[float]]:
-        """Sufficient statistics of each segment, the input of :meth:`score_from_stats`.
+    def segment_stats(self, hypotheses: Sequence[str], references: References) -> np.ndarray:
+        """Sufficient statistics of each segment (segments × statistics, float64), the input of
+        :meth:`score_from_stats`.
 
         ``references``: one per segment, or several reference sets (see :data:`References`); with several, each
         segment's statistics are sacrebleu's multi-reference ones (BLEU: n-gram counts clipped by the most in any
         reference, the closest reference length; chrF: the best reference; TER: the fewest edits over the average
-        reference length).
+        reference length). Large inputs are scored on every core (:mod:`evalharness.scoring.parallel`).
         """
-        sets = reference_sets(references)
-        check_aligned(hypotheses, sets)
-        if self.max_words is not None:
-            self._check_lengths(hypotheses, sets, self.max_words)
-        return sb.extract_stats(self.corpus_metric, hypotheses, sets)
+        return score_metrics([self], hypotheses, references)[0].stats
 
-    def _check_lengths(self, hypotheses: Sequence[str], sets: Sequence[Sequence[str]], limit: int) -> None:
+    def check_lengths(self, hypotheses: Sequence[str], sets: Sequence[Sequence[str]], *, offset: int = 0) -> None:
+        """Raise :class:`HypothesisError` for a segment longer than :attr:`max_words` (``offset``: how many segments
+        came before these, so that the message counts from the start of the input)."""
+        limit = self.max_words
+        if limit is None:
+            return
         named = [("reference" if len(sets) == 1 else f"reference (set {k})", refs) for k, refs in enumerate(sets, 1)]
         for what, texts in (("hypothesis", hypotheses), *named):
             for i, text in enumerate(texts):
                 words = len(text.split())
                 if words > limit:
                     raise HypothesisError(
-                        f"segment {i + 1}: the {what} has {words:,} words; {self.label} takes at most {limit:,} "
-                        "words a segment (its cost grows faster than the square of the length): split the "
-                        f"segment, or leave {self.name} out of the metrics")
+                        f"segment {offset + i + 1}: the {what} has {words:,} words; {self.label} takes at most "
+                        f"{limit:,} words a segment (its cost grows faster than the square of the length): split "
+                        f"the segment, or leave {self.name} out of the metrics")
 
-    def score_from_stats(self, stats: Sequence[Sequence[float]]) -> float:
-        """Corpus score aggregated from segment statistics (any subset or resample of them)."""
-        return sb.score_from_segments(self.corpus_metric, stats)
+    def record_nrefs(self, hypothesis: str, references: Sequence[str]) -> None:
+        """Score one segment here, so that both signatures carry ``nrefs`` (sacrebleu records it when it scores;
+        the statistics may have been extracted by worker processes)."""
+        sb.extract_stats(self.corpus_metric, [hypothesis], [[r] for r in references])
+        self.segment_metric.sentence_score(hypothesis, list(references))
+
+    def score_from_stats(self, stats: ArrayLike) -> float:
+        """Corpus score aggregated from segment statistics (any subset or resample of them), as sacrebleu's
+        ``corpus_score`` computes it: the statistics summed in order, then sacrebleu's formula."""
+        return self.score_of_sum(exact_sum(stats))
 
     def score_of_sum(self, summed: Any) -> float:
         """Corpus score of one row of summed statistics (a list or numpy array), computed by sacrebleu."""
@@ -119,16 +130,53 @@ class Metric(ABC):
         """One score per segment, each as sacrebleu's ``sentence_score`` gives it."""
         return self.evaluate(hypotheses, references)[1]
 
-    def evaluate(self, hypotheses: Sequence[str], references: References) -> tuple[list[list[float]], list[float]]:
+    def evaluate(self, hypotheses: Sequence[str], references: References) -> tuple[np.ndarray, list[float]]:
         """Segment statistics and segment scores, the statistics extracted once for both.
 
         ``sentence_score`` would extract them again per segment; the score it computes from them is the same.
-        One real ``sentence_score`` call records what sacrebleu needs for the segment signature (``nrefs`` too).
         """
-        stats = self.segment_stats(hypotheses, references)
-        if hypotheses:
-            self.segment_metric.sentence_score(hypotheses[0], [refs[0] for refs in reference_sets(references)])
-        return stats, [sb.score_from_sum(self.segment_metric, list(s)) for s in stats]
+        scored = score_metrics([self], hypotheses, references, segment_scores=True)[0]
+        return scored.stats, [] if scored.scores is None else scored.scores.tolist()
+
+
+def exact_sum(stats: ArrayLike) -> list[float]:
+    """Column sums of segment statistics, added row after row as sacrebleu's ``sum_of_lists`` adds them.
+
+    The counts are whole numbers, exact in any order; TER's average reference length over several references is
+    not, and a pairwise sum (numpy's) could differ from sacrebleu's in the last bit. ``numpy.cumsum`` adds in
+    order; blocks of rows bound its copy.
+    """
+    import numpy as np
+
+    arr = np.asarray(stats, dtype="float64")
+    if arr.ndim != 2 or len(arr) == 0:
+        raise ValueError(f"expected segments × statistics with at least one segment, got shape {arr.shape}")
+    total = np.zeros(arr.shape[1])
+    for lo in range(0, len(arr), 65536):
+        block = arr[lo : lo + 65536].copy()
+        block[0] += total
+        total = np.cumsum(block, axis=0)[-1]
+    return [float(x) for x in total]
+
+
+def score_metrics(metrics: Sequence[Metric], hypotheses: Sequence[str], references: References, *,
+                  segment_scores: bool = False, settings: PoolSettings | None = None) -> list[Scored]:
+    """Every metric's segment statistics (and, with ``segment_scores``, sacrebleu's segment scores) at once.
+
+    Inputs are checked first (:func:`check_aligned`, each metric's length limit); the text is then read once per
+    chunk for all metrics, on every core for large inputs (:mod:`evalharness.scoring.parallel`). The results do
+    not depend on how the work was split.
+    """
+    from evalharness.scoring.parallel import score_segments
+
+    sets = reference_sets(references)
+    check_aligned(hypotheses, sets)
+    for metric in metrics:
+        metric.check_lengths(hypotheses, sets)
+    if hypotheses:
+        for metric in metrics:
+            metric.record_nrefs(hypotheses[0], [refs[0] for refs in sets])
+    return score_segments(metrics, hypotheses, sets, segment_scores=segment_scores, settings=settings)
 
 
 def reference_sets(references: References) -> list[Sequence[str]]:

@@ -16,14 +16,45 @@ if TYPE_CHECKING:
 
 
 def extract_stats(metric: SacreMetric, hypotheses: Sequence[str],
-                  reference_sets: Sequence[Sequence[str]]) -> list[list[float]]:
+                  reference_sets: Sequence[Sequence[str]], *, warn: bool = True) -> list[list[float]]:
     """Sufficient statistics of each segment against one or more reference sets, in sacrebleu's layout: one
-    sequence per set, each one reference per hypothesis (``[refs]`` for a single reference per segment)."""
+    sequence per set, each one reference per hypothesis (``[refs]`` for a single reference per segment).
+
+    ``warn=False`` silences BLEU's "100 lines end in a tokenized period" warning, which counts per call: scoring
+    in chunks would warn once per chunk, or never; :func:`warn_tokenized` warns once for the whole input.
+    """
     if isinstance(reference_sets, str) or any(isinstance(refs, str) for refs in reference_sets):
         # sacrebleu would take each string as a reference set of characters and score about 0, silently
         raise TypeError("extract_stats takes a sequence of reference sets, e.g. [references], not the references")
-    stats: list[list[float]] = metric._extract_corpus_statistics(list(hypotheses), [list(r) for r in reference_sets])
+    forced = getattr(metric, "_force", True)
+    if not warn:
+        metric._force = True
+    try:
+        stats: list[list[float]] = metric._extract_corpus_statistics(list(hypotheses),
+                                                                     [list(r) for r in reference_sets])
+    finally:
+        if not warn:
+            metric._force = forced
     return stats
+
+
+def tokenized_periods(metric: SacreMetric, hypotheses: Sequence[str]) -> int:
+    """How many hypotheses sacrebleu would count towards its "tokenized period" warning (0 where it never warns)."""
+    if getattr(metric, "_force", True):
+        return 0
+    return sum(h.endswith(" .") for h in hypotheses)
+
+
+def warn_tokenized(count: int) -> None:
+    """sacrebleu's warning for ``count`` (≥ 100) hypotheses that end in a tokenized period, once."""
+    if count >= 100:
+        import logging
+
+        log = logging.getLogger("sacrebleu")
+        log.warning("That's 100 lines that end in a tokenized period ('.')")
+        log.warning("It looks like you forgot to detokenize your test data, which may hurt your score.")
+        log.warning("If you insist your data is detokenized, or don't care, you can suppress this message with "
+                    "the `force` parameter.")
 
 
 def score_from_segments(metric: SacreMetric, stats: Sequence[Sequence[float]]) -> float:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 Test = Literal["bs", "ar"]
 
 
-def _array(stats: Sequence[Sequence[float]]) -> np.ndarray:
+def _array(stats: ArrayLike) -> np.ndarray:
     import numpy as np
 
     return np.asarray(stats, dtype="float32")  # float32 as sacrebleu uses, so results match it
@@ -35,7 +35,7 @@ def scores_of_sums(metric: Metric, sums: ArrayLike) -> np.ndarray:
     return metric.scores_of_sums(sums)
 
 
-def bootstrap_scores(metric: Metric, stats: Sequence[Sequence[float]], *, resamples: int = DEFAULT_RESAMPLES,
+def bootstrap_scores(metric: Metric, stats: ArrayLike, *, resamples: int = DEFAULT_RESAMPLES,
                      seed: int = DEFAULT_SEED) -> list[float]:
     """Corpus scores of ``resamples`` bootstrap resamples of the segments."""
     import numpy as np
@@ -46,7 +46,7 @@ def bootstrap_scores(metric: Metric, stats: Sequence[Sequence[float]], *, resamp
     return [float(x) for x in scores_of_sums(metric, arr[idx].sum(axis=1))]
 
 
-def confidence_interval(metric: Metric, stats: Sequence[Sequence[float]], *, resamples: int = DEFAULT_RESAMPLES,
+def confidence_interval(metric: Metric, stats: ArrayLike, *, resamples: int = DEFAULT_RESAMPLES,
                         seed: int = DEFAULT_SEED, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile bootstrap interval of the corpus score."""
     import numpy as np
@@ -72,7 +72,7 @@ class PairedResult:
     seed: int
 
 
-def paired_test(metric: Metric, stats_a: Sequence[Sequence[float]], stats_b: Sequence[Sequence[float]], *,
+def paired_test(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *,
                 test: Test = "bs", samples: int | None = None, seed: int = DEFAULT_SEED,
                 confidence: float = CONFIDENCE) -> PairedResult:
     """Two-sided paired test (``bs`` bootstrap, ``ar`` approximate randomization) of B against A.
