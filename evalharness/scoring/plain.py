@@ -210,13 +210,14 @@ def _score_system(plain: PlainSet, index: int, metrics: Sequence[Metric], *, seg
 
 def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source], metric_names: Sequence[str],
                 where: Sequence[str] = (), *, bootstrap: Bootstrap | None = None,
-                stdin: BinaryIO | None = None) -> dict[str, Any]:
+                stdin: BinaryIO | None = None, settings: PoolSettings | None = None) -> dict[str, Any]:
     """Corpus scores of line-aligned plain-text hypotheses against one or more reference files.
 
     Several reference files are sacrebleu's multi-reference scoring (``nrefs:2`` in the signature). With
     ``bootstrap``, each score also gets ``ci``, its percentile bootstrap interval ``[low, high]``, and its signature
     the resamples and seed (``bs:1000|seed:12345``, as sacrebleu writes them). Input problems raise
-    :class:`HypothesisError` naming the files (see :func:`read_plain`).
+    :class:`HypothesisError` naming the files (see :func:`read_plain`). ``settings``: how many processes score
+    (default: every core, for inputs large enough to be worth it; the scores are the same either way).
     """
     from evalharness.scoring.significance import confidence_interval
 
@@ -226,7 +227,8 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
     systems = []
     for index, (name, _) in enumerate(plain.systems):
         scores: dict[str, Any] = {}
-        for m, scored in zip(metrics, _score_system(plain, index, metrics, segment_scores=False), strict=True):
+        for m, scored in zip(metrics, _score_system(plain, index, metrics, segment_scores=False,
+                                                                settings=settings), strict=True):
             stats = scored.stats
             entry: dict[str, Any] = {"score": m.score_from_stats(stats), "signature": m.signature,
                                      "higher_is_better": m.higher_is_better}
@@ -246,7 +248,8 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
 
 
 def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Source], metric_names: Sequence[str],
-                    where: Sequence[str] = (), *, stdin: BinaryIO | None = None) -> dict[str, Any]:
+                    where: Sequence[str] = (), *, stdin: BinaryIO | None = None,
+                    settings: PoolSettings | None = None) -> dict[str, Any]:
     """One score per segment and metric, as sacrebleu's ``sentence_score`` (and ``--sentence-level``) gives it:
     BLEU with effective order. Each system lists ``lines`` (1-based line numbers in the files) and ``scores``
     (metric name → one score per line) with the segment ``signatures``.
@@ -256,7 +259,7 @@ def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Sour
                        stdin=stdin)
     systems = []
     for index, (name, _) in enumerate(plain.systems):
-        scored = _score_system(plain, index, metrics, segment_scores=True)
+        scored = _score_system(plain, index, metrics, segment_scores=True, settings=settings)
         scores: dict[str, list[float]] = {m.name: [] if x.scores is None else x.scores.tolist()
                                           for m, x in zip(metrics, scored, strict=True)}
         systems.append({"hypotheses": name, "lines": plain.lines, "scores": scores,
