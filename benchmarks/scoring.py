@@ -29,6 +29,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -77,18 +78,18 @@ def generate(directory: Path, segments: int, seed: int) -> tuple[Path, Path]:
     rng = random.Random(seed)
     letters = "abcdefghijklmnoprstuwy"
     vocab = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(20000)]
-    weights = [1 / (rank + 1) for rank in range(len(vocab))]  # Zipf: a few frequent words, a long tail
+    cumulative = list(accumulate(1 / (rank + 1) for rank in range(len(vocab))))  # Zipf: a long tail
     punct = [",", ".", "?", ""]
     with ref_path.open("w", encoding="utf-8") as refs, hyp_path.open("w", encoding="utf-8") as hyps:
         for _ in range(segments):
-            words = rng.choices(vocab, weights, k=rng.randint(5, 40))
+            words = rng.choices(vocab, cum_weights=cumulative, k=rng.randint(5, 40))
             words[0] = words[0].capitalize()
             ref = [*words, rng.choice(punct)] if rng.random() < 0.5 else words
             hyp = []
             for word in ref:
                 roll = rng.random()
                 if roll < 0.15:
-                    hyp.append(rng.choices(vocab, weights)[0])  # a wrong word
+                    hyp.append(rng.choices(vocab, cum_weights=cumulative)[0])  # a wrong word
                 elif roll < 0.22:
                     continue  # a dropped word
                 else:

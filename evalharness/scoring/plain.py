@@ -183,7 +183,7 @@ def _score_system(plain: PlainSet, index: int, metrics: Sequence[Metric], *, seg
     Each chunk is checked (each metric's length limit, counting segments from the first kept line) before it is
     handed to the workers; errors name the files.
     """
-    from evalharness.scoring.parallel import concatenate, score_stream
+    from evalharness.scoring.parallel import Scored, score_stream
 
     name = plain.systems[index][0]
     done = 0
@@ -199,13 +199,26 @@ def _score_system(plain: PlainSet, index: int, metrics: Sequence[Metric], *, seg
             done += len(hyps)
             yield hyps, sets
 
-    parts: list[list[Scored]] = []
+    import numpy as np
+
+    total = len(plain.lines)
+    # filled in place as chunks come back: collecting the chunks and concatenating them would hold both
+    out: list[Scored] = []
+    at = 0
     try:
         for part in score_stream(metrics, checked(), segment_scores=segment_scores, settings=settings):
-            parts.append(part)
+            if not out:
+                out = [Scored(np.empty((total, p.stats.shape[1])), np.empty(total) if segment_scores else None)
+                       for p in part]
+            rows = len(part[0].stats)
+            for whole, piece in zip(out, part, strict=True):
+                whole.stats[at : at + rows] = piece.stats
+                if whole.scores is not None and piece.scores is not None:
+                    whole.scores[at : at + rows] = piece.scores
+            at += rows
     except HypothesisError as err:
         raise _named_errors(plain, name, err) from None
-    return [concatenate([p[k] for p in parts], segment_scores) for k in range(len(metrics))]
+    return out
 
 
 def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source], metric_names: Sequence[str],
