@@ -128,6 +128,20 @@ def _score_task(task: tuple[Sequence[Spec], Sequence[str], Sequence[Sequence[str
     return score_chunk(*task)
 
 
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit when the process that started the pool is gone (killed by a signal it could not
+    handle), instead of finishing its chunks for nobody."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 # --------------------------------------------------------------------------- the pool
 
 _POOL: tuple[int, ProcessPoolExecutor] | None = None
@@ -143,7 +157,8 @@ def _pool(processes: int) -> ProcessPoolExecutor:
     if _POOL is not None and _POOL[0] == processes:
         return _POOL[1]
     shutdown()
-    executor = ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn"))
+    executor = ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn"),
+                                   initializer=_watch_parent, initargs=(os.getpid(),))
     _POOL = (processes, executor)
     return executor
 
