@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,33 @@ def read_lines(path: Path, what: str = "file") -> list[str]:
     if text.endswith("\n"):
         text = text[:-1]
     return text.split("\n")
+
+
+def iter_lines(path: Path, what: str = "file") -> Iterator[str]:
+    """:func:`read_lines`, one line at a time: the same lines and the same errors, without holding the file.
+
+    Universal newlines split on LF, CRLF and CR only (not on U+2028), as :func:`read_lines` does; a file that is
+    not UTF-8 is read again by :func:`read_text` for its error, which names the line and byte offset.
+    """
+    try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            raise InputError(f"{path}: expected a {what}, found a device or pipe; give a regular file")
+        handle = open(path, encoding="utf-8-sig", newline=None)  # noqa: SIM115  # closed below, in the generator
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: expected a {what}, found a directory") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read {what}: {err.strerror}") from None
+    with handle:
+        try:
+            for line in handle:
+                yield line[:-1] if line.endswith("\n") else line
+        except UnicodeDecodeError:
+            read_text(path, what)  # raises the InputError with the line and byte offset
+            raise
+        except OSError as err:
+            raise InputError(f"{path}: cannot read {what}: {err.strerror}") from None
 
 
 STALE_TEMP_S = 600

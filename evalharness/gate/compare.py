@@ -11,14 +11,17 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalharness.corpus.tags import matches, parse_where
 from evalharness.errors import EvalHarnessWarning, InputError
 from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.defaults import DEFAULT_SEED
-from evalharness.scoring.metrics import METRICS, Metric, get_metric, metric_label, stack_references
+from evalharness.scoring.metrics import METRICS, Metric, get_metric, metric_label, score_metrics, stack_references
 from evalharness.scoring.significance import Test, paired_mdd, paired_test
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,8 @@ class PairedRow:
     system: str
     direction: str
     metric: Metric
-    stats_a: list[list[float]]
-    stats_b: list[list[float]]
+    stats_a: np.ndarray  # segments × statistics
+    stats_b: np.ndarray
     differing: int  # segments whose outputs differ
 
     def comparison(self, a: float, b: float, delta: float, ci_low: float, ci_high: float, p_value: float, *,
@@ -192,7 +195,7 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
     if unknown:
         raise InputError(f"{a.origin} has no {', '.join(unknown)} score for {system} {direction} "
                          f"(it has {', '.join(scores_a)})")
-    rows = []
+    chosen: list[Metric] = []
     for name in list(metrics or scores_a):
         if name not in scores_b:
             raise InputError(f"{b.origin}: no {name} score for {system} {direction}, which {a.origin} has")
@@ -200,12 +203,11 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
         if sig_a != sig_b:
             raise InputError(f"{metric_label(name)} signatures differ for {system} {direction}: {sig_a} "
                              f"({a.origin}) vs {sig_b} ({b.origin}); scores are not comparable")
-        metric = scored_metric(a, b, name)
-        if metric.needs_sources:  # the same segments of the same corpus: B's sources are A's
-            sources = [seg_b[i].source for i in keep]
-            stats_a = metric.segment_stats(chosen_a, refs, sources=sources)
-            stats_b = metric.segment_stats(chosen_b, refs, sources=sources)
-        else:
-            stats_a, stats_b = metric.segment_stats(chosen_a, refs), metric.segment_stats(chosen_b, refs)
-        rows.append(PairedRow(system, direction, metric, stats_a, stats_b, differing))
-    return rows
+        chosen.append(scored_metric(a, b, name))
+    # every metric's statistics from one pass over each side's text (on every core for large sets); the same
+    # segments of the same corpus: B's sources are A's (for the metrics that read them)
+    sources = [seg_b[i].source for i in keep]
+    stats_a = score_metrics(chosen, chosen_a, refs, sources=sources)
+    stats_b = score_metrics(chosen, chosen_b, refs, sources=sources)
+    return [PairedRow(system, direction, metric, x.stats, y.stats, differing)
+            for metric, x, y in zip(chosen, stats_a, stats_b, strict=True)]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
 from evalharness.corpus.sentences import split_sentences
@@ -41,13 +41,16 @@ from evalharness.scoring.flags import (
     flag_segment,
     reference_ratio,
 )
-from evalharness.scoring.metrics import Metric, References, get_metrics, stack_references
+from evalharness.scoring.metrics import Metric, References, get_metrics, score_metrics, stack_references
 from evalharness.scoring.significance import confidence_interval
 from evalharness.scoring.slices import slice_scores
 from evalharness.store import TranslationCache, default_cache_path
 from evalharness.systems import System, Translation, create_system
 from evalharness.systems.cached import CachedSystem
 from evalharness.systems.settings import FilesSettings, ModelSettings, looks_like_path
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ProgressFactory = Callable[[str, int], Any]
 """Makes a progress bar: (description, total) → object with ``update(n)`` and ``close()``."""
@@ -155,21 +158,24 @@ def translate_direction(system: System, direction: str, segments: list[Segment],
 # --------------------------------------------------------------------------- evaluate stage
 
 
-Stats = dict[str, list[list[float]]]
+Stats = dict[str, "np.ndarray"]
+"""Per metric, the segments' statistics (segments × statistics)."""
 
 
 def score_direction(metrics: list[Metric], hypotheses: list[str], references: References, statistics: Statistics,
                     sources: list[str] | None = None) -> tuple[dict[str, MetricScore], dict[str, list[float]], Stats]:
     """Corpus scores (with signatures and bootstrap intervals) and per-segment scores for one system × direction.
 
-    ``sources`` go to the metrics that read them (COMET)."""
+    Every metric's statistics come from one pass over the text, on every core for large inputs; ``sources`` go to
+    the metrics that read them (COMET)."""
     corpus_scores: dict[str, MetricScore] = {}
     segment_scores: dict[str, list[float]] = {}
     all_stats: Stats = {}
-    for metric in metrics:
-        stats, segment_scores[metric.name] = (metric.evaluate(hypotheses, references, sources=sources)
-                                              if metric.needs_sources else metric.evaluate(hypotheses, references))
+    scored_all = score_metrics(metrics, hypotheses, references, segment_scores=True, sources=sources)
+    for metric, scored in zip(metrics, scored_all, strict=True):
+        stats = scored.stats
         all_stats[metric.name] = stats
+        segment_scores[metric.name] = [] if scored.scores is None else scored.scores.tolist()
         low, high = confidence_interval(metric, stats, resamples=statistics.resamples, seed=statistics.seed,
                                         confidence=statistics.confidence)
         # sacrebleu fills in a signature only once the metric has scored something (it records nrefs).

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from sacrebleu.metrics.base import Metric as SacreMetric
 
+    from evalharness.scoring.parallel import PoolSettings, Scored
+
 References: TypeAlias = Sequence[str] | Sequence[Sequence[str | None]]
 """One reference per segment (``["ref 1", "ref 2"]``), or sacrebleu's layout for several references per segment:
 one sequence per reference set, each aligned with the hypotheses (``[["A 1", "A 2"], ["B 1", "B 2"]]``). In
@@ -87,36 +89,40 @@ class Metric(ABC):
         return sb.signature(self.segment_metric)
 
     def segment_stats(self, hypotheses: Sequence[str], references: References, *,
-                      sources: Sequence[str] | None = None) -> list[list[float]]:
-        """Sufficient statistics of each segment, the input of :meth:`score_from_stats`.
+                      sources: Sequence[str] | None = None) -> np.ndarray:
+        """Sufficient statistics of each segment (segments × statistics, float64), the input of
+        :meth:`score_from_stats`.
 
         ``sources`` are read only by a metric that :attr:`needs_sources`; string metrics ignore them.
 
         ``references``: one per segment, or several reference sets (see :data:`References`); with several, each
         segment's statistics are sacrebleu's multi-reference ones (BLEU: n-gram counts clipped by the most in any
         reference, the closest reference length; chrF: the best reference; TER: the fewest edits over the average
-        reference length).
+        reference length). Large inputs are scored on every core (:mod:`evalharness.scoring.parallel`).
         """
-        sets = reference_sets(references)
-        check_aligned(hypotheses, sets)
-        if self.max_words is not None:
-            self._check_lengths(hypotheses, sets, self.max_words)
-        return sb.extract_stats(self.corpus_metric, hypotheses, sets)
+        return score_metrics([self], hypotheses, references, sources=sources)[0].stats
 
-    def _check_lengths(self, hypotheses: Sequence[str], sets: Sequence[Sequence[str | None]], limit: int) -> None:
+    def check_lengths(self, hypotheses: Sequence[str], sets: Sequence[Sequence[str | None]], *,
+                      offset: int = 0) -> None:
+        """Raise :class:`HypothesisError` for a segment longer than :attr:`max_words` (``offset``: how many segments
+        came before these, so that the message counts from the start of the input)."""
+        limit = self.max_words
+        if limit is None:
+            return
         named = [("reference" if len(sets) == 1 else f"reference (set {k})", refs) for k, refs in enumerate(sets, 1)]
         for what, texts in (("hypothesis", hypotheses), *named):
             for i, text in enumerate(texts):
                 words = len(text.split()) if text is not None else 0
                 if words > limit:
                     raise HypothesisError(
-                        f"segment {i + 1}: the {what} has {words:,} words; {self.label} takes at most {limit:,} "
-                        "words a segment (its cost grows faster than the square of the length): split the "
-                        f"segment, or leave {self.name} out of the metrics")
+                        f"segment {offset + i + 1}: the {what} has {words:,} words; {self.label} takes at most "
+                        f"{limit:,} words a segment (its cost grows faster than the square of the length): split "
+                        f"the segment, or leave {self.name} out of the metrics")
 
-    def score_from_stats(self, stats: Sequence[Sequence[float]]) -> float:
-        """Corpus score aggregated from segment statistics (any subset or resample of them)."""
-        return sb.score_from_segments(self.corpus_metric, stats)
+    def score_from_stats(self, stats: ArrayLike) -> float:
+        """Corpus score aggregated from segment statistics (any subset or resample of them), as sacrebleu's
+        ``corpus_score`` computes it: the statistics summed in order, then sacrebleu's formula."""
+        return self.score_of_sum(exact_sum(stats))
 
     def score_of_sum(self, summed: Any) -> float:
         """Corpus score of one row of summed statistics (a list or numpy array), computed by sacrebleu."""
@@ -137,17 +143,15 @@ class Metric(ABC):
         return self.evaluate(hypotheses, references)[1]
 
     def evaluate(self, hypotheses: Sequence[str], references: References, *,
-                 sources: Sequence[str] | None = None) -> tuple[list[list[float]], list[float]]:
+                 sources: Sequence[str] | None = None) -> tuple[np.ndarray, list[float]]:
         """Segment statistics and segment scores, the statistics extracted once for both.
 
         ``sentence_score`` would extract them again per segment; the score it computes from them is the same.
-        The segment metric takes the reference count (``nrefs``) the extraction recorded, for its signature.
         """
-        stats = self.segment_stats(hypotheses, references, sources=sources)
-        sb.share_reference_count(self.corpus_metric, self.segment_metric)
-        return stats, [sb.score_from_sum(self.segment_metric, list(s)) for s in stats]
+        scored = score_metrics([self], hypotheses, references, segment_scores=True, sources=sources)[0]
+        return scored.stats, [] if scored.scores is None else scored.scores.tolist()
 
-    def raw_scores(self, stats: Sequence[Sequence[float]]) -> list[float] | None:
+    def raw_scores(self, stats: ArrayLike) -> list[float] | None:
         """The metric's own per-segment values where its reported score rescales them (COMET: 0–1), else None."""
         return None
 
@@ -159,6 +163,60 @@ class Metric(ABC):
     def close(self) -> None:
         """Release what scoring held open (a cache connection); string metrics hold nothing."""
         return None
+
+
+def exact_sum(stats: ArrayLike) -> list[float]:
+    """Column sums of segment statistics, added row after row as sacrebleu's ``sum_of_lists`` adds them.
+
+    The counts are whole numbers, exact in any order; TER's average reference length over several references is
+    not, and a pairwise sum (numpy's) could differ from sacrebleu's in the last bit. ``numpy.cumsum`` adds in
+    order; blocks of rows bound its copy.
+    """
+    import numpy as np
+
+    arr = np.asarray(stats, dtype="float64")
+    if arr.ndim != 2 or len(arr) == 0:
+        raise ValueError(f"expected segments × statistics with at least one segment, got shape {arr.shape}")
+    total = np.zeros(arr.shape[1])
+    for lo in range(0, len(arr), 65536):
+        block = arr[lo : lo + 65536].copy()
+        block[0] += total
+        total = np.cumsum(block, axis=0)[-1]
+    return [float(x) for x in total]
+
+
+def score_metrics(metrics: Sequence[Metric], hypotheses: Sequence[str], references: References, *,
+                  segment_scores: bool = False, sources: Sequence[str] | None = None,
+                  settings: PoolSettings | None = None) -> list[Scored]:
+    """Every metric's segment statistics (and, with ``segment_scores``, sacrebleu's segment scores) at once.
+
+    Inputs are checked first (:func:`check_aligned`, each metric's length limit); the text is then read once per
+    chunk for all sacrebleu metrics, on every core for large inputs (:mod:`evalharness.scoring.parallel`). The
+    results do not depend on how the work was split. A metric that :attr:`~Metric.needs_sources` (COMET) scores
+    through its own :meth:`~Metric.evaluate`, with ``sources``.
+    """
+    import numpy as np
+
+    from evalharness.scoring import parallel
+
+    sets = reference_sets(references)
+    check_aligned(hypotheses, sets)
+    plain = [m for m in metrics if not m.needs_sources]
+    counts = sb.reference_counts(sets)
+    for metric in plain:
+        metric.check_lengths(hypotheses, sets)
+        sb.record_reference_count([metric.corpus_metric, metric.segment_metric], counts)
+    results = dict(zip(map(id, plain), parallel.score_segments(plain, hypotheses, sets, segment_scores=segment_scores,
+                                                      settings=settings), strict=True)) if plain else {}
+    out = []
+    for metric in metrics:
+        if metric.needs_sources:
+            stats, scores = metric.evaluate(hypotheses, references, sources=sources)
+            out.append(parallel.Scored(np.asarray(stats, dtype="float64"),
+                              np.asarray(scores, dtype="float64") if segment_scores else None))
+        else:
+            out.append(results[id(metric)])
+    return out
 
 
 def stack_references(primary: Sequence[str], others: Sequence[Sequence[str]]) -> References:

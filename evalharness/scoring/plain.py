@@ -9,15 +9,18 @@ naming the files, before anything is scored.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias
 
 from evalharness.errors import HypothesisError
 from evalharness.scoring import sacrebleu_adapter as sb
 from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, DEFAULT_TOKENIZE
 from evalharness.scoring.metrics import Metric, get_metrics
+
+if TYPE_CHECKING:
+    from evalharness.scoring.parallel import PoolSettings, Scored
 
 STDIN: Literal["-"] = "-"
 """A hypothesis source that is standard input (``--hyp -``, or no ``--hyp``, as in ``sacrebleu REF < HYP``)."""
@@ -39,14 +42,15 @@ class Bootstrap:
 
 @dataclass(frozen=True)
 class PlainSet:
-    """Files read and checked: reference sets and hypotheses, restricted to the lines ``--where`` kept."""
+    """Files checked (readable, UTF-8, line-aligned) and the lines ``--where`` kept; the text itself is read again,
+    chunk by chunk, when it is scored (:meth:`chunks`), so a large test set is never held whole."""
 
     references: list[Path]
-    reference_sets: list[list[str]]  # one list per reference file, the kept lines only
     lines: list[int]  # 1-based line numbers of the kept lines
-    systems: list[tuple[str, list[str]]]  # (file name or <stdin>, kept hypotheses)
+    systems: list[tuple[str, Path | list[str]]]  # (file name or <stdin>, the file, or standard input's lines)
     where: list[str]
-    sources: list[str] | None = None  # the kept lines of --src, for metrics that read sources (COMET)
+    total: int  # lines in each file
+    sources: Path | None = None  # --src, line-aligned with the references, for metrics that read sources (COMET)
 
     def report_head(self) -> dict[str, Any]:
         """The keys every report starts with; one reference file is a string, as it was before several were."""
@@ -57,6 +61,28 @@ class PlainSet:
     def against(self, name: str) -> str:
         """``HYP against REF`` (``REF1 + REF2`` for several) for messages."""
         return f"{name} against {' + '.join(str(r) for r in self.references)}"
+
+    def chunks(self, system: int, size: int = 2000) -> Iterator[tuple[list[str], list[list[str]]]]:
+        """The kept lines of hypotheses ``system`` and of every reference file, ``size`` lines at a time."""
+        from evalharness.textio import iter_lines
+
+        source = self.systems[system][1]
+        hyps_in: Iterable[str] = iter(source) if isinstance(source, list) else iter_lines(source, "hypothesis file")
+        refs_in = [iter_lines(path, "reference file") for path in self.references]
+        kept = set(self.lines) if len(self.lines) < self.total else None
+        hyps: list[str] = []
+        refs: list[list[str]] = [[] for _ in self.references]
+        for number, (hyp, *ref) in enumerate(zip(hyps_in, *refs_in, strict=True), 1):
+            if kept is not None and number not in kept:
+                continue
+            hyps.append(hyp)
+            for acc, line in zip(refs, ref, strict=True):
+                acc.append(line)
+            if len(hyps) >= size:
+                yield hyps, refs
+                hyps, refs = [], [[] for _ in self.references]
+        if hyps:
+            yield hyps, refs
 
 
 def _decode_stdin(raw: bytes) -> list[str]:
@@ -85,16 +111,27 @@ def _read_stdin(stdin: BinaryIO | None) -> list[str]:
     return hyps
 
 
+def _count(path: Path, what: str, keep: Callable[[str], bool] | None = None) -> tuple[int, list[int]]:
+    """Lines of the file, and the 1-based numbers of those ``keep`` accepts (none asked: an empty list)."""
+    from evalharness.textio import iter_lines
+
+    total, kept = 0, []
+    for total, line in enumerate(iter_lines(path, what), 1):  # total: the last line's number
+        if keep is not None and keep(line):
+            kept.append(total)
+    return total, kept
+
+
 def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: Sequence[str] = (), *,
                stdin: BinaryIO | None = None, sources: Path | None = None) -> PlainSet:
-    """Read and check the files: each non-empty, every reference file, hypothesis and ``sources`` file as long as
-    the first reference.
+    """Check the files: each non-empty, every reference file, hypothesis and ``sources`` file as long as the first
+    reference.
 
     ``--where length=…`` measures the first reference file's lines. ``STDIN`` among ``hypotheses`` reads
-    ``stdin`` (default: the process's standard input), once. BOM and CRLF are normalised.
+    ``stdin`` (default: the process's standard input), once. BOM and CRLF are normalised. The files are read
+    line by line here and again when scored: memory does not grow with their length.
     """
     from evalharness.corpus.tags import length_bucket, matches, parse_where
-    from evalharness.textio import read_lines
 
     if not references:
         raise HypothesisError("name a reference file with --ref REF")
@@ -106,40 +143,38 @@ def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: 
     if set(filters) - {"length"}:
         raise HypothesisError("plain-text files carry no kind or fidelity tags: score --where takes length= only")
     first, *others = references
-    refs = read_lines(first, "reference file")
-    if not refs:
+    total, kept = _count(first, "reference file",
+                         (lambda r: matches({"length": length_bucket(r)}, filters)) if filters else None)
+    if not total:
         raise HypothesisError(f"{first}: reference file is empty")
-    sets = [refs]
     for path in others:
-        more = read_lines(path, "reference file")
-        if len(more) != len(refs):
-            raise HypothesisError(f"{path} has {len(more)} lines but {first} has {len(refs)}: every reference file "
+        more, _ = _count(path, "reference file")
+        if more != total:
+            raise HypothesisError(f"{path} has {more} lines but {first} has {total}: every reference file "
                                   "must be line-aligned with the first, one segment a line")
-        sets.append(more)
-    keep = [i for i, r in enumerate(refs) if matches({"length": length_bucket(r)}, filters)]
-    if not keep:
+    lines = kept if filters else list(range(1, total + 1))
+    if not lines:
         raise HypothesisError(f"--where {' '.join(where)} selects no line of {first}")
-    systems = []
+    systems: list[tuple[str, Path | list[str]]] = []
     for source in hypotheses:
+        kept_source: Path | list[str]
         if source == STDIN:
-            name, hyps = STDIN_NAME, _read_stdin(stdin)
+            kept_source = _read_stdin(stdin)
+            name, count = STDIN_NAME, len(kept_source)
         else:
-            name, hyps = str(source), read_lines(source, "hypothesis file")
-        if len(hyps) != len(refs):
+            name, count, kept_source = str(source), _count(source, "hypothesis file")[0], source
+        if count != total:
             raise HypothesisError(
-                f"{name} has {len(hyps)} lines but {first} has {len(refs)}: "
+                f"{name} has {count} lines but {first} has {total}: "
                 "hypotheses and references must be line-aligned, one segment a line"
             )
-        systems.append((name, [hyps[i] for i in keep]))
-    kept_sources = None
+        systems.append((name, kept_source))
     if sources is not None:
-        src = read_lines(sources, "source file")
-        if len(src) != len(refs):
-            raise HypothesisError(f"{sources} has {len(src)} lines but {first} has {len(refs)}: sources and "
-                                  "references must be line-aligned, one segment a line")
-        kept_sources = [src[i] for i in keep]
-    return PlainSet(list(references), [[s[i] for i in keep] for s in sets], [i + 1 for i in keep], systems,
-                    list(where), kept_sources)
+        count = _count(sources, "source file")[0]
+        if count != total:
+            raise HypothesisError(f"{sources} has {count} lines but {first} has {total}: sources and references "
+                                  "must be line-aligned, one segment a line")
+    return PlainSet(list(references), lines, systems, list(where), total, sources)
 
 
 def _named_errors(plain: PlainSet, name: str, err: HypothesisError) -> HypothesisError:
@@ -148,9 +183,78 @@ def _named_errors(plain: PlainSet, name: str, err: HypothesisError) -> Hypothesi
     return HypothesisError(f"{plain.against(name)}: {err}{kept}")
 
 
-def _references(plain: PlainSet) -> list[str] | list[list[str]]:
-    """One reference set as a plain list (exactly what was scored before several were possible), else all sets."""
-    return plain.reference_sets[0] if len(plain.reference_sets) == 1 else plain.reference_sets
+def _score_system(plain: PlainSet, index: int, metrics: Sequence[Metric], *, segment_scores: bool,
+                  settings: PoolSettings | None = None) -> list[Scored]:
+    """Every metric's statistics (and segment scores) of one hypothesis source, read and scored in chunks.
+
+    Each chunk is checked (each metric's length limit, counting segments from the first kept line) before it is
+    handed to the workers; errors name the files.
+    """
+    from evalharness.scoring.parallel import Scored, score_stream
+
+    name = plain.systems[index][0]
+    streamed = [m for m in metrics if not m.needs_sources]
+    done = 0
+    counts: set[int] = set()
+
+    def checked() -> Iterator[tuple[list[str], list[list[str]]]]:
+        nonlocal done
+        for hyps, sets in plain.chunks(index):
+            for metric in streamed:
+                metric.check_lengths(hyps, sets, offset=done)
+            counts.update(sb.reference_counts(sets))
+            done += len(hyps)
+            yield hyps, sets
+
+    import numpy as np
+
+    total = len(plain.lines)
+    # filled in place as chunks come back: collecting the chunks and concatenating them would hold both
+    out: list[Scored] = []
+    at = 0
+    try:
+        if streamed:
+            for part in score_stream(streamed, checked(), segment_scores=segment_scores, settings=settings):
+                if not out:
+                    out = [Scored(np.empty((total, p.stats.shape[1])), np.empty(total) if segment_scores else None)
+                           for p in part]
+                rows = len(part[0].stats)
+                for whole, piece in zip(out, part, strict=True):
+                    whole.stats[at : at + rows] = piece.stats
+                    if whole.scores is not None and piece.scores is not None:
+                        whole.scores[at : at + rows] = piece.scores
+                at += rows
+            for metric in streamed:
+                sb.record_reference_count([metric.corpus_metric, metric.segment_metric], counts)
+        whole_text = _sourced(plain, index, [m for m in metrics if m.needs_sources], segment_scores)
+    except HypothesisError as err:
+        raise _named_errors(plain, name, err) from None
+    by_metric = dict(zip(map(id, streamed), out, strict=True))
+    return [whole_text[id(m)] if m.needs_sources else by_metric[id(m)] for m in metrics]
+
+
+def _sourced(plain: PlainSet, index: int, metrics: Sequence[Metric], segment_scores: bool) -> dict[int, Scored]:
+    """Results of the metrics that read sources (COMET), keyed by ``id(metric)``: the kept lines read whole (such a
+    metric batches on its own; its test sets are small), the sources' kept lines beside them."""
+    from evalharness.scoring.metrics import score_metrics
+    from evalharness.textio import iter_lines
+
+    if not metrics:
+        return {}
+    if plain.sources is None:
+        raise HypothesisError(f"{metrics[0].label} reads the source of every segment: give the source file with "
+                              "--src FILE")
+    hyps: list[str] = []
+    sets: list[list[str]] = [[] for _ in plain.references]
+    for chunk_hyps, chunk_sets in plain.chunks(index):
+        hyps += chunk_hyps
+        for acc, more in zip(sets, chunk_sets, strict=True):
+            acc += more
+    kept = set(plain.lines)
+    sources = [line for number, line in enumerate(iter_lines(plain.sources, "source file"), 1) if number in kept]
+    scored = score_metrics(metrics, hyps, sets if len(sets) > 1 else sets[0], segment_scores=segment_scores,
+                           sources=sources)
+    return {id(m): x for m, x in zip(metrics, scored, strict=True)}
 
 
 def _ready_metrics(metric_names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None,
@@ -162,12 +266,6 @@ def _ready_metrics(metric_names: Sequence[str], options: Mapping[str, Mapping[st
             raise HypothesisError(f"{m.label} reads the source of every segment: give the source file with --src FILE")
         m.check_ready()
     return metrics
-
-
-def _evaluate(m: Metric, plain: PlainSet, hyps: list[str]) -> tuple[list[list[float]], list[float]]:
-    """Statistics and segment scores; the sources go only to a metric that reads them."""
-    return (m.evaluate(hyps, _references(plain), sources=plain.sources) if m.needs_sources
-            else m.evaluate(hyps, _references(plain)))
 
 
 def _with_bootstrap(m: Metric, bootstrap: Bootstrap) -> str:
@@ -182,7 +280,7 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
                 where: Sequence[str] = (), *, bootstrap: Bootstrap | None = None,
                 stdin: BinaryIO | None = None, sources: Path | None = None,
                 metric_options: Mapping[str, Mapping[str, Any]] | None = None, tokenize: str = DEFAULT_TOKENIZE,
-                lowercase: bool = False) -> dict[str, Any]:
+                lowercase: bool = False, settings: PoolSettings | None = None) -> dict[str, Any]:
     """Corpus scores of line-aligned plain-text hypotheses against one or more reference files.
 
     ``sources`` (``--src``) is read by metrics that need it (COMET); ``metric_options`` are their settings.
@@ -190,7 +288,8 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
     ``bootstrap``, each score also gets ``ci``, its percentile bootstrap interval ``[low, high]``, and its signature
     the resamples and seed (``bs:1000|seed:12345``, as sacrebleu writes them). ``tokenize`` and ``lowercase`` are
     sacrebleu's options (each metric takes those that apply to it). Input problems raise
-    :class:`HypothesisError` naming the files (see :func:`read_plain`).
+    :class:`HypothesisError` naming the files (see :func:`read_plain`). ``settings``: how many processes score
+    (default: every core, for inputs large enough to be worth it; the scores are the same either way).
     """
     from evalharness.scoring.significance import confidence_interval
 
@@ -198,14 +297,11 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
                        stdin=stdin, sources=sources)
     systems = []
-    for name, hyps in plain.systems:
+    for index, (name, _) in enumerate(plain.systems):
         scores: dict[str, Any] = {}
-        for m in metrics:
-            try:
-                stats = (m.segment_stats(hyps, _references(plain), sources=plain.sources) if m.needs_sources
-                         else m.segment_stats(hyps, _references(plain)))
-            except HypothesisError as err:
-                raise _named_errors(plain, name, err) from None
+        for m, scored in zip(metrics, _score_system(plain, index, metrics, segment_scores=False,
+                                                    settings=settings), strict=True):
+            stats = scored.stats
             entry: dict[str, Any] = {"score": m.score_from_stats(stats), "signature": m.signature,
                                      "higher_is_better": m.higher_is_better}
             if bootstrap is not None:
@@ -226,7 +322,7 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
 def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Source], metric_names: Sequence[str],
                     where: Sequence[str] = (), *, stdin: BinaryIO | None = None, sources: Path | None = None,
                     metric_options: Mapping[str, Mapping[str, Any]] | None = None, tokenize: str = DEFAULT_TOKENIZE,
-                    lowercase: bool = False) -> dict[str, Any]:
+                    lowercase: bool = False, settings: PoolSettings | None = None) -> dict[str, Any]:
     """One score per segment and metric, as sacrebleu's ``sentence_score`` (and ``--sentence-level``) gives it:
     BLEU with effective order. Each system lists ``lines`` (1-based line numbers in the files) and ``scores``
     (metric name → one score per line) with the segment ``signatures``.
@@ -235,13 +331,10 @@ def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Sour
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
                        stdin=stdin, sources=sources)
     systems = []
-    for name, hyps in plain.systems:
-        scores: dict[str, list[float]] = {}
-        for m in metrics:
-            try:
-                scores[m.name] = _evaluate(m, plain, hyps)[1]
-            except HypothesisError as err:
-                raise _named_errors(plain, name, err) from None
+    for index, (name, _) in enumerate(plain.systems):
+        scored = _score_system(plain, index, metrics, segment_scores=True, settings=settings)
+        scores: dict[str, list[float]] = {m.name: [] if x.scores is None else x.scores.tolist()
+                                          for m, x in zip(metrics, scored, strict=True)}
         systems.append({"hypotheses": name, "lines": plain.lines, "scores": scores,
                         "signatures": {m.name: m.segment_signature for m in metrics}})
     return {**plain.report_head(), "systems": systems}

@@ -17,20 +17,61 @@ if TYPE_CHECKING:
 
 
 def extract_stats(metric: SacreMetric, hypotheses: Sequence[str],
-                  reference_sets: Sequence[Sequence[str | None]]) -> list[list[float]]:
+                  reference_sets: Sequence[Sequence[str | None]], *, warn: bool = True) -> list[list[float]]:
     """Sufficient statistics of each segment against one or more reference sets, in sacrebleu's layout: one
-    sequence per set, each one reference per hypothesis (``[refs]`` for a single reference per segment)."""
+    sequence per set, each one reference per hypothesis (``[refs]`` for a single reference per segment).
+
+    ``warn=False`` silences BLEU's "100 lines end in a tokenized period" warning, which counts per call: scoring
+    in chunks would warn once per chunk, or never; :func:`warn_tokenized` warns once for the whole input.
+    """
     if isinstance(reference_sets, str) or any(isinstance(refs, str) for refs in reference_sets):
         # sacrebleu would take each string as a reference set of characters and score about 0, silently
         raise TypeError("extract_stats takes a sequence of reference sets, e.g. [references], not the references")
-    stats: list[list[float]] = metric._extract_corpus_statistics(list(hypotheses), [list(r) for r in reference_sets])  # type: ignore[arg-type]  # None: a missing reference, as sacrebleu documents
+    forced = getattr(metric, "_force", True)
+    if not warn:
+        metric._force = True
+    try:
+        # None: a missing reference (a segment with fewer references), as sacrebleu documents
+        stats: list[list[float]] = metric._extract_corpus_statistics(
+            list(hypotheses), [list(r) for r in reference_sets])  # type: ignore[arg-type]
+    finally:
+        if not warn:
+            metric._force = forced
     return stats
 
 
-def share_reference_count(scored: SacreMetric, other: SacreMetric) -> None:
-    """Give ``other`` the reference count that ``scored`` recorded when it extracted statistics: sacrebleu writes
-    it (``nrefs:2``, ``nrefs:var``) into a signature only after scoring, and ``other`` scores from sums alone."""
-    other.num_refs = scored.num_refs  # type: ignore[attr-defined]
+def tokenized_periods(metric: SacreMetric, hypotheses: Sequence[str]) -> int:
+    """How many hypotheses sacrebleu would count towards its "tokenized period" warning (0 where it never warns)."""
+    if getattr(metric, "_force", True):
+        return 0
+    return sum(h.endswith(" .") for h in hypotheses)
+
+
+def warn_tokenized(count: int) -> None:
+    """sacrebleu's warning for ``count`` (≥ 100) hypotheses that end in a tokenized period, once."""
+    if count >= 100:
+        import logging
+
+        log = logging.getLogger("sacrebleu")
+        log.warning("That's 100 lines that end in a tokenized period ('.')")
+        log.warning("It looks like you forgot to detokenize your test data, which may hurt your score.")
+        log.warning("If you insist your data is detokenized, or don't care, you can suppress this message with "
+                    "the `force` parameter.")
+
+
+def reference_counts(reference_sets: Sequence[Sequence[str | None]]) -> set[int]:
+    """The numbers of references the segments have (``None`` is a missing one), as sacrebleu counts them."""
+    return {sum(r is not None for r in refs) for refs in zip(*reference_sets, strict=True)}
+
+
+def record_reference_count(metrics: Sequence[SacreMetric], counts: set[int]) -> None:
+    """Give ``metrics`` the reference count sacrebleu writes into a signature once it has scored (``nrefs:2``, or
+    ``nrefs:var`` when segments have different numbers: :func:`reference_counts`), set as its ``_cache_references``
+    sets it: their statistics may have been extracted elsewhere (worker processes, chunk by chunk), and segment
+    scores come from sums alone."""
+    value = next(iter(counts)) if len(counts) == 1 else -1
+    for metric in metrics:
+        metric.num_refs = value  # type: ignore[attr-defined]
 
 
 def score_from_segments(metric: SacreMetric, stats: Sequence[Sequence[float]]) -> float:

@@ -8,7 +8,7 @@ Maxwell 2005), with sacrebleu's own p-value helper; only the input differs — s
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 Test = Literal["bs", "ar"]
 
 
-def _array(stats: Sequence[Sequence[float]]) -> np.ndarray:
+def _array(stats: ArrayLike) -> np.ndarray:
     import numpy as np
 
     return np.asarray(stats, dtype="float32")  # float32 as sacrebleu uses, so results match it
@@ -35,18 +35,43 @@ def scores_of_sums(metric: Metric, sums: ArrayLike) -> np.ndarray:
     return metric.scores_of_sums(sums)
 
 
-def bootstrap_scores(metric: Metric, stats: Sequence[Sequence[float]], *, resamples: int = DEFAULT_RESAMPLES,
-                     seed: int = DEFAULT_SEED) -> list[float]:
-    """Corpus scores of ``resamples`` bootstrap resamples of the segments."""
+def _draws(rng: np.random.Generator, n: int, count: int) -> Iterator[np.ndarray]:
+    """``count`` bootstrap resamples of ``n`` segments (rows of segment indices), a block of rows at a time.
+
+    The same draws as one ``rng.choice(n, size=(count, n))`` (numpy draws them one after another; a test holds
+    it), without its ``count × n`` integers at once: 1.6 GB for 1000 resamples of 200,000 segments.
+    """
+    block = _block(n)
+    for lo in range(0, count, block):
+        yield rng.choice(n, size=(min(block, count - lo), n), replace=True)
+
+
+def _resampled_sums(draws: np.ndarray, stats: np.ndarray) -> np.ndarray:
+    """Summed statistics of each resample: how often it drew each segment, times the (float64) statistics.
+
+    Exact for whole-number statistics, where summing a gathered ``stats[draws]`` in float32 is not once a
+    corpus's counts pass 2^24, and without the gathered copy (resamples × segments × statistics).
+    """
     import numpy as np
 
-    arr = _array(stats)
+    rows, n = draws.shape
+    counts = np.bincount((draws + n * np.arange(rows)[:, None]).ravel(), minlength=rows * n)
+    result: np.ndarray = counts.reshape(rows, n).astype("float64") @ stats
+    return result
+
+
+def bootstrap_scores(metric: Metric, stats: ArrayLike, *, resamples: int = DEFAULT_RESAMPLES,
+                     seed: int = DEFAULT_SEED) -> list[float]:
+    """Corpus scores of ``resamples`` bootstrap resamples of the segments (in blocks, to bound the memory)."""
+    import numpy as np
+
+    arr = _array(stats).astype("float64")
     rng = np.random.default_rng(seed)
-    idx = rng.choice(len(arr), size=(resamples, len(arr)), replace=True)
-    return [float(x) for x in scores_of_sums(metric, arr[idx].sum(axis=1))]
+    sums = np.concatenate([_resampled_sums(idx, arr) for idx in _draws(rng, len(arr), resamples)])
+    return [float(x) for x in scores_of_sums(metric, sums)]
 
 
-def confidence_interval(metric: Metric, stats: Sequence[Sequence[float]], *, resamples: int = DEFAULT_RESAMPLES,
+def confidence_interval(metric: Metric, stats: ArrayLike, *, resamples: int = DEFAULT_RESAMPLES,
                         seed: int = DEFAULT_SEED, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile bootstrap interval of the corpus score."""
     import numpy as np
@@ -72,7 +97,7 @@ class PairedResult:
     seed: int
 
 
-def paired_test(metric: Metric, stats_a: Sequence[Sequence[float]], stats_b: Sequence[Sequence[float]], *,
+def paired_test(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *,
                 test: Test = "bs", samples: int | None = None, seed: int = DEFAULT_SEED,
                 confidence: float = CONFIDENCE) -> PairedResult:
     """Two-sided paired test (``bs`` bootstrap, ``ar`` approximate randomization) of B against A.
@@ -94,10 +119,11 @@ def paired_test(metric: Metric, stats_a: Sequence[Sequence[float]], stats_b: Seq
     score = metric.score_of_sum
     if test == "bs":
         samples = samples or DEFAULT_RESAMPLES
-        idx = rng.choice(n, size=(samples, n), replace=True)
-        res_a = np.array([score(a_arr[i].sum(0)) for i in idx])
-        res_b = np.array([score(b_arr[i].sum(0)) for i in idx])
-        spread = np.abs(res_b - res_a)
+        res_a, res_b = [], []
+        for block in _draws(rng, n, samples):
+            res_a += [score(a_arr[i].sum(0)) for i in block]
+            res_b += [score(b_arr[i].sum(0)) for i in block]
+        spread = np.abs(np.array(res_b) - np.array(res_a))
         null = spread - spread.mean()  # sacrebleu's bootstrap null: the centred resampled |Δ|
         p = sb.p_value(null, abs(score_b - score_a))
     else:
@@ -236,16 +262,10 @@ def paired_bootstrap_p_values(rows: Sequence[FamilyRow], *, resamples: int = DEF
     for idx, arrays in _groups(rows):
         n = arrays[0][0].shape[0]
         rng = np.random.default_rng(seed)
-        draws = rng.choice(n, size=(resamples, n), replace=True)
         # every metric's A and B statistics side by side: one matrix product for the whole group, with how
         # often each resample draws each segment (in blocks of resamples, to bound the memory)
         stacked = np.hstack([x for pair in arrays for x in pair])
-        resampled = np.empty((resamples, stacked.shape[1]))
-        block = _block(n)
-        for lo in range(0, resamples, block):
-            part = draws[lo : lo + block]
-            counts = np.bincount((part + n * np.arange(len(part))[:, None]).ravel(), minlength=len(part) * n)
-            resampled[lo : lo + block] = counts.reshape(len(part), n).astype("float64") @ stacked
+        resampled = np.concatenate([_resampled_sums(idx, stacked) for idx in _draws(rng, n, resamples)])
         start = 0
         for i, (a, b) in zip(idx, arrays, strict=True):
             width = a.shape[1]
@@ -401,7 +421,9 @@ def paired_mdd(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *, alpha:
     n = len(a)
     if n == 0:
         return 0.0
-    idx = np.random.default_rng(seed).choice(n, size=(resamples, n), replace=True)
-    deltas = metric.scores_of_sums(b[idx].sum(axis=1)) - metric.scores_of_sums(a[idx].sum(axis=1))
+    rng = np.random.default_rng(seed)
+    pairs = [(_resampled_sums(idx, a), _resampled_sums(idx, b)) for idx in _draws(rng, n, resamples)]
+    deltas = (metric.scores_of_sums(np.concatenate([y for _, y in pairs]))
+              - metric.scores_of_sums(np.concatenate([x for x, _ in pairs])))
     se = float(np.std(deltas, ddof=1))
     return (NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)) * se

@@ -145,8 +145,8 @@ class CometMetric(Metric):
     # ------------------------------------------------------------------ statistics
 
     def segment_stats(self, hypotheses: Sequence[str], references: References, *,
-                      sources: Sequence[str] | None = None) -> list[list[float]]:
-        """(raw COMET score, 1) per segment; ``sources`` are required (COMET reads the source too).
+                      sources: Sequence[str] | None = None) -> np.ndarray:
+        """(raw COMET score, 1) per segment (segments × 2); ``sources`` are required (COMET reads the source too).
 
         COMET-22 takes one reference: with several reference sets it scores against the first (its signature
         says ``nrefs:1``)."""
@@ -157,21 +157,29 @@ class CometMetric(Metric):
             raise HypothesisError("COMET needs the source of every segment (score: --src FILE)")
         if isinstance(sources, str) or len(sources) != len(hypotheses):
             raise HypothesisError(f"{len(sources)} sources for {len(hypotheses)} hypotheses")
-        return [[score, 1.0] for score in self.raw_segment_scores(sources, hypotheses, first)]
+        import numpy as np
+
+        raw = self.raw_segment_scores(sources, hypotheses, first)
+        return np.column_stack([np.asarray(raw, dtype="float64"), np.ones(len(raw))]) if raw else np.zeros((0, 2))
 
     def evaluate(self, hypotheses: Sequence[str], references: References, *,
-                 sources: Sequence[str] | None = None) -> tuple[list[list[float]], list[float]]:
+                 sources: Sequence[str] | None = None) -> tuple[np.ndarray, list[float]]:
         """Statistics and segment scores (0–100)."""
         stats = self.segment_stats(hypotheses, references, sources=sources)
-        return stats, [100.0 * s[0] for s in stats]
+        return stats, [100.0 * float(s[0]) for s in stats]
 
-    def raw_scores(self, stats: Sequence[Sequence[float]]) -> list[float] | None:
+    def raw_scores(self, stats: ArrayLike) -> list[float] | None:
         """COMET's own values (about 0–1) of the segments: the first statistic."""
-        return [float(s[0]) for s in stats]
+        import numpy as np
 
-    def score_from_stats(self, stats: Sequence[Sequence[float]]) -> float:
+        return [float(x) for x in np.asarray(stats, dtype="float64").reshape(-1, 2)[:, 0]]
+
+    def score_from_stats(self, stats: ArrayLike) -> float:
         """100 × the mean segment score (0.0 for no segments)."""
-        return self.score_of_sum([sum(float(s[0]) for s in stats), float(len(stats))])
+        import numpy as np
+
+        arr = np.asarray(stats, dtype="float64").reshape(-1, 2)
+        return self.score_of_sum([float(sum(arr[:, 0].tolist())), float(len(arr))])
 
     def score_of_sum(self, summed: Any) -> float:
         """100 × Σ / n of one row of summed statistics."""
