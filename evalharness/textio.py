@@ -5,25 +5,33 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from evalharness.errors import InputError, OutputError
 
+T = TypeVar("T")
 
-def read_text(path: Path, what: str = "file") -> str:
-    """Return the file's text decoded as UTF-8 (a leading BOM dropped), newlines normalised to LF."""
+
+def _opened(path: Path, what: str, opener: Callable[[], T]) -> T:
+    """``opener()``, its failures as one-line InputError naming ``path``; a device or pipe refused (a
+    read could block forever or never end)."""
     try:
         if path.exists() and not path.is_file() and not path.is_dir():
             raise InputError(f"{path}: expected a {what}, found a device or pipe; give a regular file")
-        raw = path.read_bytes()
+        return opener()
     except FileNotFoundError:
         raise InputError(f"{path}: {what} not found") from None
     except IsADirectoryError:
         raise InputError(f"{path}: expected a {what}, found a directory") from None
     except OSError as err:
         raise InputError(f"{path}: cannot read {what}: {err.strerror}") from None
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """Return the file's text decoded as UTF-8 (a leading BOM dropped), newlines normalised to LF."""
+    raw = _opened(path, what, path.read_bytes)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -85,16 +93,7 @@ def iter_lines(path: Path, what: str = "file") -> Iterator[str]:
     Universal newlines split on LF, CRLF and CR only (not on U+2028), as :func:`read_lines` does; a file that is
     not UTF-8 is read again by :func:`read_text` for its error, which names the line and byte offset.
     """
-    try:
-        if path.exists() and not path.is_file() and not path.is_dir():
-            raise InputError(f"{path}: expected a {what}, found a device or pipe; give a regular file")
-        handle = open(path, encoding="utf-8-sig", newline=None)  # noqa: SIM115  # closed below, in the generator
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: expected a {what}, found a directory") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read {what}: {err.strerror}") from None
+    handle = _opened(path, what, lambda: open(path, encoding="utf-8-sig", newline=None))  # noqa: SIM115  # closed below
     with handle:
         try:
             for line in handle:

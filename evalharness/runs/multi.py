@@ -31,6 +31,7 @@ from evalharness.runs.pipeline import (
     RunOutput,
     Summarizer,
     check_run_dir,
+    check_target,
     default_run_dir,
     open_corpus,
     run,
@@ -156,14 +157,7 @@ def set_summary(summaries: list[tuple[str, str]]) -> str:
 def check_set_dir(target: Path, *, overwrite: bool, inputs: list[Path]) -> None:
     """:func:`check_run_dir` for a run set: a non-empty folder is replaced only with ``overwrite`` and only if it
     is a run set holding nothing else; a folder that is or holds an input of the run is never replaced."""
-    if target.exists() and not target.is_dir():
-        raise InputError(f"{target}: exists and is not a directory; give a new run directory")
-    resolved = target.resolve()
-    for path in inputs:
-        where = path.resolve()
-        if where == resolved or resolved in where.parents:
-            raise InputError(f"{target}: the run directory would replace {path}, an input of this run; "
-                             "give another run directory")
+    check_target(target, inputs)
     if not (target.is_dir() and any(target.iterdir())):
         return
     if not overwrite:

@@ -279,12 +279,8 @@ RUN_DIR_FILES = frozenset({RESULTS_FILE, SEGMENTS_FILE, SUMMARY_FILE, "report.ht
 """What a run directory holds: ``--overwrite`` replaces nothing else."""
 
 
-def check_run_dir(target: Path, *, overwrite: bool, inputs: list[Path]) -> None:
-    """Refuse, before any work, a run directory that would replace something it should not.
-
-    A non-empty directory is replaced only with ``overwrite`` and only if it is a run directory; a directory
-    that holds (or is) an input of the run is never replaced.
-    """
+def check_target(target: Path, inputs: list[Path]) -> None:
+    """Refuse an output folder that is a file, or that is or holds an input of the run."""
     if target.exists() and not target.is_dir():
         raise InputError(f"{target}: exists and is not a directory; give a new run directory")
     resolved = target.resolve()
@@ -293,6 +289,15 @@ def check_run_dir(target: Path, *, overwrite: bool, inputs: list[Path]) -> None:
         if where == resolved or resolved in where.parents:
             raise InputError(f"{target}: the run directory would replace {path}, an input of this run; "
                              "give another run directory")
+
+
+def check_run_dir(target: Path, *, overwrite: bool, inputs: list[Path]) -> None:
+    """Refuse, before any work, a run directory that would replace something it should not.
+
+    A non-empty directory is replaced only with ``overwrite`` and only if it is a run directory; a directory
+    that holds (or is) an input of the run is never replaced.
+    """
+    check_target(target, inputs)
     if target.is_dir() and any(target.iterdir()):
         if not overwrite:
             raise InputError(f"{target}: run directory exists and is not empty; pass --overwrite to replace it "
