@@ -16,6 +16,7 @@ from pydantic import Field, SerializeAsAny, StrictInt, ValidationError, field_va
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
 from evalharness.registry import did_you_mean
+from evalharness.runs.executor import ExecutorSettings, LocalExecutor
 from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_AR_TRIALS, DEFAULT_METRICS, DEFAULT_RESAMPLES, DEFAULT_SEED
 from evalharness.scoring.metrics import METRICS, default_tolerances
 from evalharness.systems.settings import (
@@ -214,6 +215,7 @@ class RunConfig(Strict):
     flags: FlagsConfig = Field(default_factory=FlagsConfig)
     where: list[str] = Field(default_factory=list)
     limit: StrictInt | None = Field(default=None, ge=1)  # only the first N segments (after where): a smoke test
+    executor: ExecutorSettings = Field(default_factory=LocalExecutor)  # where translating runs: here, or Ray
 
     @field_validator("metrics")
     @classmethod
@@ -394,7 +396,7 @@ def load_config(path: Path | None, overrides: Sequence[str] = (), *,
     return config
 
 
-_UNION_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "CorpusFiles"})
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "CorpusFiles", "local", "ray"})
 
 
 def config_error(label: str, err: ValidationError, *, prefix: str = "",
