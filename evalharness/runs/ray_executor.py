@@ -18,7 +18,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from evalharness.runs.pipeline import ProgressFactory, Translated, rejoin, trans
 from evalharness.systems import System, SystemSettings, Translation, create_system
 from evalharness.systems.cached import CachedSystem, entry_key, identity_hash
 
-PROBE_TIMEOUT_S = 2.0
+PROBE_TIMEOUT_S = 1.5
 """How long the head's port may take to accept a TCP connection: ``ray.init`` itself retries for minutes."""
 
 
@@ -62,7 +62,10 @@ class ShardWorker:
         load_before, start = system.load_s, time.perf_counter()
         outputs = system.translate(texts, src, tgt)
         seconds = time.perf_counter() - start - (system.load_s - load_before)
-        return {"outputs": outputs, "seconds": seconds, "load_s": system.load_s, "facts": system.facts()}
+        import ray
+
+        return {"outputs": outputs, "seconds": seconds, "load_s": system.load_s, "facts": system.facts(),
+                "node": ray.get_runtime_context().get_node_id()}
 
 
 # --------------------------------------------------------------------------- connecting
@@ -84,22 +87,45 @@ def resolve_address(address: str) -> str:
         return target  # a form we cannot probe (a name ray resolves itself): ray.init judges it
     label = address if target == address else f"{address} ({target})"
     try:
-        with socket.create_connection(where, timeout=PROBE_TIMEOUT_S):
-            pass
+        with socket.create_connection(where, timeout=PROBE_TIMEOUT_S) as sock:
+            grpc = _speaks_grpc(sock)
     except OSError as err:
         reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
         raise ClusterError(f"Ray cluster at {label} cannot be reached ({reason}); start one there (ray start --head "
                            "--port=PORT) or fix executor.address / --ray-address") from None
+    if not grpc:
+        raise ClusterError(f"Ray cluster at {label}: the port answers, but not as a Ray head (no gRPC there; the "
+                           "dashboard's HTTP port is not the one); give the head's GCS port (ray start --head "
+                           "--port=PORT, 6379 by default) or ray://HOST:10001")
     if not target.startswith("ray://"):
         _check_gcs(target, label)
     return target
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # + an empty SETTINGS
+
+
+def _speaks_grpc(sock: socket.socket) -> bool:
+    """True when the peer answers the HTTP/2 preface with a SETTINGS frame, as every gRPC server (a Ray head's
+    GCS, the Ray Client server) does at once; an HTTP/1 server (the dashboard) answers otherwise or not at all."""
+    try:
+        sock.sendall(HTTP2_PREFACE)
+        head = b""
+        while len(head) < 9:
+            chunk = sock.recv(9 - len(head))
+            if not chunk:
+                return False
+            head += chunk
+    except OSError:  # a timeout or a reset: not a gRPC server
+        return False
+    return head[3] == 0x04
 
 
 def _check_gcs(target: str, label: str) -> None:
     """Ask the port for its cluster id, once: something else listening there (a proxy, another service) makes
     ``ray.init`` retry for tens of seconds before it gives up."""
     try:
-        from ray._raylet import GcsClient  # the handshake ray.init makes, without its retries
+        from ray._raylet import GcsClient  # type: ignore[attr-defined]  # ray.init's handshake, without retries
     except ImportError:
         return
     try:
@@ -229,6 +255,7 @@ class Tally:
     workers: int = 0
     facts: dict[int, dict[str, Any]] = field(default_factory=dict)  # per system index, as its first worker saw
     load_s: dict[int, float] = field(default_factory=dict)
+    nodes: set[str] = field(default_factory=set)  # the nodes whose workers returned a shard
 
 
 def model_system(system: System) -> System:
@@ -281,9 +308,9 @@ class Dispatcher:
     """Keeps every worker busy with the next shard of its system; replaces workers that die; bounded retries."""
 
     def __init__(self, ray: Any, systems: list[System], settings: RayExecutor, slots: int, seed: int,
-                 address: str) -> None:
+                 address: str, say: Callable[[str], None]) -> None:
         self.ray, self.systems, self.settings, self.slots, self.seed = ray, systems, settings, slots, seed
-        self.address = address
+        self.address, self.say = address, say
         self.pending: dict[int, deque[Shard]] = {}
         self.workers: list[Slot] = []
         self.inflight: dict[Any, tuple[Slot, Shard]] = {}
@@ -344,6 +371,9 @@ class Dispatcher:
                             f"{self.systems[shard.system].name!r} {shard.direction} lost its worker "
                             f"{shard.attempts} times ({type(err).__name__}); raise executor.max_retries or check "
                             "the nodes' memory and logs") from None
+                    self.say(f"ray: a worker of {self.systems[shard.system].name!r} was lost ({type(err).__name__}); "
+                             f"shard {shard.number} of {shard.direction} goes to another (retry {shard.attempts} of "
+                             f"{self.settings.max_retries})")
                     self.pending[shard.system].appendleft(shard)
                     continue
                 except ray.exceptions.RayTaskError as err:
@@ -363,14 +393,15 @@ class Dispatcher:
 
 def translate_on_ray(settings: RayExecutor, config: RunConfig, systems: list[System], segments: list[Segment],
                      keep: dict[str, list[int]], *, test_set: str, progress: ProgressFactory | None = None,
-                     notify: Any = None) -> tuple[list[Translated], dict[str, Any], dict[str, Any]]:
+                     notify: Callable[[str], None] | None = None
+                     ) -> tuple[list[Translated], dict[str, Any], dict[str, Any]]:
     """Every system × direction translated, model systems on the cluster, in the order a local run gives.
 
     Returns what the local translate stage returns (the translations, each system's manifest entry) and the
     executor's own description for the manifest. Systems without a model (``files``, ``copy``) run here.
     """
     ray = import_ray()
-    say = notify or (lambda message: None)
+    say: Callable[[str], None] = notify or (lambda message: None)
     jobs: list[Job] = []
     done: dict[tuple[int, str], Translated] = {}
     with connected(ray, settings.address):
@@ -386,7 +417,7 @@ def translate_on_ray(settings: RayExecutor, config: RunConfig, systems: list[Sys
             job.index, job.direction, test_set, [i for i, o in enumerate(job.outputs) if o is None],
             [t for t, o in zip(job.units, job.outputs, strict=True) if o is None], settings.shard_size)]
         slots = worker_slots(nodes, settings, settings.address) if shards else 0
-        dispatcher = Dispatcher(ray, systems, settings, slots, config.seed, settings.address)
+        dispatcher = Dispatcher(ray, systems, settings, slots, config.seed, settings.address, say)
         dispatcher.add(shards)
         by_key = {(job.index, job.direction): job for job in jobs}
         if jobs:
@@ -400,6 +431,7 @@ def translate_on_ray(settings: RayExecutor, config: RunConfig, systems: list[Sys
                 job = by_key[shard.system, shard.direction]
                 store_shard(job, shard, answer["outputs"])
                 job.seconds += answer["seconds"]
+                dispatcher.tally.nodes.add(answer["node"])
                 dispatcher.tally.facts.setdefault(shard.system, answer["facts"])
                 dispatcher.tally.load_s[shard.system] = max(dispatcher.tally.load_s.get(shard.system, 0.0),
                                                             answer["load_s"])
@@ -421,7 +453,7 @@ def translate_on_ray(settings: RayExecutor, config: RunConfig, systems: list[Sys
         system.close()
     info = {"kind": "ray", "address": settings.address, "ray_version": ray.__version__, **cluster,
             "resources": settings.resources.model_dump(mode="json"), "shard_size": settings.shard_size,
-            "shards": tally.shards, "workers": tally.workers, "retries": tally.retries,
+            "nodes_used": len(tally.nodes), "shards": tally.shards, "workers": tally.workers, "retries": tally.retries,
             "max_retries": settings.max_retries}
     return translated, manifests, info
 
