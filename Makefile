@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 CONFIG ?= configs/default.yaml
+# Extras installed by setup; CI adds ray (the Ray executor and its tests, ~590 MB): make setup EXTRAS=dev,ct2,ray
+EXTRAS ?= dev,ct2
 
 COMET_VENV ?= .venv-comet
 
@@ -19,7 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(if $(TORCH_INDEX),$(PY) -m pip install -q "$(TORCH)" --index-url "$(TORCH_INDEX)")
-	$(PY) -m pip install -q -c constraints.txt "$(TORCH)" -e '.[dev,ct2]'
+	$(PY) -m pip install -q -c constraints.txt "$(TORCH)" -e '.[$(EXTRAS)]'
 	touch $@
 
 # COMET's own environment (unbabel-comet needs transformers<5 and numpy<2; see "COMET" in the README). The

@@ -67,6 +67,13 @@ def _add_run_options(parser: argparse.ArgumentParser, *, dest: str, what: str) -
     sugar.add_argument("--batch-size", type=int, metavar="N", help="--set systems.N.generation.batch_size=…")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="only the first N segments (after --where): a quick smoke test (--set limit=N)")
+    cluster = parser.add_argument_group("executor", "where translating runs (see the README, 'Running on a Ray "
+                                                    "cluster'); the rest of executor.* is set with --set")
+    cluster.add_argument("--executor", choices=["local", "ray"],
+                         help="local: in this process (default); ray: on a Ray cluster (--set executor.kind=…)")
+    cluster.add_argument("--ray-address", metavar="ADDRESS",
+                         help="auto, local, HOST:PORT or ray://HOST:PORT; implies --executor ray "
+                              "(--set executor.address=…)")
     parser.add_argument("--format", choices=["text", "json"], default="text",
                         help="json: one JSON document on standard output, for scripts (progress stays on stderr)")
 
@@ -562,6 +569,14 @@ def _shortcut_overrides(config_path: Path, args: argparse.Namespace) -> list[str
     from evalharness.runs.config import read_yaml_mapping
 
     out = [f"limit={args.limit}"] if args.limit is not None else []
+    if args.executor == "local" and args.ray_address is not None:
+        raise InputError("--ray-address goes with --executor ray, not --executor local")
+    if args.executor == "local":  # the whole mapping: a config's Ray keys mean nothing to the local executor
+        out.append("executor={kind: local}")
+    elif args.executor == "ray" or args.ray_address is not None:
+        out.append("executor.kind=ray")
+    if args.ray_address is not None:
+        out.append(f"executor.address={json.dumps(args.ray_address)}")
     wanted = {"model": args.model, "generation.device": args.device, "generation.batch_size": args.batch_size}
     if all(v is None for v in wanted.values()):
         return out
@@ -798,7 +813,8 @@ def _check_command(args: argparse.Namespace) -> int:
 
     if (args.run_dir is None) == (args.config is None):
         raise InputError("check needs either a RUN_DIR or --config CONFIG (not both)")
-    for option in ("new_run_dir", "overwrite", "no_cache", "model", "device", "batch_size", "limit", "overrides"):
+    for option in ("new_run_dir", "overwrite", "no_cache", "model", "device", "batch_size", "limit", "overrides",
+                   "executor", "ray_address"):
         if args.config is None and getattr(args, option) not in (None, False, []):
             flag = {"new_run_dir": "run-dir", "overrides": "set"}.get(option, option.replace("_", "-"))
             raise InputError(f"--{flag} goes with --config (check runs a config first), not with a RUN_DIR")

@@ -46,3 +46,7 @@ class UnknownNameError(EvalHarnessError):
 class EvalHarnessWarning(UserWarning):
     """Something went wrong that does not invalidate the results (a cache that cannot be written); the CLI
     prints it as one line and goes on."""
+
+
+class ClusterError(EvalHarnessError):
+    """A Ray cluster cannot be reached, or lost a shard more often than ``executor.max_retries`` allows."""

@@ -16,6 +16,7 @@ from pydantic import Field, SerializeAsAny, StrictBool, StrictInt, ValidationErr
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
 from evalharness.registry import did_you_mean
+from evalharness.runs.executor import ExecutorSettings, LocalExecutor
 from evalharness.scoring.comet.settings import CometSettings
 from evalharness.scoring.defaults import (
     CONFIDENCE,
@@ -251,6 +252,7 @@ class RunConfig(Strict):
     where: list[str] = Field(default_factory=list)
     limit: StrictInt | None = Field(default=None, ge=1)  # only the first N segments (after where): a smoke test
     comet: CometSettings | None = None  # the COMET model and how it runs, when metrics include comet
+    executor: ExecutorSettings = Field(default_factory=LocalExecutor)  # where translating runs: here, or Ray
 
     @field_validator("metrics")
     @classmethod
@@ -437,7 +439,7 @@ def load_config(path: Path | None, overrides: Sequence[str] = (), *,
     return config
 
 
-_UNION_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "CorpusFiles"})
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "CorpusFiles", "local", "ray"})
 
 
 def config_error(label: str, err: ValidationError, *, prefix: str = "",

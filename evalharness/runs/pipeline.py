@@ -20,6 +20,7 @@ from evalharness.corpus.sentences import split_sentences
 from evalharness.corpus.tags import matches, parse_where, tags_for
 from evalharness.errors import HypothesisError, InputError
 from evalharness.runs.config import CorpusFiles, RunConfig, Statistics
+from evalharness.runs.executor import RayExecutor
 from evalharness.runs.files import write_run
 from evalharness.runs.manifest import build_manifest
 from evalharness.runs.schema import (
@@ -243,6 +244,21 @@ def metric_options(config: RunConfig) -> dict[str, dict[str, Any]]:
     return options
 
 
+def translate_locally(config: RunConfig, systems: list[System], segments: list[Segment], keep: dict[str, list[int]],
+                      progress: ProgressFactory | None) -> tuple[list[Translated], dict[str, Any]]:
+    """The translate stage in this process: each system in each of its directions, then closed."""
+    translated: list[Translated] = []
+    manifests: dict[str, Any] = {}
+    for system in systems:
+        try:
+            directions = config.system_directions(system.settings)
+            translated += [translate_direction(system, d, segments, keep[d], progress) for d in directions]
+            manifests[system.name] = {**system.manifest(), "directions": directions}
+        finally:
+            system.close()
+    return translated, manifests
+
+
 def open_store(config: RunConfig) -> TranslationCache | None:
     """The translation store the config asks for, or None when it is disabled."""
     if not config.cache.enabled:
@@ -341,15 +357,14 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
                    for i, s in enumerate(config.systems)]
         for system in systems:
             system.preflight(len(segments))
-        translated: list[Translated] = []
-        manifests: dict[str, Any] = {}
-        for system in systems:
-            try:
-                directions = config.system_directions(system.settings)
-                translated += [translate_direction(system, d, segments, keep[d], progress) for d in directions]
-                manifests[system.name] = {**system.manifest(), "directions": directions}
-            finally:
-                system.close()
+        executor: dict[str, Any] = {"kind": "local"}
+        if isinstance(config.executor, RayExecutor):  # the same translations, made on a Ray cluster
+            from evalharness.runs.ray_executor import translate_on_ray
+
+            translated, manifests, executor = translate_on_ray(config.executor, config, systems, segments, keep,
+                                                               test_set=corpus.name, progress=progress, notify=notify)
+        else:
+            translated, manifests = translate_locally(config, systems, segments, keep, progress)
         results: dict[str, dict[str, DirectionResult]] = {s.name: {} for s in systems}
         records: list[SegmentRecord] = []
         for item in translated:
@@ -366,6 +381,7 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
     manifest = build_manifest(config, config_path, corpus, len(segments), manifests, metrics,
                               str(store.path) if store is not None else None, started, datetime.now(timezone.utc),
                               references)
+    manifest = manifest.model_copy(update={"executor": executor})
     results_file = Results(schema_version=SCHEMA_VERSION, manifest=manifest, results=results)
     summary = summarize(results_file, records)
     check_run_dir(target, overwrite=overwrite, inputs=[])  # again: another process may have written there since

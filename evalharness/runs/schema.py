@@ -114,6 +114,7 @@ class Manifest(Record):
     where: list[str] = Field(default_factory=list)  # where/flags/cache: absent from the first schema-1 files
     flags: dict[str, Any] = Field(default_factory=dict)
     cache: str | None = None
+    executor: dict[str, Any] = Field(default_factory=dict)  # kind; on Ray: nodes, resources, shards, retries
     statistics: StatisticsInfo
     started_at: str
     finished_at: str

@@ -1,0 +1,471 @@
+"""The translate stage on a Ray cluster: shards of every system × direction × test set, one actor per loaded system.
+
+The driver (this process) keeps everything that decides a result: it reads the translation cache before
+dispatch, so only misses travel; it cuts them into shards; it writes each shard's outputs to the cache as the
+shard returns (workers never open SQLite); it puts outputs back in corpus order. Workers get a system's settings
+and load the model themselves, from the hub id or a path they can see. A worker that dies takes no result
+with it: its shard goes back to the queue, up to ``executor.max_retries`` times, and another worker redoes it.
+
+Ray is imported only here, and this module only when ``executor.kind`` is ``ray``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalharness.corpus import Segment
+from evalharness.errors import ClusterError, EvalHarnessError, HypothesisError, InputError, MissingDependencyError
+from evalharness.runs.config import RunConfig
+from evalharness.runs.executor import RayExecutor, Shard, host_port, plan_shards
+from evalharness.runs.pipeline import ProgressFactory, Translated, rejoin, translate_direction, translation_units
+from evalharness.systems import System, SystemSettings, Translation, create_system
+from evalharness.systems.cached import CachedSystem, entry_key, identity_hash
+
+PROBE_TIMEOUT_S = 1.5
+"""How long the head's port may take to accept a TCP connection: ``ray.init`` itself retries for minutes."""
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a :class:`MissingDependencyError` that names the extra."""
+    try:
+        import ray
+    except ImportError:
+        raise MissingDependencyError("executor.kind ray needs Ray: pip install 'evalharness[ray]'") from None
+    return ray
+
+
+class ShardWorker:
+    """One system loaded once on one Ray worker; translates the shards it is sent, with no store of its own."""
+
+    def __init__(self, settings: SystemSettings, seed: int, index: int) -> None:
+        self.settings, self.seed, self.index = settings, seed, index
+        self.system: System | None = None
+
+    def translate(self, texts: list[str], src: str, tgt: str) -> dict[str, Any]:
+        """Outputs in input order, seconds spent translating (loading aside), and what loading taught.
+
+        The system is built here, not in the constructor, so that an error (a backend not installed on this
+        node, a model it cannot see) reaches the driver as the typed error it is, not as a dead actor.
+        """
+        if self.system is None:
+            self.system = create_system(self.settings, seed=self.seed, index=self.index)
+        system = self.system
+        load_before, start = system.load_s, time.perf_counter()
+        outputs = system.translate(texts, src, tgt)
+        seconds = time.perf_counter() - start - (system.load_s - load_before)
+        import ray
+
+        return {"outputs": outputs, "seconds": seconds, "load_s": system.load_s, "facts": system.facts(),
+                "node": ray.get_runtime_context().get_node_id()}
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+def resolve_address(address: str) -> str:
+    """The address to hand ``ray.init``, checked to accept connections (``ray.init`` would retry for minutes).
+
+    ``auto`` reads ``$RAY_ADDRESS``, else the cluster that ``ray start`` left on this machine; ``local`` starts a
+    private instance and needs no check.
+    """
+    if address == "local":
+        return address
+    target = address
+    if address == "auto":
+        target = os.environ.get("RAY_ADDRESS", "").strip() or _local_cluster()
+    where = host_port(target)
+    if where is None:
+        return target  # a form we cannot probe (a name ray resolves itself): ray.init judges it
+    label = address if target == address else f"{address} ({target})"
+    try:
+        with socket.create_connection(where, timeout=PROBE_TIMEOUT_S) as sock:
+            grpc = _speaks_grpc(sock)
+    except OSError as err:
+        reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise ClusterError(f"Ray cluster at {label} cannot be reached ({reason}); start one there (ray start --head "
+                           "--port=PORT) or fix executor.address / --ray-address") from None
+    if not grpc:
+        raise ClusterError(f"Ray cluster at {label}: the port answers, but not as a Ray head (no gRPC there; the "
+                           "dashboard's HTTP port is not the one); give the head's GCS port (ray start --head "
+                           "--port=PORT, 6379 by default) or ray://HOST:10001")
+    if not target.startswith("ray://"):
+        _check_gcs(target, label)
+    return target
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # + an empty SETTINGS
+
+
+def _speaks_grpc(sock: socket.socket) -> bool:
+    """True when the peer answers the HTTP/2 preface with a SETTINGS frame, as every gRPC server (a Ray head's
+    GCS, the Ray Client server) does at once; an HTTP/1 server (the dashboard) answers otherwise or not at all."""
+    try:
+        sock.sendall(HTTP2_PREFACE)
+        head = b""
+        while len(head) < 9:
+            chunk = sock.recv(9 - len(head))
+            if not chunk:
+                return False
+            head += chunk
+    except OSError:  # a timeout or a reset: not a gRPC server
+        return False
+    return head[3] == 0x04
+
+
+def _check_gcs(target: str, label: str) -> None:
+    """Ask the port for its cluster id, once: something else listening there (a proxy, another service) makes
+    ``ray.init`` retry for tens of seconds before it gives up."""
+    try:
+        from ray._raylet import GcsClient  # type: ignore[attr-defined]  # ray.init's handshake, without retries
+    except ImportError:
+        return
+    try:
+        with _quiet_stderr():  # Ray's C++ core logs each failed attempt there: the error below says it in one line
+            GcsClient(address=target)
+    except Exception as err:  # RpcError, TimeoutError...: anything but an answer means "not a Ray head"
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ClusterError(f"Ray cluster at {label}: the port answers, but not as a Ray head ({text}); give the "
+                           "head's GCS port (ray start --head --port=PORT) in executor.address / --ray-address"
+                           ) from None
+
+
+def _local_cluster() -> str:
+    """The address of the Ray cluster running on this machine (what ``address="auto"`` finds), or an error."""
+    from ray._private import services  # no public API answers "is there a cluster" without connecting to it
+
+    try:
+        found = services.canonicalize_bootstrap_address("auto")
+    except (ConnectionError, ValueError) as err:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ClusterError(f"executor.address auto: no Ray cluster found ({text}); start one (ray start --head), "
+                           "set RAY_ADDRESS, or give --ray-address HOST:PORT") from None
+    if not found:
+        raise ClusterError("executor.address auto: no Ray cluster found on this machine and RAY_ADDRESS is unset; "
+                           "start one (ray start --head), or give --ray-address HOST:PORT")
+    return str(found)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 pointed at the null device for the block (native code writes there directly)."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def connected(ray: Any, address: str) -> Iterator[None]:
+    """Connected to the cluster at ``address`` for the block (an existing connection is used as it is)."""
+    if ray.is_initialized():
+        yield
+        return
+    target = resolve_address(address)
+    saved = os.environ.pop("RAY_ADDRESS", None) if address != "auto" else None  # ray.init would prefer it
+    try:
+        ray.init(address=target, logging_level=logging.ERROR, log_to_driver=False,
+                 **({"include_dashboard": False} if target == "local" else {}))
+    except Exception as err:  # ray raises ConnectionError, RuntimeError (version mismatch), ValueError...
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ClusterError(f"Ray cluster at {address}: cannot connect ({text})") from None
+    finally:
+        if saved is not None:
+            os.environ["RAY_ADDRESS"] = saved
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def cluster_description(ray: Any) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    """Each live node's CPU/GPU count, and the cluster as the manifest records it."""
+    nodes = [{"CPU": float(n["Resources"].get("CPU", 0)), "GPU": float(n["Resources"].get("GPU", 0))}
+             for n in ray.nodes() if n.get("Alive")]
+    return nodes, {"nodes": len(nodes), "cpus": sum(n["CPU"] for n in nodes), "gpus": sum(n["GPU"] for n in nodes)}
+
+
+def worker_slots(nodes: list[dict[str, float]], settings: RayExecutor, address: str) -> int:
+    """How many workers (loaded systems) the cluster holds at once; an error when no node can hold one."""
+    need = settings.resources
+
+    def fits(node: dict[str, float]) -> float:
+        counts = [node[kind] // want for kind, want in (("CPU", need.num_cpus), ("GPU", need.num_gpus)) if want > 0]
+        return min(counts) if counts else math.inf
+
+    slots = sum(fits(n) for n in nodes)
+    if slots < 1:
+        have = ", ".join(f"{n['CPU']:g} CPU/{n['GPU']:g} GPU" for n in nodes) or "none"
+        raise InputError(f"executor.resources: a worker asks for {need.num_cpus:g} CPU and {need.num_gpus:g} GPU, "
+                         f"and no node of the Ray cluster at {address} has that much (nodes: {have}); lower "
+                         "executor.resources or add a node")
+    return int(min(slots, 1_000_000))
+
+
+# --------------------------------------------------------------------------- the work
+
+
+@dataclass
+class Job:
+    """One system × direction × test set: its inputs, what the cache held, the outputs gathered so far."""
+
+    index: int
+    system: System
+    direction: str
+    test_set: str
+    keep: list[int]
+    asked: list[Segment]
+    units: list[str]
+    per_segment: list[int]
+    outputs: list[Translation | None]
+    keys: list[str] = field(default_factory=list)  # cache keys, one per unit (empty without a cache)
+    hits: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Slot:
+    """A live worker: the actor holding one loaded system."""
+
+    system: int
+    actor: Any
+
+
+@dataclass
+class Tally:
+    """What the manifest says about the cluster's share of the run."""
+
+    shards: int = 0
+    retries: int = 0
+    workers: int = 0
+    facts: dict[int, dict[str, Any]] = field(default_factory=dict)  # per system index, as its first worker saw
+    load_s: dict[int, float] = field(default_factory=dict)
+    nodes: set[str] = field(default_factory=set)  # the nodes whose workers returned a shard
+
+
+def model_system(system: System) -> System:
+    """The system under the cache wrapper (what a worker builds from the settings)."""
+    return system.inner if isinstance(system, CachedSystem) else system
+
+
+def open_job(index: int, system: System, direction: str, test_set: str, segments: list[Segment],
+             keep: list[int]) -> Job:
+    """A job with its inputs, the cache's outputs already in place."""
+    src, tgt = direction.split("-")
+    asked = segments if system.whole_corpus else [segments[i] for i in keep]
+    units, per_segment = translation_units(asked, src, system.segmentation)
+    job = Job(index, system, direction, test_set, keep, asked, units, per_segment, [None] * len(units))
+    if isinstance(system, CachedSystem):
+        ident = identity_hash(system.identity())
+        job.keys = [entry_key(ident, src, tgt, t) for t in units]
+        found = system.cache_store.get_many(job.keys)
+        job.outputs = [found.get(k) for k in job.keys]
+        job.hits = sum(o is not None for o in job.outputs)
+    return job
+
+
+def store_shard(job: Job, shard: Shard, outputs: Sequence[Translation]) -> None:
+    """A returned shard's outputs into their places, and into the cache (only the driver writes it)."""
+    if len(outputs) != len(shard.texts):
+        raise HypothesisError(f"system {job.system.name!r} returned {len(outputs)} outputs for {len(shard.texts)} "
+                              "inputs")
+    for p, t in zip(shard.positions, outputs, strict=True):
+        job.outputs[p] = t
+    system = job.system
+    if isinstance(system, CachedSystem):
+        src, tgt = job.direction.split("-")
+        system.cache_store.put_many(identity_hash(system.identity()), system.identity(), src, tgt,
+                                    ((job.keys[p], t) for p, t in zip(shard.positions, outputs, strict=True)))
+
+
+def finish_job(job: Job) -> Translated:
+    """The job as the evaluate stage takes it (what the local translate stage hands over)."""
+    translations = rejoin([o if o is not None else Translation("") for o in job.outputs], job.per_segment)
+    if job.system.whole_corpus:
+        translations = [translations[i] for i in job.keep]
+    cache = ({"hits": job.hits, "misses": len(job.units) - job.hits} if isinstance(job.system, CachedSystem)
+             else {"hits": 0, "misses": len(job.units)})
+    chosen = job.asked if not job.system.whole_corpus else [job.asked[i] for i in job.keep]
+    return Translated(job.system.name, job.direction, chosen, translations, job.seconds, cache)
+
+
+class Dispatcher:
+    """Keeps every worker busy with the next shard of its system; replaces workers that die; bounded retries."""
+
+    def __init__(self, ray: Any, systems: list[System], settings: RayExecutor, slots: int, seed: int,
+                 address: str, say: Callable[[str], None]) -> None:
+        self.ray, self.systems, self.settings, self.slots, self.seed = ray, systems, settings, slots, seed
+        self.address, self.say = address, say
+        self.pending: dict[int, deque[Shard]] = {}
+        self.workers: list[Slot] = []
+        self.inflight: dict[Any, tuple[Slot, Shard]] = {}
+        self.tally = Tally()
+        res = settings.resources
+        self.actor_class = ray.remote(ShardWorker).options(
+            num_cpus=res.num_cpus, num_gpus=res.num_gpus, max_restarts=0, max_task_retries=0,
+            scheduling_strategy="SPREAD")
+        self.lost = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                     ray.exceptions.ObjectLostError, ray.exceptions.OutOfMemoryError)
+
+    def add(self, shards: list[Shard]) -> None:
+        """Queue shards (per system, in the order given)."""
+        for shard in shards:
+            self.pending.setdefault(shard.system, deque()).append(shard)
+        self.tally.shards += len(shards)
+
+    def _next_system(self) -> int | None:
+        """The system with queued shards that has the fewest workers (most shards left breaks ties)."""
+        waiting = [s for s, q in self.pending.items() if q]
+        if not waiting:
+            return None
+        count = {s: sum(w.system == s for w in self.workers) for s in waiting}
+        return min(waiting, key=lambda s: (count[s], -len(self.pending[s]), s))
+
+    def _submit(self, slot: Slot) -> None:
+        shard = self.pending[slot.system].popleft()
+        src, tgt = shard.direction.split("-")
+        self.inflight[slot.actor.translate.remote(shard.texts, src, tgt)] = (slot, shard)
+
+    def _retire(self, slot: Slot) -> None:
+        self.workers.remove(slot)
+        with contextlib.suppress(Exception):  # it may be dead already
+            self.ray.kill(slot.actor, no_restart=True)
+
+    def results(self) -> Iterator[tuple[Shard, dict[str, Any]]]:
+        """Each shard with its worker's answer, as shards finish (in no particular order)."""
+        ray = self.ray
+        try:
+            while self.inflight or any(self.pending.values()):
+                while len(self.workers) < self.slots and (s := self._next_system()) is not None:
+                    system = self.systems[s]
+                    slot = Slot(s, self.actor_class.remote(system.settings, self.seed, s))
+                    self.workers.append(slot)
+                    self.tally.workers += 1
+                    self._submit(slot)
+                [ref], _ = ray.wait(list(self.inflight), num_returns=1)
+                slot, shard = self.inflight.pop(ref)
+                try:
+                    answer = ray.get(ref)
+                except self.lost as err:
+                    self._retire(slot)
+                    shard.attempts += 1
+                    self.tally.retries += 1
+                    if shard.attempts > self.settings.max_retries:
+                        raise ClusterError(
+                            f"Ray cluster at {self.address}: shard {shard.number} of system "
+                            f"{self.systems[shard.system].name!r} {shard.direction} lost its worker "
+                            f"{shard.attempts} times ({type(err).__name__}); raise executor.max_retries or check "
+                            "the nodes' memory and logs") from None
+                    self.say(f"ray: a worker of {self.systems[shard.system].name!r} was lost ({type(err).__name__}); "
+                             f"shard {shard.number} of {shard.direction} goes to another (retry {shard.attempts} of "
+                             f"{self.settings.max_retries})")
+                    self.pending[shard.system].appendleft(shard)
+                    continue
+                except ray.exceptions.RayTaskError as err:
+                    cause = err.cause
+                    if isinstance(cause, EvalHarnessError):  # ModelLoadError on the worker: the same message
+                        raise cause from None
+                    raise
+                yield shard, answer
+                if self.pending[slot.system]:
+                    self._submit(slot)
+                else:
+                    self._retire(slot)
+        finally:
+            for slot in list(self.workers):
+                self._retire(slot)
+
+
+def translate_on_ray(settings: RayExecutor, config: RunConfig, systems: list[System], segments: list[Segment],
+                     keep: dict[str, list[int]], *, test_set: str, progress: ProgressFactory | None = None,
+                     notify: Callable[[str], None] | None = None
+                     ) -> tuple[list[Translated], dict[str, Any], dict[str, Any]]:
+    """Every system × direction translated, model systems on the cluster, in the order a local run gives.
+
+    Returns what the local translate stage returns (the translations, each system's manifest entry) and the
+    executor's own description for the manifest. Systems without a model (``files``, ``copy``) run here.
+    """
+    ray = import_ray()
+    say: Callable[[str], None] = notify or (lambda message: None)
+    jobs: list[Job] = []
+    done: dict[tuple[int, str], Translated] = {}
+    with connected(ray, settings.address):
+        nodes, cluster = cluster_description(ray)
+        for index, system in enumerate(systems):
+            for direction in config.system_directions(system.settings):
+                if not model_system(system).cacheable:  # nothing to load: not worth a trip to the cluster
+                    done[index, direction] = translate_direction(system, direction, segments, keep[direction],
+                                                                 progress)
+                else:
+                    jobs.append(open_job(index, system, direction, test_set, segments, keep[direction]))
+        shards = [shard for job in jobs for shard in plan_shards(
+            job.index, job.direction, test_set, [i for i, o in enumerate(job.outputs) if o is None],
+            [t for t, o in zip(job.units, job.outputs, strict=True) if o is None], settings.shard_size)]
+        slots = worker_slots(nodes, settings, settings.address) if shards else 0
+        dispatcher = Dispatcher(ray, systems, settings, slots, config.seed, settings.address, say)
+        dispatcher.add(shards)
+        by_key = {(job.index, job.direction): job for job in jobs}
+        if jobs:
+            say(f"ray: {settings.address}: {cluster['nodes']} node(s), {cluster['cpus']:g} CPU, "
+                f"{cluster['gpus']:g} GPU; {len(shards)} shard(s) for up to {slots} worker(s)")
+        bar = progress(f"ray: {len(shards)} shards", sum(len(j.units) for j in jobs)) if progress and jobs else None
+        if bar:
+            bar.update(sum(j.hits for j in jobs))
+        try:
+            for shard, answer in dispatcher.results():
+                job = by_key[shard.system, shard.direction]
+                store_shard(job, shard, answer["outputs"])
+                job.seconds += answer["seconds"]
+                dispatcher.tally.nodes.add(answer["node"])
+                dispatcher.tally.facts.setdefault(shard.system, answer["facts"])
+                dispatcher.tally.load_s[shard.system] = max(dispatcher.tally.load_s.get(shard.system, 0.0),
+                                                            answer["load_s"])
+                if bar:
+                    bar.update(len(shard.texts))
+        finally:
+            if bar:
+                bar.close()
+    for job in jobs:
+        done[job.index, job.direction] = finish_job(job)
+    tally = dispatcher.tally
+    translated: list[Translated] = []
+    manifests: dict[str, Any] = {}
+    for index, system in enumerate(systems):
+        directions = config.system_directions(system.settings)
+        translated += [done[index, d] for d in directions]
+        manifests[system.name] = {**system_manifest(system, tally.facts.get(index), tally.load_s.get(index)),
+                                  "directions": directions}
+        system.close()
+    info = {"kind": "ray", "address": settings.address, "ray_version": ray.__version__, **cluster,
+            "resources": settings.resources.model_dump(mode="json"), "shard_size": settings.shard_size,
+            "nodes_used": len(tally.nodes), "shards": tally.shards, "workers": tally.workers, "retries": tally.retries,
+            "max_retries": settings.max_retries}
+    return translated, manifests, info
+
+
+def system_manifest(system: System, facts: dict[str, Any] | None, load_s: float | None) -> dict[str, Any]:
+    """A system's manifest entry: what a worker learnt when it loaded the model, if one did.
+
+    The driver never loads the model; the worker's facts fill in what loading tells (and are kept in the
+    store, so a rerun served from the cache reports the same).
+    """
+    if facts is None:
+        return system.manifest()  # all from the cache: the stored facts, as a local rerun
+    if isinstance(system, CachedSystem):
+        system.cache_store.put_facts(identity_hash(system.identity()), facts)
+    return {**model_system(system).manifest(), **facts, "load_s": round(load_s or 0.0, 3)}

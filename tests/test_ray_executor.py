@@ -1,0 +1,325 @@
+"""The Ray executor against a real two-node Ray cluster on loopback, with the tiny model.
+
+The cluster is two ``ray start`` processes (a head and a second node, one CPU each, each in its own temp dir
+under /tmp and its own session), with HOME in the test's temp dir so nothing is written to ~/.ray. The
+finalizer kills every process of both sessions, whatever happened. Ray is an extra: without it these tests
+skip, unless ``EVALHARNESS_REQUIRE_RAY=1`` (CI sets it), where a missing Ray fails them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalharness.cli import main
+from evalharness.errors import ConfigError
+from evalharness.runs.config import load_config
+from evalharness.runs.executor import LocalExecutor, RayExecutor, host_port, plan_shards
+from tests.conftest import REPO
+
+DEFAULT = REPO / "configs" / "default.yaml"
+SHARD_SIZE = 3
+GENERATION = ["--set", "systems.0.generation.max_new_tokens=24", "--set", "systems.1.generation.max_new_tokens=24",
+              "--set", "systems.0.generation.batch_size=1", "--set", "systems.1.generation.batch_size=1"]
+TIMINGS = ("translate_s", "segments_per_s")
+
+
+HAVE_RAY = importlib.util.find_spec("ray") is not None  # without importing it: collection stays quick
+NO_RAY = "Ray is not installed (the ray extra: pip install 'evalharness[ray]')"
+needs_ray = pytest.mark.skipif(not HAVE_RAY, reason=NO_RAY)
+
+
+def test_ray_is_installed_where_required() -> None:
+    if os.environ.get("EVALHARNESS_REQUIRE_RAY") == "1":  # CI: the Ray tests must run, not skip
+        assert HAVE_RAY, "EVALHARNESS_REQUIRE_RAY=1 but " + NO_RAY
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- no cluster needed
+
+
+def test_executor_config_defaults_to_local_and_validates_ray_keys(tmp_path: Path) -> None:
+    config = load_config(DEFAULT)
+    assert isinstance(config.executor, LocalExecutor)
+    assert config.model_dump(mode="json")["executor"] == {"kind": "local"}
+    ray = load_config(DEFAULT, ["executor.kind=ray", "executor.address=ray://head.example:10001",
+                                "executor.resources={num_gpus: 1, num_cpus: 4}", "executor.shard_size=16"])
+    assert isinstance(ray.executor, RayExecutor)
+    assert (ray.executor.address, ray.executor.shard_size, ray.executor.resources.num_gpus) == (
+        "ray://head.example:10001", 16, 1.0)
+    bad = {"executor.kind=ray|executor.shard_size=0": "executor.shard_size: Input should be greater than or equal",
+           "executor.kind=ray|executor.address=nowhere": "executor.address: Value error, expected auto, local",
+           "executor.kind=ray|executor.address=h:70000": "executor.address: Value error, port 70000 is out of range",
+           "executor.kind=ray|executor.resources.num_gpu=1": "executor.resources.num_gpu: unknown key",
+           "executor.kind=local|executor.shard_size=3": "executor.shard_size: unknown key",
+           "executor.kind=slurm": "executor: Input tag 'slurm'"}
+    for sets, message in bad.items():
+        with pytest.raises(ConfigError) as err:
+            load_config(DEFAULT, sets.split("|"))
+        assert message in str(err.value), (sets, str(err.value))
+
+
+def test_cli_shortcuts_set_the_executor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from evalharness.cli import _load, build_parser
+
+    args = build_parser().parse_args(["run", "-c", str(DEFAULT), "--ray-address", "10.0.0.5:6379"])
+    executor = _load(args)[1].executor
+    assert isinstance(executor, RayExecutor) and executor.address == "10.0.0.5:6379"
+    yaml = tmp_path / "ray.yaml"
+    yaml.write_text(DEFAULT.read_text(encoding="utf-8") + "executor: {kind: ray, shard_size: 5}\n", encoding="utf-8")
+    args = build_parser().parse_args(["run", "-c", str(yaml), "--executor", "local"])
+    assert isinstance(_load(args)[1].executor, LocalExecutor)  # the config's Ray keys go with it
+    assert main(["run", "-c", str(DEFAULT), "--executor", "local", "--ray-address", "h:1"]) == 2
+    assert "--ray-address goes with --executor ray" in capsys.readouterr().err
+    assert main(["check", "--baseline", str(REPO / "baselines" / "ci-example.json"), str(tmp_path),
+                 "--executor", "ray"]) == 2
+    assert "--executor goes with --config" in capsys.readouterr().err
+
+
+def test_shards_cover_every_input_once_in_order() -> None:
+    positions = [0, 2, 3, 5, 8, 9, 11]
+    shards = plan_shards(1, "en-ms", "rt", positions, [f"t{p}" for p in positions], 3)
+    assert [s.positions for s in shards] == [[0, 2, 3], [5, 8, 9], [11]]
+    assert [s.texts for s in shards][2] == ["t11"] and [s.number for s in shards] == [0, 1, 2]
+    assert {(s.system, s.direction, s.test_set) for s in shards} == {(1, "en-ms", "rt")}
+    assert plan_shards(0, "ms-en", "rt", [], [], 3) == []
+    assert host_port("ray://[::1]:10001") == ("::1", 10001) and host_port("auto") is None
+
+
+def test_a_local_run_never_imports_ray(tmp_path: Path) -> None:
+    code = ("import sys; from evalharness.cli import main; "
+            f"rc = main(['run', '-c', {str(DEFAULT)!r}, '--set', 'systems=[{{name: c, backend: copy}}]', '-q', "
+            f"'--run-dir', {str(tmp_path / 'run')!r}, '--no-cache', '--limit', '2']); "
+            "print(rc, 'ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.split()[-2:] == ["0", "False"], out.stderr
+    manifest = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))["manifest"]
+    assert manifest["executor"] == {"kind": "local"}
+
+
+# --------------------------------------------------------------------------- fails fast, one line
+
+
+def _cli(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "evalharness", *args], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=timeout)
+
+
+def _ray_env(base: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(HOME=str(base / "home"), HF_HUB_OFFLINE="1", RAY_USAGE_STATS_ENABLED="0", PYTHONUNBUFFERED="1",
+               EVALHARNESS_CACHE_DIR=str(base / "cache"), XDG_CACHE_HOME=str(base / "xdg"))
+    return env
+
+
+@needs_ray
+@pytest.mark.slow
+def test_unreachable_cluster_fails_in_one_line_within_five_seconds(tmp_path: Path) -> None:
+    closed = _free_port()  # nothing listens there
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()  # something listens, but not Ray
+    try:
+        for address, expected in [(f"127.0.0.1:{closed}", "cannot be reached (Connection refused)"),
+                                  (f"ray://127.0.0.1:{closed}", "cannot be reached (Connection refused)"),
+                                  (f"127.0.0.1:{server.server_address[1]}", "the port answers, but not as a Ray head")]:
+            start = time.monotonic()
+            proc = _cli(["run", "-c", str(DEFAULT), "--set", "systems=[{name: c, backend: copy}]", "--ray-address",
+                         address, "--run-dir", str(tmp_path / "never"), "-q"], _ray_env(tmp_path), timeout=60)
+            elapsed = time.monotonic() - start
+            assert proc.returncode == 2, proc.stderr
+            assert proc.stderr.count("\n") == 1, proc.stderr
+            assert proc.stderr.startswith(f"evalharness: error: Ray cluster at {address}") and expected in proc.stderr
+            assert elapsed < 5.0, (address, elapsed)
+            assert not (tmp_path / "never").exists()
+    finally:
+        server.shutdown()
+    assert not (tmp_path / "home" / ".ray").exists()
+
+
+# --------------------------------------------------------------------------- a two-node cluster on loopback
+
+
+@dataclass
+class Cluster:
+    """A head and a second node, each started by ``ray start`` in a session of its own."""
+
+    address: str
+    sessions: list[int]
+    base: Path
+
+    def processes(self, name: bytes = b"") -> list[int]:
+        """PIDs of this cluster's processes whose command line starts with ``name``.
+
+        ``ray start`` ran in a session of its own, which every process of its node inherits (workers take a
+        process group of their own, not a session): never another cluster's processes.
+        """
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if os.getsid(int(proc.name)) in self.sessions and (proc / "cmdline").read_bytes().startswith(name):
+                    found.append(int(proc.name))
+            except (OSError, ProcessLookupError):
+                continue
+        return found
+
+
+def _ray_start(args: list[str], env: dict[str, str], sessions: list[int]) -> None:
+    ray_bin = Path(sys.executable).with_name("ray")
+    proc = subprocess.Popen([str(ray_bin), "start", *args, "--disable-usage-stats"], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sessions.append(proc.pid)  # its session: everything it starts stays in there
+    out, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 0, out
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if not HAVE_RAY:
+        pytest.skip(NO_RAY)
+    home = tmp_path_factory.mktemp("ray-home")
+    # Ray's Unix sockets live under the temp dir and must fit in 107 bytes: a short folder under /tmp
+    base = Path(tempfile.mkdtemp(prefix="ehray-", dir="/tmp"))
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(HOME=str(home), RAY_USAGE_STATS_ENABLED="0", HF_HUB_OFFLINE="1")
+    port = _free_port()
+    sessions: list[int] = []
+    common = ["--num-cpus=1", "--object-store-memory=100000000"]
+    try:
+        _ray_start(["--head", f"--port={port}", f"--ray-client-server-port={_free_port()}", "--include-dashboard=false",
+                    f"--dashboard-port={_free_port()}", f"--dashboard-agent-listen-port={_free_port()}",
+                    f"--temp-dir={base / 'head'}", *common], env, sessions)
+        _ray_start([f"--address=127.0.0.1:{port}", f"--dashboard-agent-listen-port={_free_port()}",
+                    f"--temp-dir={base / 'node2'}", *common], env, sessions)
+        cluster = Cluster(f"127.0.0.1:{port}", sessions, base)
+        yield cluster
+    finally:
+        for pid in Cluster("", sessions, base).processes():  # gcs_server, raylets, agents, workers: ours only
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(base, ignore_errors=True)
+        assert not (home / ".ray").exists()  # nothing under the (temporary) home either
+
+
+def _model_args(model: Path) -> list[str]:
+    return ["-c", str(DEFAULT), "--set", f"systems.0.model={model}", "--set", f"systems.1.model={model}", *GENERATION]
+
+
+@pytest.fixture(scope="module")
+def local_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference: the same config run by the local executor, in this process, without a cache."""
+    out = tmp_path_factory.mktemp("local") / "run"
+    assert main(["run", *_model_args(tiny_model_dir), "--no-cache", "-q", "--run-dir", str(out)]) == 0
+    return out
+
+
+def _comparable(run_dir: Path) -> dict[str, Any]:
+    """results.json less what a run on another executor may change: timings, times, the executor itself."""
+    results: dict[str, Any] = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    manifest = results["manifest"]
+    for key in ("started_at", "finished_at", "duration_s", "platform", "executor", "cache"):
+        manifest.pop(key)
+    manifest["config"].pop("executor")
+    manifest["config"].pop("cache")
+    for system in manifest["systems"].values():
+        system.pop("load_s")
+    for by_direction in results["results"].values():
+        for result in by_direction.values():
+            for key in TIMINGS:
+                result.pop(key)
+    return results
+
+
+def _same_run(local: Path, other: Path) -> None:
+    for name in ("segments.jsonl", "summary.md"):
+        assert (other / name).read_bytes() == (local / name).read_bytes(), name
+    assert _comparable(other) == _comparable(local)
+
+
+@pytest.mark.slow
+def test_ray_run_equals_local_run_byte_for_byte(cluster: Cluster, local_run: Path, tiny_model_dir: Path,
+                                                tmp_path: Path) -> None:
+    env = _ray_env(tmp_path)
+    args = ["run", *_model_args(tiny_model_dir), "--ray-address", cluster.address, "--set",
+            f"executor.shard_size={SHARD_SIZE}"]
+    proc = _cli([*args, "--run-dir", str(tmp_path / "ray")], env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"ray: {cluster.address}: 2 node(s), 2 CPU, 0 GPU" in proc.stderr
+    assert proc.stderr.count("ray: 20 shards") >= 1  # one progress bar over every shard
+    _same_run(local_run, tmp_path / "ray")
+    executor = json.loads((tmp_path / "ray" / "results.json").read_text(encoding="utf-8"))["manifest"]["executor"]
+    assert executor["kind"] == "ray" and executor["nodes"] == 2 and executor["nodes_used"] == 2
+    assert executor["shards"] == 2 * -(-29 // SHARD_SIZE) and executor["retries"] == 0
+    assert executor["resources"] == {"num_cpus": 1.0, "num_gpus": 0.0}
+    # the driver wrote the cache as shards came back: a rerun sends nothing to the cluster, and is the same
+    again = _cli([*args, "--run-dir", str(tmp_path / "again"), "-q"], env)
+    assert again.returncode == 0, again.stderr
+    rerun = json.loads((tmp_path / "again" / "results.json").read_text(encoding="utf-8"))
+    assert rerun["manifest"]["executor"]["shards"] == 0
+    assert {r["cache"]["hits"] for by in rerun["results"].values() for r in by.values()} == {29}
+    assert (tmp_path / "again" / "segments.jsonl").read_bytes() == (local_run / "segments.jsonl").read_bytes()
+    assert rerun["manifest"]["systems"]["opus-mt-mul-en"]["model_class"] == "MarianMTModel"  # stored facts
+
+
+@pytest.mark.slow
+def test_killed_worker_is_replaced_and_results_are_identical(cluster: Cluster, local_run: Path,
+                                                             tiny_model_dir: Path, tmp_path: Path) -> None:
+    env = _ray_env(tmp_path)
+    cmd = [sys.executable, "-m", "evalharness", "run", *_model_args(tiny_model_dir), "--ray-address",
+           cluster.address, "--set", "executor.shard_size=2", "--run-dir", str(tmp_path / "ray"), "-q"]
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = tmp_path / "cache" / "translations.sqlite3"
+    killed = None
+    deadline = time.monotonic() + 300
+    while killed is None and proc.poll() is None and time.monotonic() < deadline:
+        workers = cluster.processes(b"ray::ShardWorker")
+        if workers and _entries(db) > 0:  # a shard came back, the rest are under way: kill a worker mid-run
+            killed = workers[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=600)
+    assert killed is not None, "the run ended before a worker could be killed"
+    assert proc.returncode == 0, err
+    _same_run(local_run, tmp_path / "ray")
+    executor = json.loads((tmp_path / "ray" / "results.json").read_text(encoding="utf-8"))["manifest"]["executor"]
+    assert executor["retries"] >= 1 and executor["workers"] >= 3  # the dead one was replaced
+
+
+def _entries(db: Path) -> int:
+    """Translations in the cache file so far (0 before it exists)."""
+    import sqlite3
+
+    if not db.is_file():
+        return 0
+    try:
+        with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM translations").fetchone()[0])
+    except sqlite3.Error:
+        return 0
