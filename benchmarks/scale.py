@@ -1,9 +1,10 @@
 """Scale benchmark: one config on the local executor and on Ray with 1 and 2 nodes; prints figures, asserts nothing.
 
 The config: 4 systems (the random-weight tiny Marian model under four names, each its own cache identity) ×
-2 directions × the test sets a run has (today one: the shipped article, 29 paragraphs), no cache, so every
-run translates everything. Each run is a real ``evalharness run`` subprocess, timed wall-clock from start to
-exit (interpreter start, imports, connecting, loading models on the workers included).
+2 directions × 2 test sets (``corpora:``: the shipped article's 29 paragraphs, and its 37 aligned sentence
+groups as a second corpus made here), no cache, so every run translates everything. Each run is a real
+``evalharness run`` subprocess, timed wall-clock from start to exit (interpreter start, imports, connecting,
+loading models on the workers included).
 
 The Ray clusters are started here on loopback (``ray start --head`` and, for two nodes, a second
 ``ray start --address``), each node with ``--num-cpus`` CPUs (default 1: one worker per node), in temp dirs
@@ -41,7 +42,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-SEGMENTS = 29  # paragraphs of the shipped article
+ARTICLE = "rt-2013-russia-japan-2plus2"
+SENTENCES = "rt-sentences"  # the second test set: the article's sentence groups, one pair each
 SYSTEMS = 4
 DIRECTIONS = 2
 
@@ -91,14 +93,28 @@ def cluster(nodes: int, cpus: int, env: dict[str, str]) -> Iterator[str]:
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
+def write_sentence_corpus(folder: Path) -> int:
+    """A second test set under ``folder/SENTENCES``: each aligned sentence group of the article a pair."""
+    from evalharness.corpus import load_corpus
+
+    segments = load_corpus(ARTICLE).segments("sentence")
+    (folder / SENTENCES).mkdir(parents=True)
+    lines = [json.dumps({"id": f"s{i + 1:02d}", "kind": "line", "ms": s.texts["ms"], "en": s.texts["en"]},
+                        ensure_ascii=False) for i, s in enumerate(segments)]
+    (folder / SENTENCES / "pairs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / SENTENCES / "corpus.json").write_text(json.dumps({"name": SENTENCES, "version": "1",
+                                                                "languages": ["ms", "en"]}), encoding="utf-8")
+    return len(segments)
+
+
 def write_config(folder: Path, model: Path, *, batch_size: int, max_new_tokens: int) -> Path:
-    """4 systems × 2 directions on the shipped article; each system a distinct setting (its own identity)."""
+    """4 systems × 2 directions × 2 test sets; each system a distinct setting (its own identity)."""
     systems = [{"name": f"tiny-{i}", "backend": "transformers", "model": str(model),
                 "target_prefix": {"ms": ">>zsm_Latn<<"},
                 "generation": {"num_beams": 1, "max_new_tokens": max_new_tokens - i, "batch_size": batch_size,
                                "device": "cpu"}}
                for i in range(SYSTEMS)]
-    config = {"corpus": "rt-2013-russia-japan-2plus2", "directions": ["ms-en", "en-ms"], "systems": systems,
+    config = {"corpora": [ARTICLE, SENTENCES], "directions": ["ms-en", "en-ms"], "systems": systems,
               "metrics": ["bleu", "chrf"], "cache": {"enabled": False}, "flags": {"enabled": False}}
     path = folder / f"scale-b{batch_size}-t{max_new_tokens}.yaml"
     path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
@@ -106,14 +122,25 @@ def write_config(folder: Path, model: Path, *, batch_size: int, max_new_tokens: 
 
 
 def timed_run(config: Path, out: Path, env: dict[str, str], extra: list[str]) -> tuple[float, dict[str, Any]]:
-    """Wall seconds of one ``evalharness run`` and its results.json."""
+    """Wall seconds of one ``evalharness run`` (a run set: one run per test set) and its members' results, merged:
+    translate times summed, executor shards and workers summed."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "evalharness", "run", "-c", str(config), "--run-dir", str(out),
                            "-q", *extra], env=env, cwd=REPO, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"run failed ({' '.join(extra)}):\n{proc.stderr}")
-    return wall, json.loads((out / "results.json").read_text(encoding="utf-8"))
+    members = json.loads((out / "runset.json").read_text(encoding="utf-8"))["members"]
+    results = [json.loads((out / m["folder"] / "results.json").read_text(encoding="utf-8")) for m in members]
+    executor: dict[str, Any] = {}
+    for res in results:
+        for key in ("shards", "workers"):
+            if key in res["manifest"]["executor"]:
+                executor[key] = executor.get(key, 0) + res["manifest"]["executor"][key]
+    merged = {"manifest": {"executor": executor},
+              "results": {f"{m['name']}/{system}": by for m, res in zip(members, results, strict=True)
+                          for system, by in res["results"].items()}}
+    return wall, merged
 
 
 OVERHEAD_SHARDS = 300
@@ -172,12 +199,15 @@ def main() -> None:
     env.update(HOME=str(work / "home"), HF_HUB_OFFLINE="1", RAY_USAGE_STATS_ENABLED="0",
                EVALHARNESS_CACHE_DIR=str(work / "cache"))
     model = build_marian(work / "tiny-marian")
+    env["EVALHARNESS_CORPORA"] = str(work / "corpora")
+    os.environ["EVALHARNESS_CORPORA"] = env["EVALHARNESS_CORPORA"]
+    segments = 29 + write_sentence_corpus(work / "corpora")
     config = write_config(work, model, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
-    units = SYSTEMS * DIRECTIONS * SEGMENTS
+    units = SYSTEMS * DIRECTIONS * segments
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
           f"ray {ray.__version__}")
-    print(f"config: {SYSTEMS} systems × {DIRECTIONS} directions × 1 test set (the shipped article; runs take one "
-          f"test set today) = {units} paragraphs, batch_size {args.batch_size}, max_new_tokens "
+    print(f"config: {SYSTEMS} systems × {DIRECTIONS} directions × 2 test sets (the article's 29 paragraphs and "
+          f"its {segments - 29} sentence groups) = {units} segments, batch_size {args.batch_size}, max_new_tokens "
           f"{args.max_new_tokens}, no cache")
     shard = ["--executor", "ray", "--set", f"executor.shard_size={args.shard_size}",
              "--set", f"executor.resources.num_cpus={args.cpus_per_node}"]
@@ -200,9 +230,9 @@ def main() -> None:
         ex = res["manifest"]["executor"]
         print(f"{name:<32} {wall:8.1f} {local_wall / wall:8.2f}× {ex.get('shards', '-'):>7} "
               f"{ex.get('workers', '-'):>8} {compute_s(res):12.1f}")
-    same = all((work / d / "segments.jsonl").read_bytes() == (work / "local" / "segments.jsonl").read_bytes()
-               for d in ("local1", "ray1", "ray2"))
-    print(f"segments.jsonl of both Ray runs byte-identical to the local runs': {same}")
+    same = all((work / d / t / "segments.jsonl").read_bytes() == (work / "local" / t / "segments.jsonl").read_bytes()
+               for d in ("local1", "ray1", "ray2") for t in (ARTICLE, SENTENCES))
+    print(f"segments.jsonl of both Ray runs (both test sets) byte-identical to the local runs': {same}")
 
     print(f"\nper-shard overhead (the executor's dispatcher, one worker of the copy backend, {OVERHEAD_SHARDS} "
           f"one-line shards): {per_shard * 1000:.1f} ms per shard")
@@ -215,12 +245,12 @@ def main() -> None:
           f"{fixed:.1f} s = (wall {ray1_wall:.1f} − translating {compute_s(ray1):.1f}) − (local 1-thread wall "
           f"{local1_wall:.1f} − translating {compute_s(local1):.1f})")
     per_unit = compute_s(local1) / units
-    print(f"translating one paragraph here, one thread: {per_unit * 1000:.0f} ms")
+    print(f"translating one segment here, one thread: {per_unit * 1000:.0f} ms")
     print(f"where Ray pays off: on k nodes as fast as this machine, a run whose translating takes T seconds on one "
           f"takes about {fixed:.0f} s + T/k more than its local run's non-translating part, so it pays off once "
           f"T > {fixed:.0f}·k/(k−1) s: {2 * fixed:.0f} s of translating on 2 nodes, {fixed * 8 / 7:.0f} s on 8 "
           f"(here, on 2 shared cores, it cannot). Shards of ≥ {max(1, round(per_shard / (0.05 * per_unit)))} "
-          "paragraphs keep the per-shard overhead under 5 % of the work at this speed; beam search, larger models "
+          "segments keep the per-shard overhead under 5 % of the work at this speed; beam search, larger models "
           "and GPUs change the time per paragraph, not the overhead.")
     subprocess.run(["rm", "-rf", str(work)], check=False)
 

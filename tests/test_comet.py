@@ -233,6 +233,10 @@ def test_run_scores_equal_comets_own_predict_and_check_gates_on_comet(
     assert "COMET" in capsys.readouterr().out
     with sqlite3.connect(cache) as db:
         assert db.execute("SELECT COUNT(*) FROM segment_scores").fetchone()[0] == cached
+    # check --config runs the same config again (all cached) and gates it: a comet section is no mismatch
+    config = _files_system_config(tmp_path, tiny_comet, mixed, name="mixed-again")
+    assert main(["check", "--baseline", str(baseline), "--config", str(config), "--run-dir",
+                 str(tmp_path / "again"), "-q"]) == 0
 
     # the gate on COMET alone (tolerance 0): a significant move down is a regression, a move up is not. A
     # random-weight model has no notion of quality, so which of two systems it prefers is its own business: the

@@ -74,7 +74,8 @@ def test_executor_config_defaults_to_local_and_validates_ray_keys(tmp_path: Path
            "executor.kind=ray|executor.address=h:70000": "executor.address: Value error, port 70000 is out of range",
            "executor.kind=ray|executor.resources.num_gpu=1": "executor.resources.num_gpu: unknown key",
            "executor.kind=local|executor.shard_size=3": "executor.shard_size: unknown key",
-           "executor.kind=slurm": "executor: Input tag 'slurm'"}
+           "executor.kind=slurm": "executor: Input tag 'slurm'",
+           "executor.kind=ray|executor.resources={num_cpus: 0}": "executor.resources: Value error, a worker must ask"}
     for sets, message in bad.items():
         with pytest.raises(ConfigError) as err:
             load_config(DEFAULT, sets.split("|"))
@@ -323,3 +324,49 @@ def _entries(db: Path) -> int:
             return int(conn.execute("SELECT COUNT(*) FROM translations").fetchone()[0])
     except sqlite3.Error:
         return 0
+
+
+def _sentence_corpus(folder: Path) -> str:
+    """A second test set: the article's aligned sentence groups, one pair each; returns its name."""
+    from evalharness.corpus import load_corpus
+
+    segments = load_corpus("rt-2013-russia-japan-2plus2").segments("sentence")
+    (folder / "rt-sentences").mkdir(parents=True)
+    lines = [json.dumps({"id": f"s{i + 1:02d}", "kind": "line", "ms": s.texts["ms"], "en": s.texts["en"]},
+                        ensure_ascii=False) for i, s in enumerate(segments)]
+    (folder / "rt-sentences" / "pairs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "rt-sentences" / "corpus.json").write_text(
+        json.dumps({"name": "rt-sentences", "version": "1", "languages": ["ms", "en"]}), encoding="utf-8")
+    return "rt-sentences"
+
+
+@pytest.mark.slow
+def test_two_test_sets_are_one_dispatch_and_equal_the_local_run_set(cluster: Cluster, tiny_model_dir: Path,
+                                                                    tmp_path: Path) -> None:
+    """``corpora: [a, b]`` on Ray: the shards of both test sets share the workers (one worker per system for the
+    whole run, not one per test set), and each member equals the local run set's byte for byte."""
+    env = _ray_env(tmp_path)
+    second = _sentence_corpus(tmp_path / "corpora")
+    env["EVALHARNESS_CORPORA"] = str(tmp_path / "corpora")
+    text = DEFAULT.read_text(encoding="utf-8")
+    config = tmp_path / "two.yaml"
+    config.write_text(text.replace("corpus: rt-2013-russia-japan-2plus2",
+                                   f"corpora: [rt-2013-russia-japan-2plus2, {second}]"), encoding="utf-8")
+    model_args = ["-c", str(config), *_model_args(tiny_model_dir)[2:]]
+    local = _cli(["run", *model_args, "--no-cache", "-q", "--run-dir", str(tmp_path / "local")], env)
+    assert local.returncode == 0, local.stderr
+    ray_run = _cli(["run", *model_args, "--ray-address", cluster.address, "--set", f"executor.shard_size={SHARD_SIZE}",
+                    "--run-dir", str(tmp_path / "ray")], env)
+    assert ray_run.returncode == 0, ray_run.stderr
+    assert ray_run.stderr.count(f"ray: {cluster.address}:") == 1  # one dispatch for both test sets
+    executors = []
+    for member in ("rt-2013-russia-japan-2plus2", second):
+        _same_run(tmp_path / "local" / member, tmp_path / "ray" / member)
+        executors.append(json.loads((tmp_path / "ray" / member / "results.json").read_text(encoding="utf-8"))
+                         ["manifest"]["executor"])
+    assert executors[0] == executors[1]
+    assert executors[0]["test_sets"] == ["rt-2013-russia-japan-2plus2", second]
+    # two systems on two slots: a worker each, plus at most one more when one system's queue runs dry first
+    # (its slot goes to the other); a dispatch per test set would start at least 2 × 2
+    assert executors[0]["workers"] <= 3 and executors[0]["retries"] == 0
+    assert executors[0]["shards"] == 2 * (-(-29 // SHARD_SIZE) + -(-37 // SHARD_SIZE))

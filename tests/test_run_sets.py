@@ -154,6 +154,30 @@ def test_corpus_and_corpora_are_exclusive(tmp_path: Path) -> None:
     assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "r"), "-q"]) == 2
 
 
+def test_a_files_system_without_the_test_set_in_its_path_is_refused(setup: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """One file for every test set would be scored against each set's references (silently, where two sets have
+    the same number of segments)."""
+    config = setup / "c.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("/{corpus}.en", f"/{SET}.en"), encoding="utf-8")
+    assert main(["run", "-c", str(config), "--run-dir", str(setup / "never"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "systems.0.hypotheses.ms-en:" in err and "would be read for every test set" in err and "{corpus}" in err
+    assert not (setup / "never").exists()
+
+
+@pytest.mark.slow
+def test_a_compact_baseline_set_is_still_recognised(setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A baseline set reformatted (jq -c, an editor) is still a baseline set."""
+    run = _run(setup, "run")
+    assert main(["baseline", "update", str(run), "-o", str(setup / "base.json")]) == 0
+    data = json.loads((setup / "base.json").read_text(encoding="utf-8"))
+    (setup / "compact.json").write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(setup / "compact.json"), str(run)]) == 0
+    assert "PASS: no regression in 2 test sets" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_the_rows_of_every_test_set_are_one_family(setup: Path) -> None:
     """The gate's false-alarm rate is per check: rows of all test sets are tested as one maxt family. The first

@@ -169,3 +169,18 @@ def test_segments_with_fewer_references_score_alike_in_workers() -> None:
             whole = THEIRS[metric.name][1].corpus_score(hyps, [refs, ragged]).score
             assert metric.score_from_stats(result.stats) == pytest.approx(whole, abs=1e-9), metric.name
             assert "nrefs:var" in metric.signature and "nrefs:var" in metric.segment_signature
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_nrefs_covers_every_chunk(processes: int) -> None:
+    """Segments with two references, then segments with one: ``nrefs:var`` as sacrebleu says, however the
+    segments were chunked and wherever they were scored (this process overwrote it chunk by chunk once)."""
+    hyps, refs, refs2 = _texts(30, seed=9)
+    ragged = [r if i < 20 else None for i, r in enumerate(refs2)]
+    (bleu,) = get_metrics(["bleu"])
+    score_metrics([bleu], hyps, [refs, ragged], settings=PoolSettings(processes=processes, chunk_size=20,
+                                                                       threshold=1))
+    sacre = sacrebleu.BLEU()
+    sacre.corpus_score(hyps, [refs, ragged])
+    assert "nrefs:var" in str(sacre.get_signature())
+    assert "nrefs:var" in bleu.signature and "nrefs:var" in bleu.segment_signature

@@ -157,6 +157,16 @@ def test_a_registry_entry_under_a_recorded_trap_is_refused(tmp_path: Path, monke
         registered_sets()
 
 
+@pytest.mark.parametrize("tail", ["/files/", "/files/%2E%2E", "/files/..%2Fescape"])
+def test_a_url_that_is_no_plain_file_name_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     tail: str) -> None:
+    """The file is cached and mirrored under the URL's last part: '..' or a slash there would leave the cache."""
+    path = _registry(tmp_path / "r.json", "https://example.org", ms_path=tail)
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(path))
+    with pytest.raises(CorpusError, match=r"files\.ms\.url: .* does not end in a file name"):
+        registered_sets()
+
+
 def test_a_registry_cannot_replace_a_shipped_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _registry(tmp_path / "r.json", "https://example.org", name="flores200-devtest")
     monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(path))
@@ -250,6 +260,26 @@ def test_offline_with_nothing_cached_fails_fast_in_one_line(
     assert "put tiny.ms and tiny.en (from local/test at 000000000000" in err
     assert "EVALHARNESS_TESTSETS_MIRROR=MIRROR" in err and str(cache / SET) in err
     assert _cached(cache) == []
+
+
+def test_a_slow_link_sets_a_longer_deadline(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        base = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(_registry(tmp_path / "r.json", base)))
+        monkeypatch.setenv("EVALHARNESS_TESTSETS_CONNECT_TIMEOUT", "0.3")
+        start = time.perf_counter()
+        assert main(["testsets", "get", SET]) == 2
+        assert time.perf_counter() - start < 1.2
+        assert "no answer within 0.3 s" in capsys.readouterr().err
+        monkeypatch.setenv("EVALHARNESS_TESTSETS_CONNECT_TIMEOUT", "soon")
+        assert main(["testsets", "get", SET]) == 2
+        assert "EVALHARNESS_TESTSETS_CONNECT_TIMEOUT='soon': expected a number of seconds" in capsys.readouterr().err
+    finally:
+        silent.close()
 
 
 def test_nothing_listening_fails_through_the_cli_in_one_line(tmp_path: Path, cli_env: dict[str, str]) -> None:

@@ -90,6 +90,8 @@ def precheck(baseline: Run | Baseline, config: RunConfig, corpus: Corpus, config
     if absent:
         raise InputError(f"{config_path} does not compute {', '.join(absent)}, which {baseline.origin} gates")
     for name, info in baseline.manifest.metrics.items():
+        if METRICS.get(name).needs_sources:
+            continue  # COMET's settings are its own config section; its signature is compared with the run's
         wanted = METRICS.get(name).options_for(tokenize=config.scoring.tokenize, lowercase=config.scoring.lowercase)
         if wanted != info.options:
             raise InputError(f"{config_path} scores {metric_label(name)} with sacrebleu options {wanted}, "
@@ -154,8 +156,10 @@ def family_comparisons_of(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gat
     for i, ((k, row), alpha) in enumerate(zip(rows, alphas, strict=True)):
         a, b = row.metric.score_from_stats(row.stats_a), row.metric.score_from_stats(row.stats_b)
         low, high = family.interval(i, alpha)
+        # what the family test can detect: beyond its critical value (not a single row's z(1 − α/2))
         out[k].append(row.comparison(a, b, b - a, low, high, family.family_p_values[i], alpha=alpha,
-                                     seed=gate.seed, test=f"test:maxt|n:{trials}|seed:{gate.seed}"))
+                                     seed=gate.seed, test=f"test:maxt|n:{trials}|seed:{gate.seed}",
+                                     margin=family.margin(i, alpha)))
     return out
 
 

@@ -156,11 +156,13 @@ class PairedRow:
     differing: int  # segments whose outputs differ
 
     def comparison(self, a: float, b: float, delta: float, ci_low: float, ci_high: float, p_value: float, *,
-                   alpha: float, seed: int, test: str) -> Comparison:
-        """The row's comparison, with its paired minimum detectable difference."""
+                   alpha: float, seed: int, test: str, margin: float | None = None) -> Comparison:
+        """The row's comparison, with its paired minimum detectable difference (``margin``: the test's own
+        critical value in score points, where it is not a single row's z, as for the family-wise ``maxt``)."""
         m = self.metric
         # identical outputs have no paired spread to estimate from: not estimable, not "0 points"
-        mdd = paired_mdd(m, self.stats_a, self.stats_b, alpha=alpha, seed=seed) if self.differing else math.nan
+        mdd = (paired_mdd(m, self.stats_a, self.stats_b, alpha=alpha, seed=seed, margin=margin) if self.differing
+               else math.nan)
         return Comparison(self.system, self.direction, m.name, m.higher_is_better, a, b, delta, ci_low, ci_high,
                           p_value, verdict(delta, m.higher_is_better, p_value, alpha), mdd, len(self.stats_a),
                           self.differing, test)
@@ -207,7 +209,11 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
     # every metric's statistics from one pass over each side's text (on every core for large sets); the same
     # segments of the same corpus: B's sources are A's (for the metrics that read them)
     sources = [seg_b[i].source for i in keep]
-    stats_a = score_metrics(chosen, chosen_a, refs, sources=sources)
-    stats_b = score_metrics(chosen, chosen_b, refs, sources=sources)
+    try:
+        stats_a = score_metrics(chosen, chosen_a, refs, sources=sources)
+        stats_b = score_metrics(chosen, chosen_b, refs, sources=sources)
+    finally:
+        for metric in chosen:
+            metric.close()  # a store a metric opened (COMET's scores); the statistics are all it is needed for
     return [PairedRow(system, direction, metric, x.stats, y.stats, differing)
             for metric, x, y in zip(chosen, stats_a, stats_b, strict=True)]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalharness.errors import OutputError
 from evalharness.gate.check import GateReport
 from evalharness.gate.compare import Comparison
 from evalharness.render.tables import markdown_table, text_table
@@ -58,8 +59,9 @@ def mdd_note(rows: Sequence[Comparison], alpha: float) -> str:
                 "differences have no spread).")
     parts = ", ".join(f"{metric_label(m)} ≈{v:.1f}" for m, v in worst.items())
     note = (f"Minimum detectable difference on these {rows[0].segments} segments (an estimate from the paired "
-            f"differences: what a test at α={alpha} detects with 80% power; largest over systems and directions): "
-            f"{parts} points. Smaller changes cannot be told from noise with this corpus.")
+            f"differences: what the table's test at α={alpha} detects with 80% power — for maxt, beyond the "
+            f"family's critical value; largest over systems and directions): {parts} points. Smaller changes will "
+            "mostly pass unnoticed on these segments.")
     few = sorted({(r.system, r.direction, r.differing) for r in rows if 0 < r.differing < FEW_DIFFERING})
     if few:
         listed = ", ".join(f"{s} {d} ({n})" for s, d, n in few)
@@ -149,14 +151,24 @@ def junit_xml(report: GateReport) -> str:
 def write_reports(report: GateReport, *, junit: Path | None = None, summary_md: Path | None = None,
                   environ: dict[str, Any] | None = None) -> None:
     """Write the JUnit and Markdown files asked for, and append to ``$GITHUB_STEP_SUMMARY`` when set."""
+    write_check_outputs(render_text(report, markdown=True), junit_xml(report) if junit else "", junit=junit,
+                        summary_md=summary_md, environ=environ)
+
+
+def write_check_outputs(markdown: str, junit_text: str, *, junit: Path | None, summary_md: Path | None,
+                        environ: Mapping[str, Any] | None = None) -> None:
+    """The JUnit and Markdown files of a check (both or neither), then the Markdown appended to
+    ``$GITHUB_STEP_SUMMARY`` when set (a step summary that cannot be written: :class:`OutputError`)."""
     env = os.environ if environ is None else environ
-    markdown = render_text(report, markdown=True)
-    files = {**({junit: junit_xml(report)} if junit else {}), **({summary_md: markdown} if summary_md else {})}
-    write_outputs(files)  # both or neither
+    write_outputs({**({junit: junit_text} if junit else {}), **({summary_md: markdown} if summary_md else {})})
     step_summary = env.get("GITHUB_STEP_SUMMARY")
     if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
+        try:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(markdown + "\n")
+        except OSError as err:
+            raise OutputError(f"$GITHUB_STEP_SUMMARY {step_summary}: cannot append the report: "
+                              f"{err.strerror or err}") from None
 
 
 def report_json(report: GateReport) -> dict[str, Any]:

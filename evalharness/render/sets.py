@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 from evalharness.gate.sets import SetReport
-from evalharness.render.comparison import junit_xml, render_text, report_json
-from evalharness.textio import write_outputs
+from evalharness.render.comparison import junit_xml, render_text, report_json, write_check_outputs
 
 
 def render_set_text(report: SetReport, *, markdown: bool = False) -> str:
@@ -52,10 +50,5 @@ def set_report_json(report: SetReport) -> dict[str, Any]:
 
 def write_set_reports(report: SetReport, *, junit: Path | None = None, summary_md: Path | None = None) -> None:
     """Write the JUnit and Markdown files asked for (both or neither); append to ``$GITHUB_STEP_SUMMARY``."""
-    markdown = render_set_text(report, markdown=True)
-    files = {**({junit: set_junit_xml(report)} if junit else {}), **({summary_md: markdown} if summary_md else {})}
-    write_outputs(files)
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
+    write_check_outputs(render_set_text(report, markdown=True), set_junit_xml(report) if junit else "", junit=junit,
+                        summary_md=summary_md)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt, field_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from evalharness.systems.base import Translation
 from evalharness.systems.settings import Strict
@@ -33,6 +33,13 @@ class Resources(Strict):
 
     num_cpus: float = Field(default=1.0, ge=0, le=1024, allow_inf_nan=False)
     num_gpus: float = Field(default=0.0, ge=0, le=64, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _asks_for_something(self) -> Resources:
+        if self.num_cpus == 0 and self.num_gpus == 0:  # Ray would place any number of workers: one model each
+            raise ValueError("a worker must ask for some num_cpus or num_gpus (both 0 would start a worker, and load "
+                             "a model, for every shard at once)")
+        return self
 
 
 class RayExecutor(Strict):

@@ -11,6 +11,7 @@ A baseline set (:class:`~evalharness.runs.schema.BaselineSetFile`) holds one bas
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 from evalharness.corpus import Corpus
 from evalharness.errors import ConfigError, InputError, OutputError
 from evalharness.runs.config import CORPUS_PLACEHOLDER, RunConfig
+from evalharness.runs.executor import RayExecutor
 from evalharness.runs.files import REGENERATE, _check_version, _dump, _invalid, _json, _replace_dir, baseline_document
 from evalharness.runs.pipeline import (
     RunOutput,
@@ -33,7 +35,10 @@ from evalharness.runs.pipeline import (
     check_run_dir,
     check_target,
     default_run_dir,
+    finish_run,
     open_corpus,
+    open_store,
+    plan_run,
     run,
     run_inputs,
 )
@@ -85,15 +90,24 @@ def members(config: RunConfig) -> list[Member]:
             if other.name == corpus.name or other.folder == folder:
                 raise InputError(f"corpora.{i}: corpus {corpus.name!r} is already in the run (corpora lists each "
                                  "corpus once)")
-        out.append(Member(corpus.name, folder, _files_for(single, folder), corpus))
+        out.append(Member(corpus.name, folder, _files_for(single, folder, several=len(config.corpora) > 1), corpus))
     return out
 
 
-def _files_for(config: RunConfig, folder: str) -> RunConfig:
+def _files_for(config: RunConfig, folder: str, *, several: bool) -> RunConfig:
     """``config`` with ``{corpus}`` in each files system's hypotheses paths replaced by the test set's folder name,
-    so one config names one hypotheses file per test set; a file that is not there is an error naming both."""
+    so one config names one hypotheses file per test set; a file that is not there is an error naming both.
+
+    With ``several`` test sets, a path without ``{corpus}`` is refused: one file would be scored against every
+    test set's references, silently wrong wherever two sets have the same number of segments."""
     systems = []
     for i, system in enumerate(config.systems):
+        if several and isinstance(system, FilesSettings):
+            for direction, path in system.hypotheses.items():
+                if CORPUS_PLACEHOLDER not in path:
+                    raise ConfigError(f"systems.{i}.hypotheses.{direction}: {path} would be read for every test set "
+                                      f"of the run; put {CORPUS_PLACEHOLDER} in the path (one file per test set, "
+                                      f"e.g. hyps/{CORPUS_PLACEHOLDER}.en)")
         if isinstance(system, FilesSettings) and any(CORPUS_PLACEHOLDER in p for p in system.hypotheses.values()):
             hypotheses = {d: p.replace(CORPUS_PLACEHOLDER, folder) for d, p in system.hypotheses.items()}
             for direction, path in hypotheses.items():
@@ -121,12 +135,16 @@ def run_set(config: RunConfig, *, summarize: Summarizer, config_path: Path | Non
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
         os.chmod(staging, 0o777 & ~current_umask())
         outputs: list[tuple[str, RunOutput]] = []
-        for m in parts:
-            if notify is not None:
-                notify(f"test set {m.name} ({len(outputs) + 1} of {len(parts)})")
-            output = run(m.config, summarize=summarize, config_path=config_path, run_dir=staging / m.folder,
-                         progress=progress, notify=notify)
-            outputs.append((m.name, output))
+        if isinstance(config.executor, RayExecutor):  # one dispatch for every test set
+            outputs = _run_set_on_ray(config.executor, parts, staging, summarize=summarize, config_path=config_path,
+                                      progress=progress, notify=notify)
+        else:
+            for m in parts:
+                if notify is not None:
+                    notify(f"test set {m.name} ({len(outputs) + 1} of {len(parts)})")
+                output = run(m.config, summarize=summarize, config_path=config_path, run_dir=staging / m.folder,
+                             progress=progress, notify=notify)
+                outputs.append((m.name, output))
         index = RunSetIndex(schema_version=SCHEMA_VERSION, kind=RUN_SET_KIND,
                             config_path=str(config_path) if config_path else None,
                             members=[RunSetMember(name=m.name, folder=m.folder) for m in parts])
@@ -142,6 +160,31 @@ def run_set(config: RunConfig, *, summarize: Summarizer, config_path: Path | Non
             shutil.rmtree(staging, ignore_errors=True)
     return RunSetOutput(target, [(name, RunOutput(target / m.folder, o.results, o.segments, o.summary))
                                  for (name, o), m in zip(outputs, parts, strict=True)])
+
+
+def _run_set_on_ray(settings: RayExecutor, parts: list[Member], staging: Path, *, summarize: Summarizer,
+                    config_path: Path | None, progress: Any, notify: Callable[[str], None] | None
+                    ) -> list[tuple[str, RunOutput]]:
+    """Every test set's run with one Ray dispatch for all of them: the shards of every test set share the workers,
+    so each system's model is loaded once per worker for the whole set, then each test set is scored and written
+    as its own run (the same files a run per test set writes)."""
+    from evalharness.runs.ray_executor import TestSetWork, translate_sets_on_ray
+
+    plans = [plan_run(m.config, config_path=config_path, run_dir=staging / m.folder) for m in parts]
+    store = open_store(parts[0].config)  # the members' configs differ in their corpus alone
+    try:
+        works = [TestSetWork(m.name, plan.systems(store, notify), plan.segments, plan.keep)
+                 for m, plan in zip(parts, plans, strict=True)]
+        translated, executor = translate_sets_on_ray(settings, parts[0].config, works, progress=progress,
+                                                     notify=notify)
+        return [(m.name, finish_run(plan, *translated[m.name], executor, store, summarize=summarize,
+                                    overwrite=False)) for m, plan in zip(parts, plans, strict=True)]
+    finally:
+        for plan in plans:
+            for metric in plan.metrics:
+                metric.close()
+        if store is not None:
+            store.close()
 
 
 def set_summary(summaries: list[tuple[str, str]]) -> str:
@@ -214,15 +257,14 @@ def read_run_set(path: Path) -> list[tuple[str, Run]]:
 
 
 def is_baseline_set(path: Path) -> bool:
-    """True when ``path`` is a file whose JSON names the baseline-set kind (read cheaply: the first 4 kB)."""
+    """True when ``path`` is a file whose JSON names the baseline-set kind (however it is formatted)."""
     if not path.is_file():
         return False
     try:
-        with path.open("rb") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return False
-    return f'"kind": "{BASELINE_SET_KIND}"'.encode() in head
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False  # not ours to judge here: the baseline reader names what is wrong with it
+    return isinstance(data, dict) and data.get("kind") == BASELINE_SET_KIND
 
 
 def load_baseline_set(path: Path) -> list[tuple[str, Baseline]]:

@@ -338,6 +338,52 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
     ``notify`` hears one-line status messages (a model being loaded) that a progress bar cannot show;
     ``protect`` names more files the run directory must not hold (a baseline being checked against).
     """
+    plan = plan_run(config, config_path=config_path, run_dir=run_dir, overwrite=overwrite, protect=protect)
+    store = open_store(config)
+    try:
+        systems = plan.systems(store, notify)
+        executor: dict[str, Any] = {"kind": "local"}
+        if isinstance(config.executor, RayExecutor):  # the same translations, made on a Ray cluster
+            from evalharness.runs.ray_executor import translate_on_ray
+
+            translated, manifests, executor = translate_on_ray(config.executor, config, systems, plan.segments,
+                                                               plan.keep, test_set=plan.corpus.name,
+                                                               progress=progress, notify=notify)
+        else:
+            translated, manifests = translate_locally(config, systems, plan.segments, plan.keep, progress)
+        return finish_run(plan, translated, manifests, executor, store, summarize=summarize, overwrite=overwrite)
+    finally:
+        for metric in plan.metrics:
+            metric.close()
+        if store is not None:
+            store.close()
+
+
+@dataclass
+class RunPlan:
+    """A run checked and ready to translate: what it scores with, on which segments, where it writes."""
+
+    config: RunConfig
+    config_path: Path | None
+    started: datetime
+    metrics: list[Metric]
+    corpus: Corpus
+    target: Path
+    segments: list[Segment]
+    keep: dict[str, list[int]]  # per direction, the positions of the segments scored
+
+    def systems(self, store: TranslationCache | None, notify: Callable[[str], None] | None) -> list[System]:
+        """The config's systems, each checked against the corpus (a ``files`` system's line count)."""
+        systems = [create_system(s, seed=self.config.seed, index=i, store=store, notify=notify)
+                   for i, s in enumerate(self.config.systems)]
+        for system in systems:
+            system.preflight(len(self.segments))
+        return systems
+
+
+def plan_run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | None = None,
+             overwrite: bool = False, protect: Sequence[Path] = ()) -> RunPlan:
+    """Everything a run checks before it loads a model: metrics ready, corpus, run directory, filters."""
     started = datetime.now(timezone.utc)
     metrics = get_metrics(config.metrics, metric_options(config), tokenize=config.scoring.tokenize,
                           lowercase=config.scoring.lowercase)
@@ -351,39 +397,27 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
     used = {d for s in config.systems for d in config.system_directions(s)}
     keep: dict[str, list[int]] = {d: chosen_segments(segments, config.where, d, corpus.name)[: config.limit]
                                   for d in config.directions if d in used}
-    store = open_store(config)
-    try:
-        systems = [create_system(s, seed=config.seed, index=i, store=store, notify=notify)
-                   for i, s in enumerate(config.systems)]
-        for system in systems:
-            system.preflight(len(segments))
-        executor: dict[str, Any] = {"kind": "local"}
-        if isinstance(config.executor, RayExecutor):  # the same translations, made on a Ray cluster
-            from evalharness.runs.ray_executor import translate_on_ray
+    return RunPlan(config, config_path, started, metrics, corpus, target, segments, keep)
 
-            translated, manifests, executor = translate_on_ray(config.executor, config, systems, segments, keep,
-                                                               test_set=corpus.name, progress=progress, notify=notify)
-        else:
-            translated, manifests = translate_locally(config, systems, segments, keep, progress)
-        results: dict[str, dict[str, DirectionResult]] = {s.name: {} for s in systems}
-        records: list[SegmentRecord] = []
-        for item in translated:
-            result, direction_records = evaluate_direction(item, config, metrics, store)
-            results[item.system][item.direction] = result
-            records.extend(direction_records)
-    finally:
-        for metric in metrics:
-            metric.close()
-        if store is not None:
-            store.close()
+
+def finish_run(plan: RunPlan, translated: list[Translated], manifests: dict[str, Any], executor: dict[str, Any],
+               store: TranslationCache | None, *, summarize: Summarizer, overwrite: bool) -> RunOutput:
+    """The evaluate stage and the run directory, from the translate stage's output."""
+    config, segments, keep = plan.config, plan.segments, plan.keep
+    results: dict[str, dict[str, DirectionResult]] = {s.name: {} for s in config.systems}
+    records: list[SegmentRecord] = []
+    for item in translated:
+        result, direction_records = evaluate_direction(item, config, plan.metrics, store)
+        results[item.system][item.direction] = result
+        records.extend(direction_records)
     references = {d: references_hash((segments[i].id, segments[i].references(d.split("-")[1]))
                                      for i in keep[d]) for d in keep}
-    manifest = build_manifest(config, config_path, corpus, len(segments), manifests, metrics,
-                              str(store.path) if store is not None else None, started, datetime.now(timezone.utc),
-                              references)
+    manifest = build_manifest(config, plan.config_path, plan.corpus, len(segments), manifests, plan.metrics,
+                              str(store.path) if store is not None else None, plan.started,
+                              datetime.now(timezone.utc), references)
     manifest = manifest.model_copy(update={"executor": executor})
     results_file = Results(schema_version=SCHEMA_VERSION, manifest=manifest, results=results)
     summary = summarize(results_file, records)
-    check_run_dir(target, overwrite=overwrite, inputs=[])  # again: another process may have written there since
-    write_run(target, results_file, records, summary)
-    return RunOutput(target, results_file, records, summary)
+    check_run_dir(plan.target, overwrite=overwrite, inputs=[])  # again: another process may have written there
+    write_run(plan.target, results_file, records, summary)
+    return RunOutput(plan.target, results_file, records, summary)

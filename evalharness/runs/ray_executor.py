@@ -295,7 +295,11 @@ def store_shard(job: Job, shard: Shard, outputs: Sequence[Translation]) -> None:
 
 def finish_job(job: Job) -> Translated:
     """The job as the evaluate stage takes it (what the local translate stage hands over)."""
-    translations = rejoin([o if o is not None else Translation("") for o in job.outputs], job.per_segment)
+    missing = [p for p, o in enumerate(job.outputs) if o is None]
+    if missing:  # every shard came back, so this cannot be; scoring an empty output instead would be wrong
+        raise ClusterError(f"system {job.system.name!r} {job.direction} ({job.test_set}): {len(missing)} input(s) "
+                           f"came back from no shard (first: position {missing[0]}); rerun (the cache keeps the rest)")
+    translations = rejoin([o for o in job.outputs if o is not None], job.per_segment)
     if job.system.whole_corpus:
         translations = [translations[i] for i in job.keep]
     cache = ({"hits": job.hits, "misses": len(job.units) - job.hits} if isinstance(job.system, CachedSystem)
@@ -391,71 +395,105 @@ class Dispatcher:
                 self._retire(slot)
 
 
+@dataclass
+class TestSetWork:
+    """One test set's part of a translate stage: its name, the systems as its run built them (a ``files`` system
+    reads that test set's file), its segments and the positions each direction keeps."""
+
+    name: str
+    systems: list[System]
+    segments: list[Segment]
+    keep: dict[str, list[int]]
+
+
 def translate_on_ray(settings: RayExecutor, config: RunConfig, systems: list[System], segments: list[Segment],
                      keep: dict[str, list[int]], *, test_set: str, progress: ProgressFactory | None = None,
                      notify: Callable[[str], None] | None = None
                      ) -> tuple[list[Translated], dict[str, Any], dict[str, Any]]:
-    """Every system × direction translated, model systems on the cluster, in the order a local run gives.
+    """Every system × direction of one test set translated, model systems on the cluster, in the order a local
+    run gives: :func:`translate_sets_on_ray` for one test set."""
+    out, info = translate_sets_on_ray(settings, config, [TestSetWork(test_set, systems, segments, keep)],
+                                      progress=progress, notify=notify)
+    translated, manifests = out[test_set]
+    return translated, manifests, info
 
-    Returns what the local translate stage returns (the translations, each system's manifest entry) and the
-    executor's own description for the manifest. Systems without a model (``files``, ``copy``) run here.
+
+def translate_sets_on_ray(settings: RayExecutor, config: RunConfig, sets: Sequence[TestSetWork], *,
+                          progress: ProgressFactory | None = None, notify: Callable[[str], None] | None = None
+                          ) -> tuple[dict[str, tuple[list[Translated], dict[str, Any]]], dict[str, Any]]:
+    """Every system × direction × test set translated in one dispatch: the shards of all test sets share the
+    workers, so each system is loaded once per worker for the whole run, not once per test set.
+
+    Returns, per test set, what the local translate stage returns (the translations, each system's manifest
+    entry), and the executor's own description for the manifest. Systems without a model (``files``, ``copy``)
+    run here. The systems of every test set are closed.
     """
     ray = import_ray()
-    say: Callable[[str], None] = notify or (lambda message: None)
-    jobs: list[Job] = []
-    done: dict[tuple[int, str], Translated] = {}
-    with connected(ray, settings.address):
-        nodes, cluster = cluster_description(ray)
-        for index, system in enumerate(systems):
-            for direction in config.system_directions(system.settings):
-                if not model_system(system).cacheable:  # nothing to load: not worth a trip to the cluster
-                    done[index, direction] = translate_direction(system, direction, segments, keep[direction],
-                                                                 progress)
-                else:
-                    jobs.append(open_job(index, system, direction, test_set, segments, keep[direction]))
-        shards = [shard for job in jobs for shard in plan_shards(
-            job.index, job.direction, test_set, [i for i, o in enumerate(job.outputs) if o is None],
-            [t for t, o in zip(job.units, job.outputs, strict=True) if o is None], settings.shard_size)]
-        slots = worker_slots(nodes, settings, settings.address) if shards else 0
-        dispatcher = Dispatcher(ray, systems, settings, slots, config.seed, settings.address, say)
-        dispatcher.add(shards)
-        by_key = {(job.index, job.direction): job for job in jobs}
-        if jobs:
-            say(f"ray: {settings.address}: {cluster['nodes']} node(s), {cluster['cpus']:g} CPU, "
-                f"{cluster['gpus']:g} GPU; {len(shards)} shard(s) for up to {slots} worker(s)")
-        bar = progress(f"ray: {len(shards)} shards", sum(len(j.units) for j in jobs)) if progress and jobs else None
-        if bar:
-            bar.update(sum(j.hits for j in jobs))
-        try:
-            for shard, answer in dispatcher.results():
-                job = by_key[shard.system, shard.direction]
-                store_shard(job, shard, answer["outputs"])
-                job.seconds += answer["seconds"]
-                dispatcher.tally.nodes.add(answer["node"])
-                dispatcher.tally.facts.setdefault(shard.system, answer["facts"])
-                dispatcher.tally.load_s[shard.system] = max(dispatcher.tally.load_s.get(shard.system, 0.0),
-                                                            answer["load_s"])
-                if bar:
-                    bar.update(len(shard.texts))
-        finally:
+    try:
+        say: Callable[[str], None] = notify or (lambda message: None)
+        jobs: list[Job] = []
+        done: dict[tuple[int, str, str], Translated] = {}
+        with connected(ray, settings.address):
+            nodes, cluster = cluster_description(ray)
+            for work in sets:
+                for index, system in enumerate(work.systems):
+                    for direction in config.system_directions(system.settings):
+                        if not model_system(system).cacheable:  # nothing to load: not worth a trip to the cluster
+                            done[index, direction, work.name] = translate_direction(
+                                system, direction, work.segments, work.keep[direction], progress)
+                        else:
+                            jobs.append(open_job(index, system, direction, work.name, work.segments,
+                                                 work.keep[direction]))
+            shards = [shard for job in jobs for shard in plan_shards(
+                job.index, job.direction, job.test_set, [i for i, o in enumerate(job.outputs) if o is None],
+                [t for t, o in zip(job.units, job.outputs, strict=True) if o is None], settings.shard_size)]
+            slots = worker_slots(nodes, settings, settings.address) if shards else 0
+            dispatcher = Dispatcher(ray, sets[0].systems, settings, slots, config.seed, settings.address, say)
+            dispatcher.add(shards)
+            by_key = {(job.index, job.direction, job.test_set): job for job in jobs}
+            if jobs:
+                say(f"ray: {settings.address}: {cluster['nodes']} node(s), {cluster['cpus']:g} CPU, "
+                    f"{cluster['gpus']:g} GPU; {len(shards)} shard(s) for up to {slots} worker(s)")
+            bar = progress(f"ray: {len(shards)} shards", sum(len(j.units) for j in jobs)) if progress and jobs else None
             if bar:
-                bar.close()
-    for job in jobs:
-        done[job.index, job.direction] = finish_job(job)
-    tally = dispatcher.tally
-    translated: list[Translated] = []
-    manifests: dict[str, Any] = {}
-    for index, system in enumerate(systems):
-        directions = config.system_directions(system.settings)
-        translated += [done[index, d] for d in directions]
-        manifests[system.name] = {**system_manifest(system, tally.facts.get(index), tally.load_s.get(index)),
-                                  "directions": directions}
-        system.close()
-    info = {"kind": "ray", "address": settings.address, "ray_version": ray.__version__, **cluster,
-            "resources": settings.resources.model_dump(mode="json"), "shard_size": settings.shard_size,
-            "nodes_used": len(tally.nodes), "shards": tally.shards, "workers": tally.workers, "retries": tally.retries,
-            "max_retries": settings.max_retries}
-    return translated, manifests, info
+                bar.update(sum(j.hits for j in jobs))
+            try:
+                for shard, answer in dispatcher.results():
+                    job = by_key[shard.system, shard.direction, shard.test_set]
+                    store_shard(job, shard, answer["outputs"])
+                    job.seconds += answer["seconds"]
+                    dispatcher.tally.nodes.add(answer["node"])
+                    dispatcher.tally.facts.setdefault(shard.system, answer["facts"])
+                    dispatcher.tally.load_s[shard.system] = max(dispatcher.tally.load_s.get(shard.system, 0.0),
+                                                                answer["load_s"])
+                    if bar:
+                        bar.update(len(shard.texts))
+            finally:
+                if bar:
+                    bar.close()
+        for job in jobs:
+            done[job.index, job.direction, job.test_set] = finish_job(job)
+        tally = dispatcher.tally
+        out: dict[str, tuple[list[Translated], dict[str, Any]]] = {}
+        for work in sets:
+            translated: list[Translated] = []
+            manifests: dict[str, Any] = {}
+            for index, system in enumerate(work.systems):
+                directions = config.system_directions(system.settings)
+                translated += [done[index, d, work.name] for d in directions]
+                manifests[system.name] = {**system_manifest(system, tally.facts.get(index), tally.load_s.get(index)),
+                                          "directions": directions}
+            out[work.name] = (translated, manifests)
+        info = {"kind": "ray", "address": settings.address, "ray_version": ray.__version__, **cluster,
+                "resources": settings.resources.model_dump(mode="json"), "shard_size": settings.shard_size,
+                "nodes_used": len(tally.nodes), "shards": tally.shards, "workers": tally.workers,
+                "retries": tally.retries, "max_retries": settings.max_retries,
+                "test_sets": [work.name for work in sets]}
+    finally:  # on every path: a model load or a lost cluster must not leave systems open
+        for work in sets:
+            for system in work.systems:
+                system.close()
+    return out, info
 
 
 def system_manifest(system: System, facts: dict[str, Any] | None, load_s: float | None) -> dict[str, Any]:

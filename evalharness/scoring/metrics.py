@@ -202,18 +202,20 @@ def score_metrics(metrics: Sequence[Metric], hypotheses: Sequence[str], referenc
     sets = reference_sets(references)
     check_aligned(hypotheses, sets)
     plain = [m for m in metrics if not m.needs_sources]
-    counts = sb.reference_counts(sets)
     for metric in plain:
         metric.check_lengths(hypotheses, sets)
+    scored = parallel.score_segments(plain, hypotheses, sets, segment_scores=segment_scores,
+                                     settings=settings) if plain else []
+    counts = sb.reference_counts(sets)
+    for metric in plain:  # after scoring: sacrebleu sets it per chunk when a chunk is scored in this process
         sb.record_reference_count([metric.corpus_metric, metric.segment_metric], counts)
-    results = dict(zip(map(id, plain), parallel.score_segments(plain, hypotheses, sets, segment_scores=segment_scores,
-                                                      settings=settings), strict=True)) if plain else {}
+    results = dict(zip(map(id, plain), scored, strict=True))
     out = []
     for metric in metrics:
         if metric.needs_sources:
             stats, scores = metric.evaluate(hypotheses, references, sources=sources)
             out.append(parallel.Scored(np.asarray(stats, dtype="float64"),
-                              np.asarray(scores, dtype="float64") if segment_scores else None))
+                                       np.asarray(scores, dtype="float64") if segment_scores else None))
         else:
             out.append(results[id(metric)])
     return out

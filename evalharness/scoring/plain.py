@@ -72,7 +72,8 @@ class PlainSet:
         kept = set(self.lines) if len(self.lines) < self.total else None
         hyps: list[str] = []
         refs: list[list[str]] = [[] for _ in self.references]
-        for number, (hyp, *ref) in enumerate(zip(hyps_in, *refs_in, strict=True), 1):
+        for number, (hyp, *ref) in enumerate(_same_length(zip(hyps_in, *refs_in, strict=True),
+                                                          self.against(self.systems[system][0])), 1):
             if kept is not None and number not in kept:
                 continue
             hyps.append(hyp)
@@ -83,6 +84,15 @@ class PlainSet:
                 hyps, refs = [], [[] for _ in self.references]
         if hyps:
             yield hyps, refs
+
+
+def _same_length(rows: Iterator[tuple[str, ...]], what: str) -> Iterator[tuple[str, ...]]:
+    """``rows`` of a strict zip, a file that changed length since it was counted as one line naming ``what``."""
+    try:
+        yield from rows
+    except ValueError:  # zip(strict=True): one file ended before the others
+        raise HypothesisError(f"{what}: the files no longer have the same number of lines (one changed while it "
+                              "was read); score them again once they are complete") from None
 
 
 def _decode_stdin(raw: bytes) -> list[str]:
@@ -224,6 +234,9 @@ def _score_system(plain: PlainSet, index: int, metrics: Sequence[Metric], *, seg
                     if whole.scores is not None and piece.scores is not None:
                         whole.scores[at : at + rows] = piece.scores
                 at += rows
+            if at != total:  # a file changed between the line count and the scoring pass
+                raise HypothesisError(f"{plain.against(name)}: {at} lines scored of {total} counted: a file changed "
+                                      "while it was read; score it again once it is complete")
             for metric in streamed:
                 sb.record_reference_count([metric.corpus_metric, metric.segment_metric], counts)
         whole_text = _sourced(plain, index, [m for m in metrics if m.needs_sources], segment_scores)

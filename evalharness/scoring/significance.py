@@ -167,7 +167,9 @@ def critical_value(null: ArrayLike, alpha: float) -> float:
 def shift_interval(delta: float, critical: float) -> tuple[float, float]:
     """Δ ± the test's critical value: the shifts of B the test would not tell from Δ (a shift model: the test
     inverted). It excludes 0 exactly when the test rejects, so interval and verdict cannot disagree; infinite
-    when the samples cannot reach the level."""
+    when the samples cannot reach the level. Where ties do not count (sacrebleu's ``bs`` and ``ar``) a Δ exactly
+    at the critical value is rejected: the interval is open there, its end 0 itself (one differing segment under
+    ``ar`` gives such ties); where ties count (``maxt``) it is closed."""
     margin = max(critical, 0.0)
     return delta - margin, delta + margin
 
@@ -376,8 +378,11 @@ class FamilyResult:
         critical value; it excludes 0 exactly when the row's family p is below ``alpha``."""
         if self.family_p_values[row] == 1.0 and self.p_values[row] == 1.0 and self.deltas[row] == 0.0:
             return 0.0, 0.0  # identical statistics
-        critical = critical_value(self.maxima, alpha) * self.scales[row]
-        return shift_interval(self.deltas[row], critical)
+        return shift_interval(self.deltas[row], self.margin(row, alpha))
+
+    def margin(self, row: int, alpha: float) -> float:
+        """How far row ``row``'s Δ must be from 0 (score points) for the family test to reject it at ``alpha``."""
+        return critical_value(self.maxima, alpha) * self.scales[row]
 
 
 def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TRIALS, seed: int = DEFAULT_SEED,
@@ -406,12 +411,15 @@ def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TR
 
 
 def paired_mdd(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *, alpha: float = 0.05,
-               power: float = 0.8, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> float:
+               power: float = 0.8, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+               margin: float | None = None) -> float:
     """≈ the smallest difference a paired test at level ``alpha`` detects with probability ``power`` here.
 
     (z(1 − α/2) + z(power)) · SE(Δ), SE(Δ) the standard deviation of B − A over paired bootstrap resamples of
-    the segments (both systems resampled together, as the paired tests see them). An estimate: it assumes Δ
-    roughly normal, which a few very different segments can break (then the tests themselves say little).
+    the segments (both systems resampled together, as the paired tests see them). A test with a critical value
+    of its own (``margin``: the family's, for ``maxt``, in score points) rejects beyond it instead: margin +
+    z(power) · SE(Δ). An estimate: it assumes Δ roughly normal, which a few very different segments can break
+    (then the tests themselves say little).
     """
     from statistics import NormalDist
 
@@ -426,4 +434,6 @@ def paired_mdd(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *, alpha:
     deltas = (metric.scores_of_sums(np.concatenate([y for _, y in pairs]))
               - metric.scores_of_sums(np.concatenate([x for x, _ in pairs])))
     se = float(np.std(deltas, ddof=1))
+    if margin is not None:
+        return margin + NormalDist().inv_cdf(power) * se
     return (NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)) * se

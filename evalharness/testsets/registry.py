@@ -157,6 +157,10 @@ def _entry(path: Path, name: str, raw: Any, avoid: list[tuple[str, str]]) -> Set
         url, sha = item["url"], item["sha256"]
         if not isinstance(url, str) or urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).path:
             raise CorpusError(f"{where}.files.{lang}.url: expected an http(s) URL of a file")
+        file_name = SetFile(url, "").name
+        if file_name in ("", ".", "..") or "/" in file_name or "\\" in file_name or "\x00" in file_name:
+            raise CorpusError(f"{where}.files.{lang}.url: {url} does not end in a file name ({file_name!r}); the "
+                              "file is cached and mirrored under that name, so it must be a plain one")
         if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
             raise CorpusError(f"{where}.files.{lang}.sha256: expected 64 lower-case hex digits")
         for trap, why in avoid:
