@@ -122,8 +122,8 @@ def write_config(folder: Path, model: Path, *, batch_size: int, max_new_tokens: 
 
 
 def timed_run(config: Path, out: Path, env: dict[str, str], extra: list[str]) -> tuple[float, dict[str, Any]]:
-    """Wall seconds of one ``evalharness run`` (a run set: one run per test set) and its members' results, merged:
-    translate times summed, executor shards and workers summed."""
+    """Wall seconds of one ``evalharness run`` (a run set: one run per test set) and its members' results, merged
+    (translate times summed; the executor's record, which every member shares)."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "evalharness", "run", "-c", str(config), "--run-dir", str(out),
                            "-q", *extra], env=env, cwd=REPO, capture_output=True, text=True, timeout=3600)
@@ -132,12 +132,8 @@ def timed_run(config: Path, out: Path, env: dict[str, str], extra: list[str]) ->
         raise SystemExit(f"run failed ({' '.join(extra)}):\n{proc.stderr}")
     members = json.loads((out / "runset.json").read_text(encoding="utf-8"))["members"]
     results = [json.loads((out / m["folder"] / "results.json").read_text(encoding="utf-8")) for m in members]
-    executor: dict[str, Any] = {}
-    for res in results:
-        for key in ("shards", "workers"):
-            if key in res["manifest"]["executor"]:
-                executor[key] = executor.get(key, 0) + res["manifest"]["executor"][key]
-    merged = {"manifest": {"executor": executor},
+    # one dispatch serves every test set: each member records the same executor description
+    merged = {"manifest": {"executor": results[0]["manifest"]["executor"]},
               "results": {f"{m['name']}/{system}": by for m, res in zip(members, results, strict=True)
                           for system, by in res["results"].items()}}
     return wall, merged
