@@ -8,10 +8,12 @@ and renamed into place as a whole, so a reader never sees a partial run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -145,20 +147,30 @@ def write_run(run_dir: Path, results: Results, segments: list[SegmentRecord], su
     An existing ``run_dir`` is replaced as a whole (the caller decides whether that is allowed); nothing is
     left behind if writing fails, and the error names ``run_dir``, not the temporary directory.
     """
-    tmp: Path | None = None
-    try:
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(run_dir)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", suffix=".tmp", dir=run_dir.parent))
-        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; results are meant to be shared
+    with staged_directory(run_dir) as tmp:
         (tmp / SEGMENTS_FILE).write_text("".join(_dump(s) + "\n" for s in segments), encoding="utf-8")
         (tmp / SUMMARY_FILE).write_text(summary, encoding="utf-8")
         (tmp / RESULTS_FILE).write_text(_dump(results, indent=2) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def staged_directory(target: Path) -> Iterator[Path]:
+    """A new folder beside ``target`` for the block to write into; when the block ends without error it replaces
+    ``target`` as a whole. Nothing is left behind either way, and a write that fails is an :class:`OutputError`
+    naming ``target``, not the temporary folder."""
+    tmp: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(target)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; results are meant to be shared
+        yield tmp
         for file in tmp.iterdir():
-            os.chmod(file, 0o666 & ~current_umask())
-        _replace_dir(tmp, run_dir)
+            if file.is_file():
+                os.chmod(file, 0o666 & ~current_umask())
+        _replace_dir(tmp, target)
     except OSError as err:
-        raise OutputError(f"{run_dir}: cannot write the run: {err.strerror or err}; nothing was written "
+        raise OutputError(f"{target}: cannot write the run: {err.strerror or err}; nothing was written "
                           "(check free space, the folder and its permissions)") from None
     finally:
         if tmp is not None:

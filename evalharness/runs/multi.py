@@ -12,10 +12,7 @@ A baseline set (:class:`~evalharness.runs.schema.BaselineSetFile`) holds one bas
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,10 +22,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from evalharness.corpus import Corpus
-from evalharness.errors import ConfigError, InputError, OutputError
+from evalharness.errors import ConfigError, InputError
 from evalharness.runs.config import CORPUS_PLACEHOLDER, RunConfig
 from evalharness.runs.executor import RayExecutor
-from evalharness.runs.files import REGENERATE, _check_version, _dump, _invalid, _json, _replace_dir, baseline_document
+from evalharness.runs.files import (
+    REGENERATE,
+    _check_version,
+    _dump,
+    _invalid,
+    _json,
+    baseline_document,
+    staged_directory,
+)
 from evalharness.runs.pipeline import (
     RunOutput,
     Summarizer,
@@ -55,7 +60,7 @@ from evalharness.runs.schema import (
     RunSetMember,
 )
 from evalharness.systems.settings import FilesSettings
-from evalharness.textio import atomic_write_text, current_umask, remove_stale_temps
+from evalharness.textio import atomic_write_text
 
 
 @dataclass
@@ -128,12 +133,7 @@ def run_set(config: RunConfig, *, summarize: Summarizer, config_path: Path | Non
     target = run_dir or default_run_dir(config, config_path, started)
     inputs = [p for m in parts for p in run_inputs(m.config, config_path, m.corpus)]
     check_set_dir(target, overwrite=overwrite, inputs=[*inputs, *protect])
-    staging: Path | None = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(target)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        os.chmod(staging, 0o777 & ~current_umask())
+    with staged_directory(target) as staging:
         outputs: list[tuple[str, RunOutput]] = []
         if isinstance(config.executor, RayExecutor):  # one dispatch for every test set
             outputs = _run_set_on_ray(config.executor, parts, staging, summarize=summarize, config_path=config_path,
@@ -151,13 +151,6 @@ def run_set(config: RunConfig, *, summarize: Summarizer, config_path: Path | Non
         (staging / RUN_SET_FILE).write_text(_dump(index, indent=2) + "\n", encoding="utf-8")
         (staging / SUMMARY_FILE).write_text(set_summary([(n, o.summary) for n, o in outputs]), encoding="utf-8")
         check_set_dir(target, overwrite=overwrite, inputs=[])  # again: another process may have written there
-        _replace_dir(staging, target)
-    except OSError as err:
-        raise OutputError(f"{target}: cannot write the run: {err.strerror or err}; nothing was written "
-                          "(check free space, the folder and its permissions)") from None
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
     return RunSetOutput(target, [(name, RunOutput(target / m.folder, o.results, o.segments, o.summary))
                                  for (name, o), m in zip(outputs, parts, strict=True)])
 
