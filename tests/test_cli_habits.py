@@ -64,7 +64,11 @@ def test_json_output_of_run_and_check(tmp_path: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
     assert main(["check", "--baseline", str(tmp_path / "b.json"), str(tmp_path / "r"), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["passed"] is True and len(report["rows"]) == 16 and report["failures"] == []
+    metric_rows = [r for r in report["rows"] if not r["metric"].startswith("flag:")]
+    flag_rows = [r for r in report["rows"] if r["metric"].startswith("flag:")]
+    assert report["passed"] is True and len(metric_rows) == 16 and report["failures"] == []
+    # the copy floor raises copy and wrong_language on both sides: their rates are rows too, unchanged
+    assert {r["metric"] for r in flag_rows} >= {"flag:copy"} and all(r["delta"] == 0 for r in flag_rows)
     assert {"tolerance", "alpha", "status", "p_value"} <= set(report["rows"][0])
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from evalharness.cli import main
 from evalharness.corpus import load_corpus
+from evalharness.scoring.flags import FLAG_NAMES
 from tests.conftest import CORPUS_NAME, REPO, read_results, read_segments
 
 CORPUS = load_corpus(CORPUS_NAME)
@@ -17,6 +18,10 @@ INDONESIAN_P12 = ("Menteri Pertahanan Jepang Itsunori Onodera menambahkan bahwa 
                   "melakukan kunjungan rutin para menteri pertahanan, serta bertukar pengamat dalam latihan militer. "
                   "Shoigu adalah menteri pertahanan Rusia pertama yang mengunjungi Jepang "
                   "dalam sepuluh tahun terakhir.")
+# p20 in Indonesian (its Malay reference reads as Malay at 1.0; p12's reads as Indonesian at 0.68 itself)
+INDONESIAN_P20 = ("“Kami tidak merahasiakan fakta bahwa pembangunan sistem pertahanan rudal global oleh Amerika "
+                  "Serikat, termasuk unsur Jepang, membuat kami sangat khawatir, terutama karena kemungkinan rusaknya "
+                  "keseimbangan kekuatan strategis di kawasan Asia-Pasifik,” kata menteri pertahanan Rusia.")
 
 
 def _files_run(tmp_path: Path, ms_en: list[str], en_ms: list[str], *extra: str) -> Path:
@@ -46,21 +51,21 @@ def test_each_crafted_defect_is_flagged(tmp_path: Path) -> None:
     en_ms["p01"] = PAIRS["p01"].sides["ms"].sentences[0]  # the second sentence dropped
     en_ms["p03"] = PAIRS["p03"].text("en")  # the English source copied
     en_ms["p05"] = PAIRS["p09"].text("en")  # English left untranslated (another paragraph's, so not a copy)
-    en_ms["p12"] = INDONESIAN_P12  # Indonesian instead of Malay
+    en_ms["p12"] = INDONESIAN_P12  # Indonesian, where the reference itself reads as Indonesian: not judged
+    en_ms["p20"] = INDONESIAN_P20  # Indonesian instead of Malay
     words = PAIRS["p21"].text("ms").split()
     en_ms["p21"] = " ".join(words[: len(words) // 4])  # truncated to a quarter
     run = _files_run(tmp_path, [p.text("en") for p in CORPUS.pairs], list(en_ms.values()))
     flags = {r["id"]: r["flags"] for r in read_segments(run) if r["direction"] == "en-ms"}
-    assert flags["p01"]["dropped_sentences"] == {"source": 2, "output": 1}
+    assert flags["p01"]["dropped_sentences"]["source"] == 2 and flags["p01"]["dropped_sentences"]["output"] == 1
     assert flags["p03"]["copy"] >= 0.9
     assert flags["p03"]["wrong_language"]["detected"] == "en"
     assert flags["p05"]["wrong_language"]["detected"] == "en" and "copy" not in flags["p05"]
-    assert flags["p12"]["wrong_language"]["detected"] == "id"
-    assert flags["p21"]["length_ratio"] < 0.5
-    assert {k for k, v in flags.items() if v} == {"p01", "p03", "p05", "p12", "p21"}
+    assert flags["p20"]["wrong_language"]["detected"] == "id"
+    assert flags["p21"]["length_ratio"] < 0.5 and flags["p21"]["truncated"]["ends"] == "mid-sentence"
+    assert {k for k, v in flags.items() if v} == {"p01", "p03", "p05", "p20", "p21"}
     counts = read_results(run)["results"]["out"]["en-ms"]["flags"]
-    expected = {name: sum(name in f for f in flags.values())
-                for name in ("length_ratio", "dropped_sentences", "copy", "wrong_language", "max_tokens")}
+    expected = {name: sum(name in f for f in flags.values()) for name in FLAG_NAMES}
     assert counts == {**expected, "any": 5}
     assert counts["wrong_language"] == 3 and counts["copy"] == 1 and counts["dropped_sentences"] == 1
     assert read_results(run)["results"]["out"]["ms-en"]["flags"]["any"] == 0
@@ -160,9 +165,9 @@ def test_language_results_are_kept_in_the_cache(tmp_path: Path, monkeypatch: pyt
     texts = [PAIRS["p09"].text("en"), INDONESIAN_P12, PAIRS["p09"].text("ms")]
     with TranslationCache(tmp_path / "c.sqlite3") as cache:
         first = flags.detect_languages(texts, cache)
-        assert [lang for lang, _ in first] == ["en", "id", "ms"]
+        assert [max(found, key=lambda code: found[code]) for found in first] == ["en", "id", "ms"]
 
-        def not_again(text: str) -> tuple[str, float]:
+        def not_again(text: str) -> dict[str, float]:
             raise AssertionError("identified again instead of read from the cache")
 
         monkeypatch.setattr(flags, "detect_language", not_again)

@@ -169,17 +169,20 @@ def test_truncated_outputs_fail(tmp_path: Path, good_baseline: Path, capsys: pyt
     assert main(["check", "--baseline", str(good_baseline), str(run), "--junit", str(junit),
                  "--summary-md", str(md)]) == 1
     out = capsys.readouterr().out
-    # Halving every paragraph: the corpus scores regress, and the paragraphs that lost sentences broke.
+    # Halving every paragraph: the corpus scores regress, and every paragraph is cut off mid-sentence.
     broken = [line for line in out.splitlines() if line.startswith("BROKEN mt en-ms ")]
-    assert broken and all("new flag: dropped_sentences" in line for line in broken)
-    assert f"FAIL: 4 regression(s), {len(broken)} broken segment(s)" in out
+    assert len(broken) == 29 and all("new flag: truncated" in line for line in broken)
+    # 4 metrics regress, and so does the rate of truncated outputs (0 % → 100 %: a row of the paired test)
+    assert f"FAIL: 5 regression(s), {len(broken)} broken segment(s)" in out
+    assert any(line.startswith("REGRESSION mt en-ms flag:truncated: baseline 0.00, new 100.00")
+               for line in out.splitlines()), out
     assert "Minimum detectable difference on these 29 segments" in out
     suite = ET.parse(junit).getroot()
-    assert suite.get("tests") == str(8 + len(broken)) and suite.get("failures") == str(4 + len(broken))
+    assert suite.get("tests") == str(9 + len(broken)) and suite.get("failures") == str(5 + len(broken))
     failed = {(c.get("classname"), c.get("name")) for c in suite if c.find("failure") is not None}
-    assert {("evalharness.mt.en-ms", m) for m in ("BLEU", "chrF", "chrF++", "TER")} <= failed
-    assert len(failed) == 4 + len(broken)
-    assert f"**FAIL: 4 regression(s), {len(broken)} broken segment(s)**" in md.read_text(encoding="utf-8")
+    assert {("evalharness.mt.en-ms", m) for m in ("BLEU", "chrF", "chrF++", "TER", "flag:truncated")} <= failed
+    assert len(failed) == 5 + len(broken)
+    assert f"**FAIL: 5 regression(s), {len(broken)} broken segment(s)**" in md.read_text(encoding="utf-8")
 
 
 def test_improvement_passes_and_step_summary_is_appended(tmp_path: Path, good_baseline: Path,

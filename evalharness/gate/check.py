@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from evalharness.corpus import Corpus
 from evalharness.errors import InputError
-from evalharness.gate.compare import Comparison, paired_rows
-from evalharness.gate.segments import SegmentFailure, segment_failures
+from evalharness.gate.compare import Comparison, PairedRow, paired_rows
+from evalharness.gate.segments import FlagRate, JudgedFlags, SegmentFailure, judge_flags, segment_failures
 from evalharness.runs.config import Gate, RunConfig, config_error
 from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.defaults import DEFAULT_AR_TRIALS
@@ -121,16 +121,21 @@ def family_comparisons(baseline: Run | Baseline, run: Run, gate: Gate) -> list[C
 
 
 def family_comparisons_of(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gate,
-                          labels: Sequence[str] | None = None) -> list[list[Comparison]]:
+                          labels: Sequence[str] | None = None,
+                          judged: Sequence[dict[tuple[str, str], JudgedFlags]] | None = None) -> list[list[Comparison]]:
     """The rows of checks of several (baseline, run) pairs — the test sets of one run — tested as one family.
 
     ``maxt`` tests all rows (metrics × directions × systems × test sets) as one family: a row's p is the share of
     permutation trials whose largest standardised |Δ| over all rows reaches this row's, so the chance that a
     check of an unchanged system fails stays near α however many rows it has. Its interval is the simultaneous
     one from the same trials (Δ ± the family's critical value × the row's spread); ``bs`` / ``ar`` intervals come
-    from their own resamples. Either way the interval excludes 0 exactly when p < α: they cannot disagree.
+    from their own resamples. Either way the interval excludes 0 exactly when p < α: they cannot disagree. Every
+    test is one-sided: only a change for the worse is a regression, so only that side is tested (at α).
+
+    ``judged``: per pair, the breakage flags of both sides (:func:`~evalharness.gate.segments.judge_flags`); each
+    flag becomes a row of the family, its rate (% of segments) tested like a metric, lower being better.
     """
-    per_pair = []
+    per_pair: list[list[PairedRow]] = []
     for k, (baseline, run) in enumerate(pairs):
         try:
             per_pair.append(paired_rows(baseline, run, require_all_of_a=True))
@@ -138,33 +143,41 @@ def family_comparisons_of(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gat
             if labels is None:
                 raise
             raise InputError(f"test set {labels[k]!r}: {err}") from None
+        if judged is not None:
+            per_pair[-1] += flag_rows(judged[k], gate.segments.flags)
     rows = [(k, row) for k, pair_rows in enumerate(per_pair) for row in pair_rows]
     alphas = [gate.rule(r.direction, r.metric.name)[1] for _, r in rows]
     out: list[list[Comparison]] = [[] for _ in pairs]
     if gate.test != "maxt":
         for (k, row), alpha in zip(rows, alphas, strict=True):
             result = paired_test(row.metric, row.stats_a, row.stats_b, test=gate.test, samples=gate.samples,
-                                 seed=gate.seed, confidence=1 - alpha)
+                                 seed=gate.seed, confidence=1 - alpha, one_sided=True)
             out[k].append(row.comparison(result.a, result.b, result.delta, result.ci_low, result.ci_high,
-                                         result.p_value, alpha=alpha, seed=gate.seed,
-                                         test=f"test:{gate.test}|n:{result.samples}|seed:{gate.seed}"))
+                                         result.p_value, alpha=alpha, seed=gate.seed, one_sided=True,
+                                         test=f"test:{gate.test}|{ONE_SIDED}|n:{result.samples}|seed:{gate.seed}"))
         return out
     trials = gate.samples or DEFAULT_AR_TRIALS
     # a group is one test set × system × direction: its metrics score the same segments
     family = max_statistic_test([FamilyRow((k, r.system, r.direction), r.metric, r.stats_a, r.stats_b)
-                                 for k, r in rows], trials=trials, seed=gate.seed)
+                                 for k, r in rows], trials=trials, seed=gate.seed, one_sided=True)
     for i, ((k, row), alpha) in enumerate(zip(rows, alphas, strict=True)):
         a, b = row.metric.score_from_stats(row.stats_a), row.metric.score_from_stats(row.stats_b)
         low, high = family.interval(i, alpha)
-        # what the family test can detect: beyond its critical value (not a single row's z(1 − α/2))
-        out[k].append(row.comparison(a, b, b - a, low, high, family.family_p_values[i], alpha=alpha,
-                                     seed=gate.seed, test=f"test:maxt|n:{trials}|seed:{gate.seed}",
+        # what the family test can detect: beyond its critical value (not a single row's z(1 − α))
+        out[k].append(row.comparison(a, b, family.deltas[i] if family.deltas[i] == 0.0 else b - a, low, high,
+                                     family.family_p_values[i], alpha=alpha, seed=gate.seed, one_sided=True,
+                                     test=f"test:maxt|{ONE_SIDED}|n:{trials}|seed:{gate.seed}",
                                      margin=family.margin(i, alpha)))
     return out
 
 
+ONE_SIDED = "sided:one"
+"""In a gate row's test signature: tested against "worse" only (``compare`` tests both ways and omits it)."""
+
+
 def is_regression(c: Comparison, tolerance: float, alpha: float) -> bool:
-    """Worse by more than ``tolerance`` points and significant at ``alpha``."""
+    """Worse by more than ``tolerance`` points and significant at ``alpha``: the one-sided interval of Δ lies wholly
+    on the bad side of 0 exactly then (a test holds it)."""
     worse_by = -c.delta if c.higher_is_better else c.delta
     return worse_by > tolerance and c.p_value < alpha
 
@@ -172,6 +185,18 @@ def is_regression(c: Comparison, tolerance: float, alpha: float) -> bool:
 def check(baseline: Run | Baseline, run: Run, gate: Gate | None = None) -> GateReport:
     """Compare ``run`` with ``baseline`` under ``gate`` (resolved from the files when not given)."""
     return check_all([(baseline, run)], gate)[0]
+
+
+def flag_rows(judged: dict[tuple[str, str], JudgedFlags], flags: Sequence[str]) -> list[PairedRow]:
+    """One row per system × direction × breakage flag that either side raises: the flag's rate in A and in B,
+    segment by segment (a flag neither raises has nothing to test, and no row)."""
+    rows = []
+    for (system, direction), found in judged.items():
+        differing = sum(fa != fb for fa, fb in zip(found.flags_a, found.flags_b, strict=True))
+        rows += [PairedRow(system, direction, FlagRate(flag), FlagRate.stats(found.flags_a, flag),
+                           FlagRate.stats(found.flags_b, flag), differing)
+                 for flag in flags if any(flag in f for f in (*found.flags_a, *found.flags_b))]
+    return rows
 
 
 def check_all(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gate | None = None,
@@ -188,11 +213,13 @@ def check_all(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gate | None = N
                              "check them with one config")
         gate = gates[0]
     reports = []
-    for (baseline, run), comparisons in zip(pairs, family_comparisons_of(pairs, gate, labels), strict=True):
+    judged = [judge_flags(baseline, run, gate.segments) for baseline, run in pairs]
+    for k, ((baseline, run), comparisons) in enumerate(zip(pairs, family_comparisons_of(pairs, gate, labels, judged),
+                                                          strict=True)):
         rows = []
         for c in comparisons:  # each at its own row's α
             tolerance, alpha = gate.rule(c.direction, c.metric)
             rows.append(GateRow(c, tolerance, alpha, is_regression(c, tolerance, alpha)))
-        broken, notes = segment_failures(baseline, run, gate.segments)
+        broken, notes = segment_failures(baseline, run, gate.segments, judged[k])
         reports.append(GateReport(rows, gate, str(baseline.origin), str(run.origin), broken, notes))
     return reports

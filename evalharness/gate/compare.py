@@ -18,7 +18,7 @@ from evalharness.errors import EvalHarnessWarning, InputError
 from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.defaults import DEFAULT_SEED
 from evalharness.scoring.metrics import METRICS, Metric, get_metric, metric_label, score_metrics, stack_references
-from evalharness.scoring.significance import Test, paired_mdd, paired_test
+from evalharness.scoring.significance import Aggregate, Test, paired_mdd, paired_test
 
 if TYPE_CHECKING:
     import numpy as np
@@ -150,19 +150,21 @@ class PairedRow:
 
     system: str
     direction: str
-    metric: Metric
+    metric: Aggregate  # a metric, or a gate's flag rate
     stats_a: np.ndarray  # segments × statistics
     stats_b: np.ndarray
     differing: int  # segments whose outputs differ
 
     def comparison(self, a: float, b: float, delta: float, ci_low: float, ci_high: float, p_value: float, *,
-                   alpha: float, seed: int, test: str, margin: float | None = None) -> Comparison:
+                   alpha: float, seed: int, test: str, margin: float | None = None,
+                   one_sided: bool = False) -> Comparison:
         """The row's comparison, with its paired minimum detectable difference (``margin``: the test's own
-        critical value in score points, where it is not a single row's z, as for the family-wise ``maxt``)."""
+        critical value in score points, where it is not a single row's z, as for the family-wise ``maxt``;
+        ``one_sided``: the test looks for a worsening only, as the gate's do)."""
         m = self.metric
         # identical outputs have no paired spread to estimate from: not estimable, not "0 points"
-        mdd = (paired_mdd(m, self.stats_a, self.stats_b, alpha=alpha, seed=seed, margin=margin) if self.differing
-               else math.nan)
+        mdd = (paired_mdd(m, self.stats_a, self.stats_b, alpha=alpha, seed=seed, margin=margin,
+                          one_sided=one_sided) if self.differing else math.nan)
         return Comparison(self.system, self.direction, m.name, m.higher_is_better, a, b, delta, ci_low, ci_high,
                           p_value, verdict(delta, m.higher_is_better, p_value, alpha), mdd, len(self.stats_a),
                           self.differing, test)

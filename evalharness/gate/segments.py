@@ -1,19 +1,35 @@
 """Segment-level breakage: the gate's rule for one paragraph that broke while the corpus score hardly moved.
 
-A segment fails when, compared with the baseline, it newly earns a breakage flag (a copy of the source, the
-wrong language, dropped sentences, an output cut at the length limit) or its score collapses: it falls by more
-than ``drop`` points to below ``below``. Only what broke counts; a segment that was already broken in the
+A segment fails when, compared with the baseline, it newly earns a breakage flag (emptied or cut off mid-sentence,
+a copy of the source, the wrong language, an output cut at the length limit) or its score collapses: it falls by
+more than ``drop`` points to below ``below``. Only what broke counts; a segment that was already broken in the
 baseline does not fail again.
+
+The gate judges both sides itself, with this version's flags and the run's thresholds, against the run's sources
+and references: the flags a run or an older baseline stored (or did not store, with ``flags.enabled: false``) do
+not decide. Only flags that real systems of equal quality do not raise segment by segment are breakage flags
+(:data:`evalharness.scoring.flags.BREAKAGE_FLAGS`; measured by ``benchmarks/gate_calibration.py``).
+
+The rule is for small reference sets, where one broken segment is one golden example lost. Above
+``max_segments`` it is off as a whole: on a large set the rare segment that one real system gets wrong and
+another right turns up in almost every check, and the metric rows see any breakage frequent enough to matter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from evalharness.gate.compare import scored_metric
-from evalharness.runs.config import SegmentRule
+from evalharness.runs.config import FlagsConfig, SegmentRule
 from evalharness.runs.schema import Baseline, Run
+from evalharness.scoring.flags import FlagSettings, flag_outputs
 from evalharness.scoring.metrics import Metric, metric_label, stack_references
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -32,17 +48,119 @@ class SegmentFailure:
         return f"BROKEN {self.system} {self.direction} {self.id}: {self.reason}"
 
 
-def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule) -> tuple[list[SegmentFailure], list[str]]:
-    """Segments of ``b`` that broke relative to ``a`` (matched by system, direction and segment id), and notes.
+def broken_segments(flags_a: Sequence[set[str]], flags_b: Sequence[set[str]], scores_a: Sequence[float],
+                    scores_b: Sequence[float], reference_words: Sequence[int], rule: SegmentRule, *,
+                    higher_is_better: bool = True, label: str = "chrF") -> list[tuple[int, str]]:
+    """(index, reason) of each segment of B that broke relative to A: a breakage flag of ``rule.flags`` that A's
+    output of the segment does not raise, or a collapse of its score (``rule.drop`` / ``below`` / ``min_words``).
 
-    A note says what could not be checked (a baseline made before segment flags were kept).
+    The decision itself, on per-segment flags and scores: ``check`` and the calibration benchmark both call it.
     """
-    if not rule.enabled:
-        return [], []
-    metric: Metric | None = None
-    label = metric_label(rule.metric)
-    failures: list[SegmentFailure] = []
-    notes: list[str] = []
+    out = []
+    gated = set(rule.flags)
+    for i, (fa, fb) in enumerate(zip(flags_a, flags_b, strict=True)):
+        new = sorted((fb & gated) - fa)
+        reasons = [f"new flag: {', '.join(new)}"] if new else []
+        before, after = scores_a[i], scores_b[i]
+        if not higher_is_better:  # a collapse is a rise for TER
+            before, after = -before, -after
+        floor = rule.below if higher_is_better else -rule.below
+        if reference_words[i] >= rule.min_words and before - after > rule.drop and after < floor:
+            reasons.append(f"{label} {scores_a[i]:.2f} → {scores_b[i]:.2f}")
+        if reasons:
+            out.append((i, "; ".join(reasons)))
+    return out
+
+
+def gate_flags(sources: Sequence[str], references: Sequence[str], hypotheses: Sequence[str], direction: str,
+               rule: SegmentRule, settings: FlagSettings, stored: Sequence[set[str]] | None) -> list[set[str]]:
+    """The breakage flags of ``rule.flags`` each output raises, judged now; ``max_tokens`` (a fact of generation,
+    not of the text) comes from the ``stored`` flags."""
+    src, tgt = direction.split("-")
+    flags = flag_outputs(sources, references, hypotheses, src, tgt, settings=settings, only=rule.flags)
+    out = [set(f) for f in flags]
+    if stored is not None and "max_tokens" in rule.flags:
+        for mine, theirs in zip(out, stored, strict=True):
+            mine |= theirs & {"max_tokens"}
+    return out
+
+
+def run_flag_settings(run: Run) -> FlagSettings:
+    """The flag thresholds of ``run``'s config (defaults where it has none), judging flags whether or not the run
+    raised them (``enabled`` is the report's switch, not the gate's)."""
+    section = run.manifest.config.get("flags") or {}
+    return replace(FlagsConfig.model_validate(section).settings(), enabled=True)
+
+
+@dataclass(frozen=True)
+class JudgedFlags:
+    """The breakage flags of each segment of one system × direction, judged now on both sides."""
+
+    ids: list[str]
+    flags_a: list[set[str]]
+    flags_b: list[set[str]]
+
+
+class FlagRate:
+    """A flag's rate as a row of the gate's paired test: the share of segments (%) raising it, lower is better.
+
+    Each segment's statistics are (raised, 1); a permutation exchanges A's and B's outputs of a segment, flags and
+    all, so the row is an exact paired (McNemar-type) test of B raising the flag more often than A.
+    """
+
+    higher_is_better = False
+    default_tolerance = 0.0
+
+    def __init__(self, flag: str) -> None:
+        self.flag = flag
+
+    @property
+    def name(self) -> str:
+        """``flag:copy``."""
+        return f"{FLAG_ROW_PREFIX}{self.flag}"
+
+    @property
+    def label(self) -> str:
+        """``copy %``."""
+        return f"{self.flag} %"
+
+    @staticmethod
+    def stats(flags: Sequence[set[str]], flag: str) -> np.ndarray:
+        """(raised, 1) per segment."""
+        import numpy as np
+
+        return np.array([[1.0 if flag in f else 0.0, 1.0] for f in flags]).reshape(-1, 2)
+
+    def scores_of_sums(self, sums: ArrayLike) -> np.ndarray:
+        """Percent of segments raising the flag, per row of summed statistics."""
+        import numpy as np
+
+        arr = np.asarray(sums, dtype="float64").reshape(-1, 2)
+        result: np.ndarray = 100.0 * arr[:, 0] / np.maximum(arr[:, 1], 1.0)
+        return result
+
+    def score_of_sum(self, summed: Any) -> float:
+        """Percent of segments raising the flag, from one row of summed statistics."""
+        return float(self.scores_of_sums(summed)[0])
+
+    def score_from_stats(self, stats: ArrayLike) -> float:
+        """Percent of the segments raising the flag."""
+        import numpy as np
+
+        return float(self.scores_of_sums(np.asarray(stats, dtype="float64").sum(0))[0])
+
+
+FLAG_ROW_PREFIX = "flag:"
+"""Gate rows named ``flag:<name>`` compare a breakage flag's rate, not a metric."""
+
+
+def judge_flags(a: Run | Baseline, b: Run, rule: SegmentRule) -> dict[tuple[str, str], JudgedFlags]:
+    """Per system × direction that both have (same segments), the breakage flags of ``rule.flags`` on both sides,
+    judged with this version's flags and ``b``'s thresholds against ``b``'s sources and references."""
+    if not rule.enabled or not rule.flags:
+        return {}
+    settings = run_flag_settings(b)
+    out = {}
     pairs_b = set(b.pairs())
     for system, direction in a.pairs():
         if (system, direction) not in pairs_b:
@@ -51,31 +169,62 @@ def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule) -> tuple[list
         records = b.segments.get((system, direction), [])
         if ids_a != [r.id for r in records]:
             continue  # compare_runs refuses runs whose segment ids differ, with the details
+        sources, references = [r.source for r in records], [r.reference for r in records]
+        stored_a = a.flags(system, direction)
+        if stored_a is None:  # a baseline made before flags were kept: where B hit the limit, A may have too
+            stored_a = [{"max_tokens"} for _ in records]
+        out[(system, direction)] = JudgedFlags(
+            ids_a,
+            gate_flags(sources, references, hyps_a, direction, rule, settings, stored_a),
+            gate_flags(sources, references, [r.hypothesis for r in records], direction, rule, settings,
+                       [{"max_tokens"} if r.hit_limit else set() for r in records]))
+    return out
+
+
+def habits(judged: JudgedFlags, rule: SegmentRule) -> dict[str, int]:
+    """Breakage flags the baseline itself raises on more than ``rule.habit`` segments, with how many: that system's
+    habit, compared by rate (a row of the paired test), not segment by segment."""
+    counts = {flag: sum(flag in f for f in judged.flags_a) for flag in rule.flags}
+    return {flag: n for flag, n in counts.items() if n > rule.habit}
+
+
+Judged = dict[tuple[str, str], JudgedFlags]
+"""Per system × direction, both sides' breakage flags (:func:`judge_flags`)."""
+
+
+def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule,
+                     judged: Judged | None = None) -> tuple[list[SegmentFailure], list[str]]:
+    """Segments of ``b`` that broke relative to ``a`` (matched by system, direction and segment id), and notes.
+
+    ``judged``: :func:`judge_flags` of the two, when already done. A note says what was not checked (the rule
+    switched off, a set above ``max_segments``, a flag the baseline raises too often to judge one segment by).
+    """
+    if not rule.enabled:
+        return [], ["segments were not checked one by one (gate.segments.enabled: false)"]
+    judged = judge_flags(a, b, rule) if judged is None else judged
+    metric: Metric | None = None
+    label = metric_label(rule.metric)
+    failures: list[SegmentFailure] = []
+    notes: list[str] = []
+    for (system, direction), flags in judged.items():
+        records = b.segments[(system, direction)]
+        if rule.max_segments and len(records) > rule.max_segments:
+            notes.append(f"{system} {direction}: {len(records)} segments, more than gate.segments.max_segments "
+                         f"({rule.max_segments}): no segment is checked on its own here (the metric and flag-rate "
+                         "rows gate it)")
+            continue
+        habit = habits(flags, rule)
+        if habit:
+            listed = ", ".join(f"{flag} on {n}" for flag, n in habit.items())
+            notes.append(f"{system} {direction}: the baseline itself raises {listed} of {len(records)} segments: "
+                         "compared by rate (flag rows), not segment by segment")
+        gated = rule.model_copy(update={"flags": [f for f in rule.flags if f not in habit]})
         refs = stack_references([r.reference for r in records], [r.other_references for r in records])
         metric = metric or scored_metric(a, b, rule.metric)
-        collapse = rule.max_segments == 0 or len(records) <= rule.max_segments
-        hyps_b = [r.hypothesis for r in records]
-        scores_a = metric.segment_scores(hyps_a, refs)
-        scores_b = metric.segment_scores(hyps_b, refs)
-        if not collapse:
-            notes.append(f"{system} {direction}: {len(records)} segments, more than gate.segments.max_segments "
-                         f"({rule.max_segments}): only new flags are checked, not {label} collapses")
-        flags_a = a.flags(system, direction)
-        old = (f"{a.origin} keeps no segment flags (an older baseline): only {label} collapses are checked; "
-               "regenerate it with 'evalharness baseline update'")
-        if flags_a is None and rule.flags and old not in notes:
-            notes.append(old)
-        for i, record in enumerate(records):
-            new = sorted(set(record.flags) & set(rule.flags) - (flags_a[i] if flags_a is not None else set(rule.flags)))
-            before, after = scores_a[i], scores_b[i]
-            if not metric.higher_is_better:  # a collapse is a rise for TER
-                before, after = -before, -after
-            reasons = [f"new flag: {', '.join(new)}"] if new else []
-            long_enough = len(record.reference.split()) >= rule.min_words
-            if collapse and long_enough and before - after > rule.drop and \
-                    after < (rule.below if metric.higher_is_better else -rule.below):
-                reasons.append(f"{label} {scores_a[i]:.2f} → {scores_b[i]:.2f}")
-            if reasons:
-                failures.append(SegmentFailure(system, direction, record.id, "; ".join(reasons), hyps_a[i],
-                                               record.hypothesis))
+        hyps_a, hyps_b = a.hypotheses(system, direction)[1], [r.hypothesis for r in records]
+        broken = broken_segments(flags.flags_a, flags.flags_b, metric.segment_scores(hyps_a, refs),
+                                 metric.segment_scores(hyps_b, refs), [len(r.reference.split()) for r in records],
+                                 gated, higher_is_better=metric.higher_is_better, label=label)
+        failures += [SegmentFailure(system, direction, records[i].id, reason, hyps_a[i], records[i].hypothesis)
+                     for i, reason in broken]
     return failures, notes

@@ -27,6 +27,13 @@ def format_p(p: float, test: str) -> str:
     return f"{p:.4g}"
 
 
+def format_interval(low: float, high: float) -> str:
+    """``[-1.20, +0.35]``; a one-sided interval (the gate's) shows its open side as infinite: ``(-∞, -0.42]``."""
+    left = "(-∞" if low == -math.inf else f"[{low:+.2f}"
+    right = "+∞)" if high == math.inf else f"{high:+.2f}]"
+    return f"{left}, {right}"
+
+
 def render_table(rows: Sequence[Comparison], *, markdown: bool = True, extra_header: Sequence[str] = (),
                  extra_cells: Sequence[Sequence[str]] = ()) -> str:
     """The comparison as a Markdown table, or aligned plain text; ``extra_*`` add columns on the right.
@@ -40,7 +47,7 @@ def render_table(rows: Sequence[Comparison], *, markdown: bool = True, extra_hea
     for i, r in enumerate(rows):
         arrow = "↑" if r.higher_is_better else "↓"
         body.append([r.system, r.direction, f"{metric_label(r.metric)} {arrow}", f"{r.a:.2f}", f"{r.b:.2f}",
-                     f"{r.delta:+.2f}", f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]", format_p(r.p_value, r.test),
+                     f"{r.delta:+.2f}", format_interval(r.ci_low, r.ci_high), format_p(r.p_value, r.test),
                      f"{r.mdd:.2f}" if math.isfinite(r.mdd) else "—", r.verdict,
                      *(extra_cells[i] if extra_cells else ()), r.test])
     return markdown_table(head, body) if markdown else text_table(head, body)

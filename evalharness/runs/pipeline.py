@@ -34,14 +34,7 @@ from evalharness.runs.schema import (
     SegmentRecord,
     references_hash,
 )
-from evalharness.scoring.flags import (
-    LID_LANGUAGES,
-    FlagSettings,
-    count_flags,
-    detect_languages,
-    flag_segment,
-    reference_ratio,
-)
+from evalharness.scoring.flags import count_flags, flag_outputs
 from evalharness.scoring.metrics import Metric, References, get_metrics, score_metrics, stack_references
 from evalharness.scoring.significance import confidence_interval
 from evalharness.scoring.slices import slice_scores
@@ -201,13 +194,8 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
     except HypothesisError as err:
         raise HypothesisError(f"system {translated.system!r}, {translated.direction}: {err} (the translations "
                               "are in the cache: a rerun does not translate again)") from None
-    settings = FlagSettings((config.flags.length_ratio[0], config.flags.length_ratio[1]),
-                            config.flags.copy_similarity, config.flags.language_confidence, config.flags.enabled)
-    expected = reference_ratio(sources, references)
-    languages = detect_languages(hypotheses, memo) if settings.enabled and tgt in LID_LANGUAGES else None
-    flags = [flag_segment(s, t.text, src, tgt, expected_ratio=expected, hit_limit=t.hit_limit, settings=settings,
-                          language=languages[i] if languages else None)
-             for i, (s, t) in enumerate(zip(sources, translations, strict=True))]
+    flags = flag_outputs(sources, references, hypotheses, src, tgt, settings=config.flags.settings(),
+                         hit_limits=[t.hit_limit for t in translations], memo=memo)
     tags = [tags_for(seg.kind, seg.fidelity, seg.texts[src]) for seg in chosen]
     elapsed = translated.translate_s
     result = DirectionResult(

@@ -1,28 +1,64 @@
 """Per-segment warning flags: outputs that can earn a score without being a translation.
 
+Each flag is judged against the segment's reference as well as its source, so that what the human
+translation itself does (merge two sentences, lean towards Indonesian, keep a name untranslated) never
+raises one:
+
 - ``length_ratio``: the output/source length ratio, divided by the references' median ratio for the
   direction, is outside a band (gross truncation, hallucinated repetition);
-- ``dropped_sentences``: the output has fewer sentences than the source (sentence-split by sentencex);
-- ``copy``: the output is (nearly) the source itself (difflib similarity of lower-cased text);
-- ``wrong_language``: a language identifier (lingua) is confident the output is in another language
-  (Indonesian instead of Malay, English left untranslated);
+- ``dropped_sentences``: the output has fewer sentences than the source (sentence-split by sentencex) *and* lost
+  content: it is shorter than the reference by at least half the share of the source's shortest sentence. Two
+  sentences merged into one keep their content and their length, and raise nothing;
+- ``truncated``: the output is under a quarter of the reference's length (emptied, a heading replaced by a word),
+  or stops mid-sentence (no final punctuation) under 60 % of its words;
+- ``copy``: the output is (nearly) the source itself (difflib similarity of lower-cased text), where the
+  reference is not;
+- ``wrong_language``: a language identifier (lingua) is confident the output is in another language, clearly
+  more than it is of the reference (Indonesian instead of Malay, English left untranslated). Malay and Indonesian
+  are close: between the two, only outputs long enough for the identifier to tell them apart are judged;
 - ``max_tokens``: generation stopped at ``max_new_tokens``.
+
+:data:`BREAKAGE_FLAGS` are the flags that good systems do not raise (measured on real systems' outputs by
+``benchmarks/gate_calibration.py``): the gate fails a check on one segment that newly raises one. The others
+move with a system's style and are counted, not gated segment by segment.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from evalharness.corpus.sentences import split_sentences
 
-FLAG_NAMES = ("length_ratio", "dropped_sentences", "copy", "wrong_language", "max_tokens")
+FLAG_NAMES = ("length_ratio", "dropped_sentences", "truncated", "copy", "wrong_language", "max_tokens")
+BREAKAGE_FLAGS = ("truncated", "copy", "wrong_language", "max_tokens")
+"""Flags that mark an output broken rather than worse: stable between equal-quality outputs of real systems."""
 # Languages the identifier chooses between: the harness's two plus the one most often confused with Malay.
 LID_LANGUAGES = {"ms": "MALAY", "en": "ENGLISH", "id": "INDONESIAN"}
+CLOSE_LANGUAGES = (frozenset({"ms", "id"}),)
+"""Pairs the identifier confuses on short texts (FLORES-200's human Indonesian sentences: called Indonesian at
+≥ 0.75 on about half of them)."""
+# A sentence ends here: final punctuation, then closing quotes or brackets.
+_SENTENCE_END = re.compile(r"[.!?…。！？:;][\"'”’»)\]]*\s*$")
+
+Languages = dict[str, float]
+"""Confidence of each language code (``ms``, ``id``, ``en``) that a text is in it; empty for an empty text."""
+
+
+class LanguageMemo(Protocol):
+    """Where identified languages are kept across runs (the translation store)."""
+
+    def get_languages(self, keys: Sequence[str]) -> dict[str, tuple[str, float]]:
+        """Known results among ``keys``: key -> (language, confidence)."""
+
+    def put_languages(self, items: Any) -> None:
+        """Keep results: (key, (language, confidence)) pairs."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +69,9 @@ class FlagSettings:
     copy_similarity: float = 0.9
     language_confidence: float = 0.75
     enabled: bool = True
+    language_margin: float = 0.5  # the output's confidence must exceed the reference's in that language by this
+    close_language_words: int = 30  # Malay vs Indonesian is judged only on outputs of this many words or more
+    truncated_ratio: float = 0.25  # output/reference length below which an output counts as emptied
 
 
 @lru_cache(maxsize=1)
@@ -53,30 +92,39 @@ def language_id_info() -> dict[str, str]:
     return {"library": "lingua-language-detector", "version": v, "languages": ",".join(LID_LANGUAGES)}
 
 
-def detect_language(text: str) -> tuple[str, float]:
-    """(code, confidence) of the most likely of ms / id / en."""
-    values = _detector().compute_language_confidence_values(text)
+def detect_language(text: str) -> Languages:
+    """Confidence of each of ms / id / en (summing to 1) that ``text`` is in it; empty for a blank text."""
+    if not text.strip():
+        return {}
     names = {v: k for k, v in LID_LANGUAGES.items()}
-    best = values[0]
-    return names[best.language.name], float(best.value)
+    return {names[v.language.name]: float(v.value) for v in _detector().compute_language_confidence_values(text)}
 
 
-def detect_languages(texts: Sequence[str], memo: Any = None) -> list[tuple[str, float]]:
-    """:func:`detect_language` of every text; ``memo`` (the translation cache) keeps results across runs.
+def detect_languages(texts: Sequence[str], memo: LanguageMemo | None = None) -> list[Languages]:
+    """:func:`detect_language` of every text; ``memo`` (the translation store) keeps results across runs.
 
-    The key covers the library version and language set, so an upgrade of lingua re-identifies.
+    The key covers the library version and language set, so an upgrade of lingua re-identifies; each language's
+    confidence is one entry (``key`` = text and language).
     """
-    import hashlib
-
     info = language_id_info()
     prefix = f"{info['library']}\0{info['version']}\0{info['languages']}\0"
-    keys = [hashlib.sha256((prefix + t).encode()).hexdigest() for t in texts]
-    known = memo.get_languages(keys) if memo is not None else {}
-    new = {k: detect_language(t) for k, t in zip(keys, texts, strict=True) if k not in known and t.strip()}
+    codes = list(LID_LANGUAGES)
+    keys = [[hashlib.sha256(f"{prefix}{code}\0{t}".encode()).hexdigest() for code in codes] for t in texts]
+    known = memo.get_languages([k for row in keys for k in row]) if memo is not None else {}
+    out: list[Languages] = []
+    new: list[tuple[str, tuple[str, float]]] = []
+    for text, row in zip(texts, keys, strict=True):
+        if not text.strip():
+            out.append({})
+        elif all(k in known for k in row):
+            out.append({code: known[k][1] for code, k in zip(codes, row, strict=True)})
+        else:
+            found = detect_language(text)
+            out.append(found)
+            new += [(k, (code, found.get(code, 0.0))) for code, k in zip(codes, row, strict=True)]
     if memo is not None and new:
-        memo.put_languages(new.items())
-    known.update(new)
-    return [known.get(k, ("", 0.0)) for k in keys]
+        memo.put_languages(new)
+    return out
 
 
 def reference_ratio(sources: Sequence[str], references: Sequence[str]) -> float:
@@ -85,33 +133,116 @@ def reference_ratio(sources: Sequence[str], references: Sequence[str]) -> float:
     return statistics.median(ratios) if ratios else 1.0
 
 
+def wrong_language(hypothesis: str, tgt: str, language: Languages, reference_language: Languages,
+                   settings: FlagSettings) -> dict[str, Any] | None:
+    """The ``wrong_language`` flag's value, or None: the output is confidently in another language than ``tgt``,
+    by ``language_margin`` more than the reference is, and (between close languages) long enough to tell."""
+    if not language:
+        return None
+    lang, confidence = max(language.items(), key=lambda item: item[1])
+    if lang == tgt or confidence < settings.language_confidence:
+        return None
+    in_reference = reference_language.get(lang, 0.0)
+    if confidence - in_reference < settings.language_margin:
+        return None  # the reference reads as that language too: a name, a quotation, Malay close to Indonesian
+    if frozenset({lang, tgt}) in CLOSE_LANGUAGES and len(hypothesis.split()) < settings.close_language_words:
+        return None
+    return {"detected": lang, "confidence": round(confidence, 3), "reference": round(in_reference, 3)}
+
+
+def truncated(hypothesis: str, reference: str, settings: FlagSettings) -> dict[str, Any] | None:
+    """The ``truncated`` flag's value, or None: emptied (under ``truncated_ratio`` of the reference's length) or
+    stopped mid-sentence (no final punctuation) under :data:`CUT_RATIO` of its words (a heading cut short too)."""
+    if not reference.strip():
+        return None
+    ratio = len(hypothesis.strip()) / len(reference.strip())
+    if ratio < settings.truncated_ratio:
+        return {"ratio": round(ratio, 3)}
+    words = len(hypothesis.split()) / len(reference.split())
+    if words < CUT_RATIO and not _SENTENCE_END.search(hypothesis):
+        return {"ratio": round(ratio, 3), "words": round(words, 3), "ends": "mid-sentence"}
+    return None
+
+
+CUT_RATIO = 0.6
+"""An output under this share of the reference's words that does not end a sentence was cut off (a real system that
+drops a sentence still ends the one it kept; real outputs that lose their final stop stay above it)."""
+
+
+def dropped_sentences(source: str, hypothesis: str, reference: str, src: str, tgt: str) -> dict[str, Any] | None:
+    """The ``dropped_sentences`` flag's value, or None: fewer sentences than the source, and content lost — shorter
+    than the reference by at least half the share of the source's shortest sentence (a merge keeps the length)."""
+    src_sents = split_sentences(source, src)
+    hyp_sents = split_sentences(hypothesis, tgt)
+    if len(hyp_sents) >= len(src_sents) or not reference.strip():
+        return None
+    shortest = min(len(s) for s in src_sents) / max(1, len(source))
+    ratio = len(hypothesis.strip()) / len(reference.strip())
+    if ratio >= 1 - shortest / 2:
+        return None
+    return {"source": len(src_sents), "output": len(hyp_sents), "length": round(ratio, 3)}
+
+
 def flag_segment(source: str, hypothesis: str, src: str, tgt: str, *, expected_ratio: float, hit_limit: bool,
-                 settings: FlagSettings, language: tuple[str, float] | None = None) -> dict[str, Any]:
+                 settings: FlagSettings, reference: str = "", language: Languages | None = None,
+                 reference_language: Languages | None = None, only: Sequence[str] = FLAG_NAMES) -> dict[str, Any]:
     """The flags raised by one output, each with the value that raised it.
 
-    ``language`` is the output's (code, confidence) when already identified (see :func:`detect_languages`).
+    ``language`` / ``reference_language``: the output's and the reference's identified languages when already
+    known (see :func:`detect_languages`). ``only``: the flags to judge (the gate judges its breakage flags).
+    ``hit_limit``: generation stopped at ``max_new_tokens``.
     """
     flags: dict[str, Any] = {}
     if not settings.enabled:
         return flags
-    ratio = (len(hypothesis) / len(source) / expected_ratio) if source else 1.0
-    low, high = settings.length_ratio
-    if not low <= ratio <= high:
-        flags["length_ratio"] = round(ratio, 3)
+    if "length_ratio" in only:
+        ratio = (len(hypothesis) / len(source) / expected_ratio) if source else 1.0
+        low, high = settings.length_ratio
+        if not low <= ratio <= high:
+            flags["length_ratio"] = round(ratio, 3)
+    if "truncated" in only and (value := truncated(hypothesis, reference, settings)) is not None:
+        flags["truncated"] = value
     if hypothesis.strip():
-        src_sents, hyp_sents = len(split_sentences(source, src)), len(split_sentences(hypothesis, tgt))
-        if hyp_sents < src_sents:
-            flags["dropped_sentences"] = {"source": src_sents, "output": hyp_sents}
-        similarity = difflib.SequenceMatcher(None, source.lower(), hypothesis.lower(), autojunk=False).ratio()
-        if similarity >= settings.copy_similarity:
-            flags["copy"] = round(similarity, 3)
-        if tgt in LID_LANGUAGES:
-            lang, confidence = language or detect_language(hypothesis)
-            if lang != tgt and confidence >= settings.language_confidence:
-                flags["wrong_language"] = {"detected": lang, "confidence": round(confidence, 3)}
-    if hit_limit:
+        if "dropped_sentences" in only and \
+                (value := dropped_sentences(source, hypothesis, reference, src, tgt)) is not None:
+            flags["dropped_sentences"] = value
+        if "copy" in only:
+            similarity = _similarity(source, hypothesis)
+            if similarity >= settings.copy_similarity and _similarity(source, reference) < settings.copy_similarity:
+                flags["copy"] = round(similarity, 3)
+        if "wrong_language" in only and tgt in LID_LANGUAGES:
+            found = language if language is not None else detect_language(hypothesis)
+            in_reference = reference_language if reference_language is not None else detect_language(reference)
+            if (value := wrong_language(hypothesis, tgt, found, in_reference, settings)) is not None:
+                flags["wrong_language"] = value
+    if "max_tokens" in only and hit_limit:
         flags["max_tokens"] = True
     return flags
+
+
+def flag_outputs(sources: Sequence[str], references: Sequence[str], hypotheses: Sequence[str], src: str, tgt: str, *,
+                 settings: FlagSettings, hit_limits: Sequence[bool] | None = None, memo: LanguageMemo | None = None,
+                 only: Sequence[str] = FLAG_NAMES, expected_ratio: float | None = None) -> list[dict[str, Any]]:
+    """:func:`flag_segment` of every output of one direction; languages identified once for all (kept in ``memo``).
+
+    ``expected_ratio``: the references' median target/source length ratio (:func:`reference_ratio`) when known.
+    """
+    if not settings.enabled:
+        return [{} for _ in hypotheses]
+    identify = tgt in LID_LANGUAGES and "wrong_language" in only
+    languages = detect_languages(hypotheses, memo) if identify else None
+    reference_languages = detect_languages(references, memo) if identify else None
+    ratio = reference_ratio(sources, references) if expected_ratio is None else expected_ratio
+    limits = hit_limits if hit_limits is not None else [False] * len(hypotheses)
+    return [flag_segment(s, h, src, tgt, expected_ratio=ratio, hit_limit=limits[i], settings=settings, reference=r,
+                         language=languages[i] if languages is not None else None,
+                         reference_language=reference_languages[i] if reference_languages is not None else None,
+                         only=only)
+            for i, (s, r, h) in enumerate(zip(sources, references, hypotheses, strict=True))]
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower(), autojunk=False).ratio()
 
 
 def count_flags(per_segment: Sequence[dict[str, Any]]) -> dict[str, int]:

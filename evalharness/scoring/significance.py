@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from evalharness.scoring import sacrebleu_adapter as sb
 from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_AR_TRIALS, DEFAULT_RESAMPLES, DEFAULT_SEED
@@ -22,6 +22,32 @@ if TYPE_CHECKING:
     from evalharness.scoring.metrics import Metric
 
 Test = Literal["bs", "ar"]
+
+
+class Aggregate(Protocol):
+    """What the family test needs of a row's scorer: its direction and the formula from summed statistics to a
+    score. Every :class:`~evalharness.scoring.metrics.Metric` is one; so is a gate's flag-rate row."""
+
+    @property
+    def name(self) -> str:
+        """Registered name (``bleu``), or the row's own (``flag:copy``)."""
+
+    @property
+    def label(self) -> str:
+        """As people write it."""
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Direction of a change for the better."""
+
+    def scores_of_sums(self, sums: ArrayLike) -> np.ndarray:
+        """Scores of many rows of summed statistics."""
+
+    def score_from_stats(self, stats: ArrayLike) -> float:
+        """Score of the summed segment statistics."""
+
+    def score_of_sum(self, summed: Any) -> float:
+        """Score of one row of summed statistics."""
 
 
 def _array(stats: ArrayLike) -> np.ndarray:
@@ -97,14 +123,16 @@ class PairedResult:
     seed: int
 
 
-def paired_test(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *,
+def paired_test(metric: Aggregate, stats_a: ArrayLike, stats_b: ArrayLike, *,
                 test: Test = "bs", samples: int | None = None, seed: int = DEFAULT_SEED,
-                confidence: float = CONFIDENCE) -> PairedResult:
-    """Two-sided paired test (``bs`` bootstrap, ``ar`` approximate randomization) of B against A.
+                confidence: float = CONFIDENCE, one_sided: bool = False) -> PairedResult:
+    """Paired test (``bs`` bootstrap, ``ar`` approximate randomization) of B against A: two-sided, or with
+    ``one_sided`` only against B being worse (the gate's question; the metric's direction says which way).
 
     Identical statistics give p = 1: sacrebleu's p-value would be 1/(N+1) there, which reads as
-    "significant" for two identical systems. The interval of Δ at ``confidence`` comes from the same resamples or
-    trials as p (:func:`test_interval`), so it excludes 0 exactly when p < 1 − ``confidence``.
+    "significant" for two identical systems; so does a Δ of 0 (or at floating-point noise), and one-sided a Δ in
+    the good direction. The interval of Δ at ``confidence`` comes from the same resamples or trials as p
+    (:func:`shift_interval`; one-sided, open on the good side), so it excludes 0 exactly when p < 1 − ``confidence``.
     """
     import numpy as np
 
@@ -117,15 +145,18 @@ def paired_test(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *,
     rng = np.random.default_rng(seed)
     # Each resample is scored by sacrebleu itself, row by row, so p-values equal sacrebleu's own tests'.
     score = metric.score_of_sum
+    delta = denoise(score_b - score_a, score_a, score_b)
+    # one-sided: every difference oriented so that positive means "B worse"; two-sided: its size
+    worse = worse_sign(metric) if one_sided else None
     if test == "bs":
         samples = samples or DEFAULT_RESAMPLES
         res_a, res_b = [], []
         for block in _draws(rng, n, samples):
             res_a += [score(a_arr[i].sum(0)) for i in block]
             res_b += [score(b_arr[i].sum(0)) for i in block]
-        spread = np.abs(np.array(res_b) - np.array(res_a))
-        null = spread - spread.mean()  # sacrebleu's bootstrap null: the centred resampled |Δ|
-        p = sb.p_value(null, abs(score_b - score_a))
+        moved = np.array(res_b) - np.array(res_a)
+        spread = moved * worse if worse is not None else np.abs(moved)
+        null = spread - spread.mean()  # sacrebleu's bootstrap null: the centred resampled |Δ| (or worse-side Δ)
     else:
         samples = samples or DEFAULT_AR_TRIALS
         swap = rng.integers(2, size=(samples, n), dtype=bool)
@@ -135,14 +166,48 @@ def paired_test(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *,
         a64, b64 = a_arr.astype("float64"), b_arr.astype("float64")
         shuf_a = swap @ a64 + ~swap @ b64
         shuf_b = ~swap @ a64 + swap @ b64
-        null = np.abs(np.array([score(x) for x in shuf_a]) - np.array([score(x) for x in shuf_b]))
-        p = sb.p_value(null, abs(score_b - score_a))
-    delta = score_b - score_a
-    if np.array_equal(a_arr, b_arr):
-        p, low, high = 1.0, 0.0, 0.0
-    else:
-        low, high = shift_interval(delta, critical_value(null, 1 - confidence))
+        moved = np.array([score(x) for x in shuf_b]) - np.array([score(x) for x in shuf_a])
+        null = moved * worse if worse is not None else np.abs(moved)
+    statistic = delta * worse if worse is not None else abs(delta)
+    p = sb.p_value(null, statistic)
+    if np.array_equal(a_arr, b_arr) or statistic <= 0:
+        # identical, Δ = 0, or (one-sided) better: never a rejection, and an interval that holds 0
+        p = 1.0
+    low, high = shift_interval(delta, critical_value(null, 1 - confidence), worse)
+    low, high = agree(low, high, rejected=p < 1 - confidence)
     return PairedResult(score_a, score_b, delta, low, high, float(p), test, samples, seed)
+
+
+def worse_sign(metric: Aggregate) -> int:
+    """+1 when a rise of ``metric`` is a change for the worse (TER), −1 when a fall is (BLEU, chrF)."""
+    return -1 if metric.higher_is_better else 1
+
+
+NOISE = 1e-9
+"""Relative size below which a difference of two scores is floating-point noise, not a difference."""
+
+
+def denoise(delta: float, *scores: float) -> float:
+    """``delta``, or 0.0 where it is floating-point noise relative to the ``scores`` it is the difference of."""
+    return 0.0 if abs(delta) <= NOISE * max([1.0, *(abs(s) for s in scores)]) else delta
+
+
+def agree(low: float, high: float, *, rejected: bool) -> tuple[float, float]:
+    """The interval, nudged by at most the last bit so that it excludes 0 exactly when the test ``rejected``.
+
+    The verdict comes from counting trials (p < α); the interval from Δ ± critical value × spread in score
+    points. The two are the same inequality, but rounded differently: where rounding alone puts an end on the
+    wrong side of 0, the end moves to the nearest float on the right side.
+    """
+    import math
+
+    if rejected and low <= 0 <= high:
+        if high < math.inf and (low == -math.inf or abs(high) <= abs(low)):
+            return low, -5e-324
+        return 5e-324, high
+    if not rejected and (high < 0 or low > 0):
+        return (low, 0.0) if high < 0 else (0.0, high)
+    return low, high
 
 
 def critical_value(null: ArrayLike, alpha: float) -> float:
@@ -164,14 +229,21 @@ def critical_value(null: ArrayLike, alpha: float) -> float:
     return float(values[min(k, len(values) - 1)])
 
 
-def shift_interval(delta: float, critical: float) -> tuple[float, float]:
+def shift_interval(delta: float, critical: float, worse: int | None = None) -> tuple[float, float]:
     """Δ ± the test's critical value: the shifts of B the test would not tell from Δ (a shift model: the test
     inverted). It excludes 0 exactly when the test rejects, so interval and verdict cannot disagree; infinite
     when the samples cannot reach the level. Where ties do not count (sacrebleu's ``bs`` and ``ar``) a Δ exactly
     at the critical value is rejected: the interval is open there, its end 0 itself (one differing segment under
-    ``ar`` gives such ties); where ties count (``maxt``) it is closed."""
+    ``ar`` gives such ties); where ties count (``maxt``) it is closed.
+
+    One-sided (``worse`` = :func:`worse_sign`): only the bound on the bad side, the other end infinite —
+    ``(−∞, Δ + c]`` for a metric where higher is better, ``[Δ − c, +∞)`` for TER."""
+    import math
+
     margin = max(critical, 0.0)
-    return delta - margin, delta + margin
+    if worse is None:
+        return delta - margin, delta + margin
+    return (-math.inf, delta + margin) if worse < 0 else (delta - margin, math.inf)
 
 
 # --------------------------------------------------------------------------- families of rows
@@ -220,7 +292,7 @@ class FamilyRow:
     """
 
     group: Hashable
-    metric: Metric
+    metric: Aggregate
     stats_a: ArrayLike  # segments × statistics: ``Metric.segment_stats`` or a numpy array of it
     stats_b: ArrayLike
 
@@ -276,7 +348,7 @@ def paired_bootstrap_p_values(rows: Sequence[FamilyRow], *, resamples: int = DEF
             if np.array_equal(a, b):
                 continue  # identical: p = 1, as paired_test
             metric = rows[i].metric
-            real = abs(metric.score_of_sum(b.sum(0)) - metric.score_of_sum(a.sum(0)))
+            real = abs(metric.score_from_stats(b) - metric.score_from_stats(a))
             spread = np.abs(metric.scores_of_sums(res_b) - metric.scores_of_sums(res_a))
             p[i] = sb.p_value(spread - spread.mean(), real)
     return p
@@ -316,12 +388,13 @@ def permutation_differences(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_
             sum_a, sum_b = a.sum(0), b.sum(0)
             scores = rows[i].metric.scores_of_sums
             score_a, score_b = scores(np.stack([sum_a, sum_b]))
-            real[i] = score_b - score_a
+            real[i] = denoise(float(score_b - score_a), float(score_a), float(score_b))
             null[:, i] = scores(sum_a - kept) - scores(sum_b + kept)  # B's side minus A's side
     return real, null
 
 
-def westfall_young(real: np.ndarray, null: np.ndarray, *, standardise: bool = True) -> list[float]:
+def westfall_young(real: np.ndarray, null: np.ndarray, *, standardise: bool = True,
+                   worse: Sequence[int] | None = None) -> list[float]:
     """Family-wise p-values, single-step max-statistic (Westfall & Young 1993), from
     :func:`permutation_differences`.
 
@@ -331,10 +404,13 @@ def westfall_young(real: np.ndarray, null: np.ndarray, *, standardise: bool = Tr
     whose maximum over all rows is ≥ row r's real statistic — sacrebleu's convention, except that ties count
     (≥, as a permutation test counts its own real arrangement): a difference that comes from one segment is
     matched by every trial that exchanges it, and is not significant.
+
+    ``worse`` (one sign per row, :func:`worse_sign`): one-sided, against "B is worse" only — each row's statistic
+    is its Δ oriented so that worse is positive (not its size), and a row that is not worse has p = 1.
     """
     import numpy as np
 
-    real_abs, null_abs = np.abs(np.asarray(real, dtype="float64")), np.abs(np.asarray(null, dtype="float64"))
+    real_abs, null_abs = _oriented(real, null, worse)
     if standardise:
         spread = np.asarray(null, dtype="float64").std(axis=0)
         scale = np.where(spread > 0, spread, 1.0)
@@ -342,22 +418,36 @@ def westfall_young(real: np.ndarray, null: np.ndarray, *, standardise: bool = Tr
         null_abs = np.where(spread > 0, null_abs / scale, 0.0)
     trials = null_abs.shape[0]
     top = null_abs.max(axis=1) if null_abs.shape[1] else np.zeros(trials)
-    count = (top[:, None] >= real_abs[None, :] - _TIE * np.maximum(1.0, real_abs)).sum(axis=0)
-    return [float(x) for x in (count + 1) / (trials + 1)]
+    count = (top[:, None] >= real_abs[None, :] - _TIE * np.maximum(1.0, np.abs(real_abs))).sum(axis=0)
+    p = (count + 1) / (trials + 1)
+    return [1.0 if r <= 0 else float(x) for r, x in zip(real_abs, p, strict=True)]
 
 
-def randomization_p_values(real: np.ndarray, null: np.ndarray) -> list[float]:
+def _oriented(real: ArrayLike, null: ArrayLike, worse: Sequence[int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Real and permuted statistics: |Δ| (two-sided), or Δ times each row's worse-sign (one-sided)."""
+    import numpy as np
+
+    r, n = np.asarray(real, dtype="float64"), np.asarray(null, dtype="float64")
+    if worse is None:
+        return np.abs(r), np.abs(n)
+    sign = np.asarray(worse, dtype="float64")
+    return r * sign, n * sign[None, :] if n.ndim == 2 else n * sign
+
+
+def randomization_p_values(real: np.ndarray, null: np.ndarray, worse: Sequence[int] | None = None) -> list[float]:
     """Each row's own approximate-randomization p-value from :func:`permutation_differences`, not adjusted.
 
     sacrebleu's convention, as :func:`paired_test` (``ar``): (count + 1) / (trials + 1), count = trials whose
     |Δ| exceeds the real |Δ| (strict: ties do not count). Unlike :func:`paired_test` it does not know whether
-    A and B are identical (p = 1 there); :func:`max_statistic_test` does.
+    A and B are identical (p = 1 there); :func:`max_statistic_test` does. ``worse``: one-sided, as
+    :func:`westfall_young`.
     """
     import numpy as np
 
-    real_abs, null_abs = np.abs(np.asarray(real, dtype="float64")), np.abs(np.asarray(null, dtype="float64"))
-    exceed = (null_abs > real_abs + _TIE * np.maximum(1.0, real_abs)).sum(axis=0)
-    return [float(x) for x in (exceed + 1) / (null_abs.shape[0] + 1)]
+    real_abs, null_abs = _oriented(real, null, worse)
+    exceed = (null_abs > real_abs + _TIE * np.maximum(1.0, np.abs(real_abs))).sum(axis=0)
+    p = (exceed + 1) / (null_abs.shape[0] + 1)
+    return [1.0 if r <= 0 else float(x) for r, x in zip(real_abs, p, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -371,14 +461,18 @@ class FamilyResult:
     seed: int
     standardise: bool
     scales: tuple[float, ...] = ()  # per row, the spread its |Δ| is divided by (1.0 unstandardised)
-    maxima: tuple[float, ...] = ()  # per trial, the largest scaled |Δ| over all rows: the family's null
+    maxima: tuple[float, ...] = ()  # per trial, the largest scaled |Δ| (one-sided: worse-side Δ) over all rows
+    worse: tuple[int, ...] | None = None  # one-sided: per row the sign that makes "worse" positive
 
     def interval(self, row: int, alpha: float) -> tuple[float, float]:
         """Simultaneous interval of row ``row``'s Δ at family-wise level ``alpha``: Δ ± c · scale, c the family's
-        critical value; it excludes 0 exactly when the row's family p is below ``alpha``."""
+        critical value (one-sided: the bad-side bound only); it excludes 0 exactly when the row's family p is
+        below ``alpha``."""
         if self.family_p_values[row] == 1.0 and self.p_values[row] == 1.0 and self.deltas[row] == 0.0:
-            return 0.0, 0.0  # identical statistics
-        return shift_interval(self.deltas[row], self.margin(row, alpha))
+            return 0.0, 0.0  # identical statistics, or no difference at all
+        low, high = shift_interval(self.deltas[row], self.margin(row, alpha),
+                                   self.worse[row] if self.worse is not None else None)
+        return agree(low, high, rejected=self.family_p_values[row] < alpha)
 
     def margin(self, row: int, alpha: float) -> float:
         """How far row ``row``'s Δ must be from 0 (score points) for the family test to reject it at ``alpha``."""
@@ -386,7 +480,7 @@ class FamilyResult:
 
 
 def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TRIALS, seed: int = DEFAULT_SEED,
-                       standardise: bool = True) -> FamilyResult:
+                       standardise: bool = True, one_sided: bool = False) -> FamilyResult:
     """One paired permutation test over all rows of a check: family-wise p-value per row.
 
     Trials as :func:`permutation_differences`, p-values as :func:`westfall_young`. Rejecting the rows whose
@@ -394,32 +488,38 @@ def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TR
     whatever the correlation between metrics. ``p_values`` are the rows' own approximate-randomization
     p-values from the same trials (strict >, (count + 1) / (trials + 1), identical statistics p = 1, as
     :func:`paired_test`), never above the family ones.
+
+    ``one_sided``: the gate's question, "is B worse?" — each row's Δ oriented by its metric's direction
+    (:func:`worse_sign`), the maximum taken over the oriented Δ; a row that is not worse has p = 1. Two-sided
+    (``compare``) a move either way counts.
     """
     import numpy as np
 
     real, null = permutation_differences(rows, trials=trials, seed=seed)
-    family = westfall_young(real, null, standardise=standardise)
+    worse = tuple(worse_sign(row.metric) for row in rows) if one_sided else None
+    family = westfall_young(real, null, standardise=standardise, worse=worse)
     spread = null.std(axis=0) if standardise else np.ones(len(rows))
     scales = np.where(spread > 0, spread, 1.0)
-    maxima = (np.abs(null) / scales).max(axis=1) if len(rows) else np.zeros(trials)
-    single = randomization_p_values(real, null)
+    _, oriented = _oriented(real, null, worse)
+    maxima = (oriented / scales).max(axis=1) if len(rows) else np.zeros(trials)
+    single = randomization_p_values(real, null, worse)
     for i, row in enumerate(rows):
-        if np.array_equal(np.asarray(row.stats_a), np.asarray(row.stats_b)):
+        if np.array_equal(np.asarray(row.stats_a), np.asarray(row.stats_b)) or real[i] == 0.0:
             single[i] = family[i] = 1.0
     return FamilyResult(tuple(float(d) for d in real), tuple(single), tuple(family), trials, seed, standardise,
-                        tuple(float(s) for s in scales), tuple(float(m) for m in maxima))
+                        tuple(float(s) for s in scales), tuple(float(m) for m in maxima), worse)
 
 
-def paired_mdd(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *, alpha: float = 0.05,
+def paired_mdd(metric: Aggregate, stats_a: ArrayLike, stats_b: ArrayLike, *, alpha: float = 0.05,
                power: float = 0.8, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-               margin: float | None = None) -> float:
+               margin: float | None = None, one_sided: bool = False) -> float:
     """≈ the smallest difference a paired test at level ``alpha`` detects with probability ``power`` here.
 
-    (z(1 − α/2) + z(power)) · SE(Δ), SE(Δ) the standard deviation of B − A over paired bootstrap resamples of
-    the segments (both systems resampled together, as the paired tests see them). A test with a critical value
-    of its own (``margin``: the family's, for ``maxt``, in score points) rejects beyond it instead: margin +
-    z(power) · SE(Δ). An estimate: it assumes Δ roughly normal, which a few very different segments can break
-    (then the tests themselves say little).
+    (z(1 − α/2) + z(power)) · SE(Δ) (``one_sided``: z(1 − α)), SE(Δ) the standard deviation of B − A over paired
+    bootstrap resamples of the segments (both systems resampled together, as the paired tests see them). A test
+    with a critical value of its own (``margin``: the family's, for ``maxt``, in score points) rejects beyond it
+    instead: margin + z(power) · SE(Δ). An estimate: it assumes Δ roughly normal, which a few very different
+    segments can break (then the tests themselves say little).
     """
     from statistics import NormalDist
 
@@ -436,4 +536,4 @@ def paired_mdd(metric: Metric, stats_a: ArrayLike, stats_b: ArrayLike, *, alpha:
     se = float(np.std(deltas, ddof=1))
     if margin is not None:
         return margin + NormalDist().inv_cdf(power) * se
-    return (NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)) * se
+    return (NormalDist().inv_cdf(1 - (alpha if one_sided else alpha / 2)) + NormalDist().inv_cdf(power)) * se
