@@ -157,14 +157,14 @@ class PairedRow:
 
     def comparison(self, a: float, b: float, delta: float, ci_low: float, ci_high: float, p_value: float, *,
                    alpha: float, seed: int, test: str, margin: float | None = None,
-                   one_sided: bool = False) -> Comparison:
+                   one_sided: bool = False, tolerance: float = 0.0) -> Comparison:
         """The row's comparison, with its paired minimum detectable difference (``margin``: the test's own
         critical value in score points, where it is not a single row's z, as for the family-wise ``maxt``;
-        ``one_sided``: the test looks for a worsening only, as the gate's do)."""
+        ``one_sided``: the test looks for a worsening by more than ``tolerance`` points only, as the gate's do)."""
         m = self.metric
         # identical outputs have no paired spread to estimate from: not estimable, not "0 points"
-        mdd = (paired_mdd(m, self.stats_a, self.stats_b, alpha=alpha, seed=seed, margin=margin,
-                          one_sided=one_sided) if self.differing else math.nan)
+        mdd = (tolerance + paired_mdd(m, self.stats_a, self.stats_b, alpha=alpha, seed=seed, margin=margin,
+                                      one_sided=one_sided) if self.differing else math.nan)
         return Comparison(self.system, self.direction, m.name, m.higher_is_better, a, b, delta, ci_low, ci_high,
                           p_value, verdict(delta, m.higher_is_better, p_value, alpha), mdd, len(self.stats_a),
                           self.differing, test)

@@ -17,7 +17,7 @@ another right turns up in almost every check, and the metric rows see any breaka
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -48,18 +48,28 @@ class SegmentFailure:
         return f"BROKEN {self.system} {self.direction} {self.id}: {self.reason}"
 
 
-def broken_segments(flags_a: Sequence[set[str]], flags_b: Sequence[set[str]], scores_a: Sequence[float],
-                    scores_b: Sequence[float], reference_words: Sequence[int], rule: SegmentRule, *,
-                    higher_is_better: bool = True, label: str = "chrF") -> list[tuple[int, str]]:
+def decisive(name: str, value: Any, rule: SegmentRule) -> bool:
+    """Whether one segment raising flag ``name`` (with ``value``) is evidence enough to fail a check: always, but
+    for a close language (Malay read as Indonesian) only on a long output identified surely."""
+    if name == "wrong_language" and isinstance(value, dict) and "words" in value:
+        return bool(value["words"] >= rule.close_language_words
+                    and value["confidence"] >= rule.close_language_confidence)
+    return True
+
+
+def broken_segments(flags_a: Sequence[Mapping[str, Any]], flags_b: Sequence[Mapping[str, Any]],
+                    scores_a: Sequence[float], scores_b: Sequence[float], reference_words: Sequence[int],
+                    rule: SegmentRule, *, higher_is_better: bool = True, label: str = "chrF") -> list[tuple[int, str]]:
     """(index, reason) of each segment of B that broke relative to A: a breakage flag of ``rule.flags`` that A's
-    output of the segment does not raise, or a collapse of its score (``rule.drop`` / ``below`` / ``min_words``).
+    output of the segment does not raise (:func:`decisive` on its own), or a collapse of its score
+    (``rule.drop`` / ``below`` / ``min_words``).
 
     The decision itself, on per-segment flags and scores: ``check`` and the calibration benchmark both call it.
     """
     out = []
     gated = set(rule.flags)
     for i, (fa, fb) in enumerate(zip(flags_a, flags_b, strict=True)):
-        new = sorted((fb & gated) - fa)
+        new = sorted(name for name in (set(fb) & gated) - set(fa) if decisive(name, fb[name], rule))
         reasons = [f"new flag: {', '.join(new)}"] if new else []
         before, after = scores_a[i], scores_b[i]
         if not higher_is_better:  # a collapse is a rise for TER
@@ -73,15 +83,15 @@ def broken_segments(flags_a: Sequence[set[str]], flags_b: Sequence[set[str]], sc
 
 
 def gate_flags(sources: Sequence[str], references: Sequence[str], hypotheses: Sequence[str], direction: str,
-               rule: SegmentRule, settings: FlagSettings, stored: Sequence[set[str]] | None) -> list[set[str]]:
-    """The breakage flags of ``rule.flags`` each output raises, judged now; ``max_tokens`` (a fact of generation,
-    not of the text) comes from the ``stored`` flags."""
+               rule: SegmentRule, settings: FlagSettings, stored: Sequence[set[str]] | None) -> list[dict[str, Any]]:
+    """The breakage flags of ``rule.flags`` each output raises (name → value), judged now; ``max_tokens`` (a fact
+    of generation, not of the text) comes from the ``stored`` flag names."""
     src, tgt = direction.split("-")
-    flags = flag_outputs(sources, references, hypotheses, src, tgt, settings=settings, only=rule.flags)
-    out = [set(f) for f in flags]
+    out = flag_outputs(sources, references, hypotheses, src, tgt, settings=settings, only=rule.flags)
     if stored is not None and "max_tokens" in rule.flags:
         for mine, theirs in zip(out, stored, strict=True):
-            mine |= theirs & {"max_tokens"}
+            if "max_tokens" in theirs:
+                mine["max_tokens"] = True
     return out
 
 
@@ -97,8 +107,8 @@ class JudgedFlags:
     """The breakage flags of each segment of one system × direction, judged now on both sides."""
 
     ids: list[str]
-    flags_a: list[set[str]]
-    flags_b: list[set[str]]
+    flags_a: list[dict[str, Any]]  # per segment, flag name → the value that raised it
+    flags_b: list[dict[str, Any]]
 
 
 class FlagRate:
@@ -125,7 +135,7 @@ class FlagRate:
         return f"{self.flag} %"
 
     @staticmethod
-    def stats(flags: Sequence[set[str]], flag: str) -> np.ndarray:
+    def stats(flags: Sequence[Mapping[str, Any]], flag: str) -> np.ndarray:
         """(raised, 1) per segment."""
         import numpy as np
 

@@ -12,6 +12,7 @@ from typing import Any
 from evalharness.errors import OutputError
 from evalharness.gate.check import GateReport
 from evalharness.gate.compare import Comparison
+from evalharness.gate.segments import FLAG_ROW_PREFIX
 from evalharness.render.tables import markdown_table, text_table
 from evalharness.scoring.metrics import metric_label
 from evalharness.textio import write_outputs
@@ -59,7 +60,7 @@ def mdd_note(rows: Sequence[Comparison], alpha: float) -> str:
         return ""
     worst: dict[str, float] = {}
     for r in rows:
-        if math.isfinite(r.mdd):
+        if math.isfinite(r.mdd) and not r.metric.startswith(FLAG_ROW_PREFIX):  # metrics, not flag rates
             worst[r.metric] = max(worst.get(r.metric, 0.0), r.mdd)
     if not worst:
         return ("Minimum detectable difference: not estimable, A and B have the same outputs (the paired "
@@ -94,6 +95,8 @@ def render_text(report: GateReport, *, markdown: bool = False) -> str:
     verdict_line = ("PASS: no regression" if report.passed else "FAIL: " + ", ".join(
         [*([f"{regressions} regression(s)"] if regressions else []),
          *([f"{broken} broken segment(s)"] if broken else [])]))
+    if not report.gate.segments.enabled:
+        verdict_line += " (breakage not checked: gate.segments.enabled is false)"
     out = []
     if markdown:
         out += ["## evalharness check", "",
@@ -106,9 +109,10 @@ def render_text(report: GateReport, *, markdown: bool = False) -> str:
             "the tolerance and p < α."]
     rule = report.gate.segments
     if rule.enabled:
-        out += [f"Segments: one fails on a new flag ({', '.join(rule.flags) or 'none'}) or when its "
-                f"{metric_label(rule.metric)} falls by more than {rule.drop:g} to below {rule.below:g} (references "
-                f"of {rule.min_words}+ words); {len(report.broken)} did, {rule.allowed} allowed."]
+        out += [f"Segments: one fails on a flag ({', '.join(rule.flags) or 'none'}) its baseline output did not raise "
+                f"or when its {metric_label(rule.metric)} falls by more than {rule.drop:g} to below {rule.below:g} "
+                f"(references of {rule.min_words}+ words); {len(report.broken)} did, {rule.allowed} allowed. The "
+                "rate of each flag raised is a row (flag:…)."]
     out += [f"Note: {n}" for n in report.notes]
     if report.failures:
         out += [""] + [f"- {f}" if markdown else f for f in report.failures]

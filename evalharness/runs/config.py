@@ -142,6 +142,9 @@ class SegmentRule(Strict):
     # a breakage flag the baseline raises on more segments than this is the system's habit (Malay that reads as
     # Indonesian): its rate is tested, a row of the paired test, instead of each segment
     habit: StrictInt = Field(default=0, ge=0)
+    # Malay vs Indonesian (close languages): one segment fails only on an output this long, identified this surely
+    close_language_words: StrictInt = Field(default=30, ge=0)
+    close_language_confidence: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
 
     @field_validator("metric")
     @classmethod
@@ -214,15 +217,14 @@ class FlagsConfig(Strict):
     copy_similarity: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
     language_confidence: float = Field(default=0.75, gt=0.0, le=1.0, allow_inf_nan=False)
     language_margin: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)
-    close_language_words: StrictInt = Field(default=30, ge=0)
-    truncated_ratio: float = Field(default=0.25, ge=0.0, le=1.0, allow_inf_nan=False)
+    truncated_ratio: float = Field(default=0.15, ge=0.0, le=1.0, allow_inf_nan=False)
 
     def settings(self) -> FlagSettings:
         """The thresholds as the flagging code takes them."""
         return FlagSettings(length_ratio=(self.length_ratio[0], self.length_ratio[1]),
                             copy_similarity=self.copy_similarity, language_confidence=self.language_confidence,
                             enabled=self.enabled, language_margin=self.language_margin,
-                            close_language_words=self.close_language_words, truncated_ratio=self.truncated_ratio)
+                            truncated_ratio=self.truncated_ratio)
 
     @field_validator("length_ratio")
     @classmethod

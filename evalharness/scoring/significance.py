@@ -125,14 +125,16 @@ class PairedResult:
 
 def paired_test(metric: Aggregate, stats_a: ArrayLike, stats_b: ArrayLike, *,
                 test: Test = "bs", samples: int | None = None, seed: int = DEFAULT_SEED,
-                confidence: float = CONFIDENCE, one_sided: bool = False) -> PairedResult:
+                confidence: float = CONFIDENCE, one_sided: bool = False, margin: float = 0.0) -> PairedResult:
     """Paired test (``bs`` bootstrap, ``ar`` approximate randomization) of B against A: two-sided, or with
-    ``one_sided`` only against B being worse (the gate's question; the metric's direction says which way).
+    ``one_sided`` only against B being worse by more than ``margin`` points (the gate's question, the margin its
+    tolerance; the metric's direction says which way is worse).
 
     Identical statistics give p = 1: sacrebleu's p-value would be 1/(N+1) there, which reads as
     "significant" for two identical systems; so does a Δ of 0 (or at floating-point noise), and one-sided a Δ in
     the good direction. The interval of Δ at ``confidence`` comes from the same resamples or trials as p
-    (:func:`shift_interval`; one-sided, open on the good side), so it excludes 0 exactly when p < 1 − ``confidence``.
+    (:func:`shift_interval`; one-sided, open on the good side), so it excludes 0 (one-sided: the margin on the bad
+    side) exactly when p < 1 − ``confidence``.
     """
     import numpy as np
 
@@ -168,13 +170,14 @@ def paired_test(metric: Aggregate, stats_a: ArrayLike, stats_b: ArrayLike, *,
         shuf_b = ~swap @ a64 + swap @ b64
         moved = np.array([score(x) for x in shuf_b]) - np.array([score(x) for x in shuf_a])
         null = moved * worse if worse is not None else np.abs(moved)
-    statistic = delta * worse if worse is not None else abs(delta)
+    # one-sided with a margin: is B worse by more than ``margin`` points (the gate's tolerance)?
+    statistic = delta * worse - margin if worse is not None else abs(delta)
     p = sb.p_value(null, statistic)
-    if np.array_equal(a_arr, b_arr) or statistic <= 0:
-        # identical, Δ = 0, or (one-sided) better: never a rejection, and an interval that holds 0
+    if np.array_equal(a_arr, b_arr) or statistic <= 0 or delta == 0:
+        # identical, Δ = 0, or (one-sided) not worse by more than the margin: never a rejection
         p = 1.0
     low, high = shift_interval(delta, critical_value(null, 1 - confidence), worse)
-    low, high = agree(low, high, rejected=p < 1 - confidence)
+    low, high = agree(low, high, rejected=p < 1 - confidence, at=-margin * worse if worse is not None else 0.0)
     return PairedResult(score_a, score_b, delta, low, high, float(p), test, samples, seed)
 
 
@@ -192,21 +195,22 @@ def denoise(delta: float, *scores: float) -> float:
     return 0.0 if abs(delta) <= NOISE * max([1.0, *(abs(s) for s in scores)]) else delta
 
 
-def agree(low: float, high: float, *, rejected: bool) -> tuple[float, float]:
-    """The interval, nudged by at most the last bit so that it excludes 0 exactly when the test ``rejected``.
+def agree(low: float, high: float, *, rejected: bool, at: float = 0.0) -> tuple[float, float]:
+    """The interval, nudged by at most rounding so that it excludes ``at`` (0, or the tolerance on the bad side)
+    exactly when the test ``rejected``.
 
     The verdict comes from counting trials (p < α); the interval from Δ ± critical value × spread in score
     points. The two are the same inequality, but rounded differently: where rounding alone puts an end on the
-    wrong side of 0, the end moves to the nearest float on the right side.
+    wrong side of ``at``, the end moves to the nearest float on the right side.
     """
     import math
 
-    if rejected and low <= 0 <= high:
-        if high < math.inf and (low == -math.inf or abs(high) <= abs(low)):
-            return low, -5e-324
-        return 5e-324, high
-    if not rejected and (high < 0 or low > 0):
-        return (low, 0.0) if high < 0 else (0.0, high)
+    if rejected and low <= at <= high:
+        if high < math.inf and (low == -math.inf or abs(high - at) <= abs(low - at)):
+            return low, math.nextafter(at, -math.inf)
+        return math.nextafter(at, math.inf), high
+    if not rejected and (high < at or low > at):
+        return (low, at) if high < at else (at, high)
     return low, high
 
 
@@ -394,7 +398,7 @@ def permutation_differences(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_
 
 
 def westfall_young(real: np.ndarray, null: np.ndarray, *, standardise: bool = True,
-                   worse: Sequence[int] | None = None) -> list[float]:
+                   worse: Sequence[int] | None = None, margins: Sequence[float] | None = None) -> list[float]:
     """Family-wise p-values, single-step max-statistic (Westfall & Young 1993), from
     :func:`permutation_differences`.
 
@@ -406,11 +410,14 @@ def westfall_young(real: np.ndarray, null: np.ndarray, *, standardise: bool = Tr
     matched by every trial that exchanges it, and is not significant.
 
     ``worse`` (one sign per row, :func:`worse_sign`): one-sided, against "B is worse" only — each row's statistic
-    is its Δ oriented so that worse is positive (not its size), and a row that is not worse has p = 1.
+    is its Δ oriented so that worse is positive (not its size), less the row's ``margins`` (score points: "worse by
+    more than the tolerance"), and a row that is not worse by more than its margin has p = 1.
     """
     import numpy as np
 
     real_abs, null_abs = _oriented(real, null, worse)
+    if worse is not None and margins is not None:
+        real_abs = real_abs - np.asarray(margins, dtype="float64")
     if standardise:
         spread = np.asarray(null, dtype="float64").std(axis=0)
         scale = np.where(spread > 0, spread, 1.0)
@@ -463,16 +470,18 @@ class FamilyResult:
     scales: tuple[float, ...] = ()  # per row, the spread its |Δ| is divided by (1.0 unstandardised)
     maxima: tuple[float, ...] = ()  # per trial, the largest scaled |Δ| (one-sided: worse-side Δ) over all rows
     worse: tuple[int, ...] | None = None  # one-sided: per row the sign that makes "worse" positive
+    tolerances: tuple[float, ...] | None = None  # one-sided: per row the points B must be worse by
 
     def interval(self, row: int, alpha: float) -> tuple[float, float]:
         """Simultaneous interval of row ``row``'s Δ at family-wise level ``alpha``: Δ ± c · scale, c the family's
-        critical value (one-sided: the bad-side bound only); it excludes 0 exactly when the row's family p is
-        below ``alpha``."""
+        critical value (one-sided: the bad-side bound only); it excludes 0 (one-sided: the tolerance on the bad
+        side) exactly when the row's family p is below ``alpha``."""
         if self.family_p_values[row] == 1.0 and self.p_values[row] == 1.0 and self.deltas[row] == 0.0:
             return 0.0, 0.0  # identical statistics, or no difference at all
-        low, high = shift_interval(self.deltas[row], self.margin(row, alpha),
-                                   self.worse[row] if self.worse is not None else None)
-        return agree(low, high, rejected=self.family_p_values[row] < alpha)
+        worse = self.worse[row] if self.worse is not None else None
+        low, high = shift_interval(self.deltas[row], self.margin(row, alpha), worse)
+        at = -worse * self.tolerances[row] if worse is not None and self.tolerances is not None else 0.0
+        return agree(low, high, rejected=self.family_p_values[row] < alpha, at=at)
 
     def margin(self, row: int, alpha: float) -> float:
         """How far row ``row``'s Δ must be from 0 (score points) for the family test to reject it at ``alpha``."""
@@ -480,7 +489,8 @@ class FamilyResult:
 
 
 def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TRIALS, seed: int = DEFAULT_SEED,
-                       standardise: bool = True, one_sided: bool = False) -> FamilyResult:
+                       standardise: bool = True, one_sided: bool = False,
+                       tolerances: Sequence[float] | None = None) -> FamilyResult:
     """One paired permutation test over all rows of a check: family-wise p-value per row.
 
     Trials as :func:`permutation_differences`, p-values as :func:`westfall_young`. Rejecting the rows whose
@@ -489,15 +499,18 @@ def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TR
     p-values from the same trials (strict >, (count + 1) / (trials + 1), identical statistics p = 1, as
     :func:`paired_test`), never above the family ones.
 
-    ``one_sided``: the gate's question, "is B worse?" — each row's Δ oriented by its metric's direction
-    (:func:`worse_sign`), the maximum taken over the oriented Δ; a row that is not worse has p = 1. Two-sided
+    ``one_sided``: the gate's question, "is B worse by more than the row's ``tolerances`` (score points, 0 if
+    none)?" — each row's Δ oriented by its metric's direction (:func:`worse_sign`), the maximum taken over the
+    oriented Δ; a row that is not worse by more than its tolerance has p = 1. The verdict and the one-sided
+    interval then say the same: the interval lies wholly beyond the tolerance exactly when p < α. Two-sided
     (``compare``) a move either way counts.
     """
     import numpy as np
 
     real, null = permutation_differences(rows, trials=trials, seed=seed)
     worse = tuple(worse_sign(row.metric) for row in rows) if one_sided else None
-    family = westfall_young(real, null, standardise=standardise, worse=worse)
+    margins = tuple(float(t) for t in tolerances) if one_sided and tolerances is not None else None
+    family = westfall_young(real, null, standardise=standardise, worse=worse, margins=margins)
     spread = null.std(axis=0) if standardise else np.ones(len(rows))
     scales = np.where(spread > 0, spread, 1.0)
     _, oriented = _oriented(real, null, worse)
@@ -507,7 +520,7 @@ def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TR
         if np.array_equal(np.asarray(row.stats_a), np.asarray(row.stats_b)) or real[i] == 0.0:
             single[i] = family[i] = 1.0
     return FamilyResult(tuple(float(d) for d in real), tuple(single), tuple(family), trials, seed, standardise,
-                        tuple(float(s) for s in scales), tuple(float(m) for m in maxima), worse)
+                        tuple(float(s) for s in scales), tuple(float(m) for m in maxima), worse, margins)
 
 
 def paired_mdd(metric: Aggregate, stats_a: ArrayLike, stats_b: ArrayLike, *, alpha: float = 0.05,
