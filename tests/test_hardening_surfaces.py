@@ -1,0 +1,247 @@
+"""Hostile cases of issue 23 against the newer surfaces, each with the real thing: a scoring worker killed with
+SIGKILL, a COMET "environment" whose worker (a real subprocess) breaks the protocol, JSON the loader cannot take,
+a trickling HTTP server on 127.0.0.1, a FIFO in a mirror, SIGTERM in the middle of a run.
+
+Every failure must be one stderr line and exit 2 (bad input) or 3 (internal error): never 1, which ``check``
+uses for a regression, so CI would read a crash as a quality verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from evalharness.cli import main
+from tests.conftest import REPO
+
+
+def _one_line(capsys: pytest.CaptureFixture[str], code: int, expected_code: int, *words: str) -> str:
+    err = capsys.readouterr().err
+    assert code == expected_code, err
+    assert err.count("\n") == 1 and err.startswith("evalharness: error: "), err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+# --------------------------------------------------------------------------- a crash is exit 3, never 1
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(k) for k in text.split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the pool's workers through /proc")
+def test_a_killed_scoring_worker_is_exit_3_and_one_line(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    # 6,000 segments: past the pool's threshold (1,500), so two spawned workers score them
+    words = ["the", "cat", "sat", "on", "a", "mat", "with", "some", "other", "words", "here", "and", "there"]
+    lines = [" ".join(words[(i * 7 + k) % len(words)] for k in range(25)) for i in range(6000)]
+    (tmp_path / "ref.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "hyp.txt").write_text("\n".join(reversed(lines)) + "\n", encoding="utf-8")
+    env = {**cli_env, "EVALHARNESS_SCORING_PROCESSES": "2", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "evalharness", "score", "--ref", "ref.txt", "--hyp", "hyp.txt",
+                             "--metrics", "chrf,bleu"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    killed = None
+    deadline = time.monotonic() + 60
+    while killed is None and proc.poll() is None and time.monotonic() < deadline:
+        for kid in _children(proc.pid):
+            try:
+                cmdline = Path(f"/proc/{kid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in cmdline:  # a pool worker (the resource tracker runs resource_tracker.main)
+                os.kill(kid, signal.SIGKILL)
+                killed = kid
+                break
+        time.sleep(0.01)
+    _, err = proc.communicate(timeout=120)
+    assert killed is not None, "no scoring worker was seen"
+    assert proc.returncode == 3, err
+    assert err.count("\n") == 1 and "a scoring worker process died" in err, err
+    assert "EVALHARNESS_SCORING_PROCESSES=1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_scoring_processes_that_are_not_a_count_are_refused(value: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "ref.txt").write_text("a b c\n", encoding="utf-8")
+    monkeypatch.setenv("EVALHARNESS_SCORING_PROCESSES", value)
+    code = main(["score", "--ref", str(tmp_path / "ref.txt"), "--hyp", str(tmp_path / "ref.txt")])
+    _one_line(capsys, code, 2, f"EVALHARNESS_SCORING_PROCESSES={value!r}", "above 0")
+
+
+def test_scoring_processes_are_capped_at_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalharness.scoring.parallel import PoolSettings, usable_cores
+
+    monkeypatch.setenv("EVALHARNESS_SCORING_PROCESSES", "1000")
+    assert PoolSettings().resolved_processes() == usable_cores()
+    assert PoolSettings(processes=1000).resolved_processes() == usable_cores()
+    monkeypatch.setenv("EVALHARNESS_SCORING_PROCESSES", "1")
+    assert PoolSettings().resolved_processes() == 1
+
+
+@pytest.mark.parametrize("content, words", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"format": 1, "sets": {}, "n": ' + "9" * 5000 + "}", "5000 digits"),
+])
+def test_json_the_loader_cannot_take_is_exit_2_in_a_registry_and_a_baseline(
+        content: str, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content, encoding="utf-8")
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(bad))
+    _one_line(capsys, main(["testsets", "list"]), 2, str(bad), words, "EVALHARNESS_TESTSETS_REGISTRY")
+    monkeypatch.delenv("EVALHARNESS_TESTSETS_REGISTRY")
+    for argv in (["check", "--baseline", str(bad), str(bad)], ["compare", str(bad), str(bad)]):
+        _one_line(capsys, main(argv), 2, str(bad), words)
+
+
+def test_an_unexpected_internal_error_is_exit_3_and_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import evalharness.cli as cli
+
+    def buggy(args: object) -> int:  # stands in for a bug no code path expects
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cli, "_corpus_list", buggy)
+    assert main(["corpus", "list"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error: ZeroDivisionError: division by zero" in err, err
+    assert "EVALHARNESS_DEBUG=1" in err
+    monkeypatch.setenv("EVALHARNESS_DEBUG", "1")
+    assert main(["corpus", "list"]) == 3
+    assert "Traceback" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the COMET worker protocol
+
+_FAKE_COMET = '''#!{python}
+"""A stand-in COMET environment: answers the version probe, then speaks the worker protocol badly ($FAKE_COMET)."""
+import json, os, sys, time
+mode = os.environ["FAKE_COMET"]
+if sys.argv[1] == "-c":  # the version probe
+    print("null" if mode == "probe-null" else json.dumps({{"python": "3.11", "unbabel-comet": "2.2.7",
+          "torch": "2.13.0", "transformers": "4.57.0", "numpy": "1.26.4"}}))
+    sys.exit(0)
+def say(message):
+    sys.stdout.write(message if isinstance(message, str) else json.dumps(message) + "\\n")
+    sys.stdout.flush()
+if mode == "silent-hello":
+    time.sleep(3600)
+if mode == "garbage-hello":
+    say("Loading lightning...\\n")
+    time.sleep(3600)
+say({{"hello": True, "protocol": 1, "comet": "2.2.7"}})
+for line in sys.stdin:
+    request = json.loads(line)
+    n, rid = len(request["triples"]), request["id"]
+    if mode == "die":
+        sys.stderr.write("Segmentation fault in the tokenizer\\n")
+        sys.stderr.flush()
+        os._exit(139)
+    if mode == "silent":
+        time.sleep(3600)
+    replies = {{"nan": '{{"id": %d, "scores": [%s]}}\\n' % (rid, ", ".join(["NaN"] * n)),
+               "huge": {{"id": rid, "scores": [1e6] * n}},
+               "strings": {{"id": rid, "scores": ["0.5"] * n}},
+               "list": [rid, 0.5],
+               "no-scores": {{"id": rid, "system_score": 0.5}},
+               "not-json": "scores: 0.5\\n",
+               "short": {{"id": rid, "scores": [0.5] * (n - 1)}},
+               "ok": {{"id": rid, "scores": [0.5] * n}}}}
+    say(replies[mode])
+'''
+
+
+@pytest.fixture
+def fake_comet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``$EVALHARNESS_COMET_PYTHON`` pointed at a script that is a real subprocess speaking a broken protocol."""
+    script = tmp_path / "fake-comet-python"
+    script.write_text(_FAKE_COMET.format(python=sys.executable), encoding="utf-8")
+    script.chmod(0o755)
+    monkeypatch.setenv("EVALHARNESS_COMET_PYTHON", str(script))
+    return script
+
+
+def _comet_run(tmp_path: Path) -> list[str]:
+    config = tmp_path / "comet.yaml"
+    config.write_text("metrics: [chrf, comet]\nstatistics: {resamples: 100}\n"
+                      "systems:\n  - name: copy-source\n    backend: copy\n", encoding="utf-8")
+    return ["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]
+
+
+def _cached_comet_scores(tmp_path: Path) -> int:
+    path = tmp_path / "evalharness-cache" / "translations.sqlite3"
+    if not path.is_file():
+        return 0
+    with sqlite3.connect(path) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return db.execute("SELECT COUNT(*) FROM segment_scores").fetchone()[0] if "segment_scores" in tables else 0
+
+
+@pytest.mark.parametrize("mode, words", [
+    ("die", "stopped (exit code 139) instead of sending its reply; its last words: Segmentation fault"),
+    ("garbage-hello", "sent b'Loading lightning...' as its hello, which is not a JSON line"),
+    ("nan", "nan"),
+    ("huge", "1000000.0"),
+    ("strings", "'0.5'"),
+    ("list", "JSON list"),
+    ("no-scores", "without a list of scores"),
+    ("not-json", "not a JSON line"),
+    ("short", "28 scores for 29 segments"),
+])
+def test_a_comet_worker_that_breaks_the_protocol_is_exit_3_and_nothing_is_kept(
+        mode: str, words: str, fake_comet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FAKE_COMET", mode)
+    err = _one_line(capsys, main(_comet_run(tmp_path)), 3, "the COMET worker", words)
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    assert _cached_comet_scores(tmp_path) == 0  # a NaN or 1e6 never becomes a cached value
+
+
+def test_a_comet_worker_that_answers_well_is_used(fake_comet: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_COMET", "ok")  # the control: the same stand-in, speaking the protocol
+    assert main(_comet_run(tmp_path)) == 0
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["results"]["copy-source"]["ms-en"][
+        "scores"]["comet"]["score"] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("mode, words", [
+    ("silent-hello", "sent no hello within 1 s"),
+    ("silent", "sent no reply within 2 s"),
+])
+def test_a_silent_comet_worker_is_given_up_on_within_its_deadline(
+        mode: str, words: str, fake_comet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FAKE_COMET", mode)
+    monkeypatch.setenv("EVALHARNESS_COMET_TIMEOUT", "1")
+    for name, text in (("src.txt", "satu dua tiga\n"), ("ref.txt", "one two three\n"), ("hyp.txt", "one two\n")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    started = time.monotonic()
+    code = main(["score", "--src", str(tmp_path / "src.txt"), "--ref", str(tmp_path / "ref.txt"),
+                 "--hyp", str(tmp_path / "hyp.txt"), "--metrics", "comet", "--comet-model", "Unbabel/wmt22-comet-da"])
+    assert time.monotonic() - started < 20
+    _one_line(capsys, code, 3, words, "EVALHARNESS_COMET_TIMEOUT")
+
+
+def test_a_comet_probe_that_prints_null_is_one_line(fake_comet: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FAKE_COMET", "probe-null")
+    _one_line(capsys, main(_comet_run(tmp_path)), 2, "does not run the version probe", "printed 'null'")
