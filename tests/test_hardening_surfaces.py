@@ -245,3 +245,29 @@ def test_a_comet_probe_that_prints_null_is_one_line(fake_comet: Path, tmp_path: 
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("FAKE_COMET", "probe-null")
     _one_line(capsys, main(_comet_run(tmp_path)), 2, "does not run the version probe", "printed 'null'")
+
+
+# --------------------------------------------------------------------------- segment length caps
+
+
+@pytest.mark.parametrize("metric, label", [("bleu", "BLEU"), ("chrf", "chrF"), ("chrf++", "chrF++")])
+def test_an_overlong_segment_is_refused_by_every_metric_not_scored_for_minutes(
+        metric: str, label: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref, hyp = tmp_path / "ref.txt", tmp_path / "hyp.txt"
+    ref.write_text("one two three\n" + "w" * 10 + "\n", encoding="utf-8")
+    hyp.write_text("one two\n" + "abc " * 2_000_000 + "\n", encoding="utf-8")  # one 8 MB line (BLEU: ~10 s, 1.5 GB)
+    started = time.monotonic()
+    code = main(["score", "--ref", str(ref), "--hyp", str(hyp), "--metrics", metric])
+    assert time.monotonic() - started < 10
+    _one_line(capsys, code, 2, "segment 2: the hypothesis has 8,000,000 characters",
+              f"{label} takes at most 100,000 characters")
+    hyp.write_text("one two\n" + "abc " * 20_000 + "\n", encoding="utf-8")  # 80,000: a long paragraph, still scored
+    assert main(["score", "--ref", str(ref), "--hyp", str(hyp), "--metrics", metric]) == 0
+
+
+def test_the_length_cap_holds_for_run_scoring_too() -> None:
+    from evalharness.errors import HypothesisError
+    from evalharness.scoring.metrics import get_metrics, score_metrics
+
+    with pytest.raises(HypothesisError, match="the reference has 100,001 characters; BLEU takes at most 100,000"):
+        score_metrics(get_metrics(["bleu", "chrf"]), ["short"], ["x" * 100_001])
