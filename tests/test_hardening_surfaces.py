@@ -271,3 +271,36 @@ def test_the_length_cap_holds_for_run_scoring_too() -> None:
 
     with pytest.raises(HypothesisError, match="the reference has 100,001 characters; BLEU takes at most 100,000"):
         score_metrics(get_metrics(["bleu", "chrf"]), ["short"], ["x" * 100_001])
+
+
+# --------------------------------------------------------------------------- Ray settings
+
+
+@pytest.mark.parametrize("resources, words", [
+    ("{num_cpus: 1e-9}", "num_cpus 1e-09: Ray counts resources in steps of 0.0001"),
+    ("{num_cpus: 1, num_gpus: 0.00001}", "num_gpus 1e-05: Ray counts resources in steps of 0.0001"),
+    ("{num_cpus: 0}", "a worker must ask for some num_cpus or num_gpus"),
+])
+def test_ray_resources_below_rays_precision_are_refused_in_one_line(
+        resources: str, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "ray.yaml"
+    config.write_text(f"systems:\n  - name: c\n    backend: copy\nexecutor: {{kind: ray, resources: {resources}}}\n",
+                      encoding="utf-8")
+    _one_line(capsys, main(["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]), 2,
+              "executor.resources", words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_ray_workers_are_bounded_by_whole_cpus_and_by_the_shards() -> None:
+    from evalharness.runs.executor import RayExecutor, Resources
+    from evalharness.runs.ray_executor import worker_slots
+
+    def slots(nodes: list[dict[str, float]], shards: int, **resources: float) -> int:
+        return worker_slots(nodes, RayExecutor(kind="ray", resources=Resources(**resources)), "auto", shards)
+
+    two_cores = [{"CPU": 2.0, "GPU": 0.0}]
+    assert slots(two_cores, 8, num_cpus=0.001) == 2  # was 2,000 (one model-loading worker per shard: 8)
+    assert slots(two_cores, 1, num_cpus=0.001) == 1  # never more workers than shards
+    assert slots(two_cores, 8, num_cpus=1) == 2
+    assert slots([{"CPU": 16.0, "GPU": 2.0}, {"CPU": 8.0, "GPU": 1.0}], 100, num_cpus=2, num_gpus=1) == 3
+    assert slots([{"CPU": 16.0, "GPU": 1.0}], 100, num_cpus=1, num_gpus=0.25) == 4  # four small models a GPU

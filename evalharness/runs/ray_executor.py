@@ -200,13 +200,18 @@ def cluster_description(ray: Any) -> tuple[list[dict[str, float]], dict[str, Any
     return nodes, {"nodes": len(nodes), "cpus": sum(n["CPU"] for n in nodes), "gpus": sum(n["GPU"] for n in nodes)}
 
 
-def worker_slots(nodes: list[dict[str, float]], settings: RayExecutor, address: str) -> int:
-    """How many workers (loaded systems) the cluster holds at once; an error when no node can hold one."""
+def worker_slots(nodes: list[dict[str, float]], settings: RayExecutor, address: str, shards: int) -> int:
+    """How many workers (loaded systems) the cluster holds at once; an error when no node can hold one.
+
+    Each worker loads a whole model, so a node takes at most one per whole CPU it has, however small a fraction
+    of a CPU ``resources`` asks for (``num_cpus: 0.001`` would otherwise load a model for every shard at once);
+    and there are never more workers than ``shards``.
+    """
     need = settings.resources
 
     def fits(node: dict[str, float]) -> float:
         counts = [node[kind] // want for kind, want in (("CPU", need.num_cpus), ("GPU", need.num_gpus)) if want > 0]
-        return min(counts) if counts else math.inf
+        return min([*counts, max(1.0, math.floor(node["CPU"]))])
 
     slots = sum(fits(n) for n in nodes)
     if slots < 1:
@@ -214,7 +219,7 @@ def worker_slots(nodes: list[dict[str, float]], settings: RayExecutor, address: 
         raise InputError(f"executor.resources: a worker asks for {need.num_cpus:g} CPU and {need.num_gpus:g} GPU, "
                          f"and no node of the Ray cluster at {address} has that much (nodes: {have}); lower "
                          "executor.resources or add a node")
-    return int(min(slots, 1_000_000))
+    return int(min(slots, shards))
 
 
 # --------------------------------------------------------------------------- the work
@@ -447,7 +452,7 @@ def translate_sets_on_ray(settings: RayExecutor, config: RunConfig, sets: Sequen
             shards = [shard for job in jobs for shard in plan_shards(
                 job.index, job.direction, job.test_set, [i for i, o in enumerate(job.outputs) if o is None],
                 [t for t, o in zip(job.units, job.outputs, strict=True) if o is None], settings.shard_size)]
-            slots = worker_slots(nodes, settings, settings.address) if shards else 0
+            slots = worker_slots(nodes, settings, settings.address, len(shards)) if shards else 0
             dispatcher = Dispatcher(ray, sets[0].systems, settings, slots, config.seed, settings.address, say)
             dispatcher.add(shards)
             by_key = {(job.index, job.direction, job.test_set): job for job in jobs}
