@@ -304,3 +304,34 @@ def test_ray_workers_are_bounded_by_whole_cpus_and_by_the_shards() -> None:
     assert slots(two_cores, 8, num_cpus=1) == 2
     assert slots([{"CPU": 16.0, "GPU": 2.0}, {"CPU": 8.0, "GPU": 1.0}], 100, num_cpus=2, num_gpus=1) == 3
     assert slots([{"CPU": 16.0, "GPU": 1.0}], 100, num_cpus=1, num_gpus=0.25) == 4  # four small models a GPU
+
+
+# --------------------------------------------------------------------------- non-finite scores
+
+
+def test_a_metric_that_gives_non_finite_scores_is_an_error_never_a_row() -> None:
+    """Any metric scored outside sacrebleu (COMET, a plug-in) is held to finite numbers, whatever its worker did."""
+    from typing import Any
+
+    import numpy as np
+
+    from evalharness.errors import InternalError
+    from evalharness.scoring.metrics import Metric, score_metrics
+
+    class Broken(Metric):
+        name, label, higher_is_better, needs_sources = "broken", "Broken", True, True
+
+        def __init__(self, value: float) -> None:
+            self.options, self.value = {}, value
+
+        def build_sacrebleu(self, *, segment: bool) -> Any:
+            raise NotImplementedError
+
+        def evaluate(self, hypotheses: Any, references: Any, *, sources: Any = None) -> Any:
+            stats = np.array([[0.5, 1.0], [self.value, 1.0]])
+            return stats, [100 * float(s[0]) for s in stats]
+
+    for value in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(InternalError, match=r"Broken gave \[.*\] as the statistic of segment 2 .*not finite"):
+            score_metrics([Broken(value)], ["a", "b"], ["a", "b"], sources=["x", "y"], segment_scores=True)
+    assert score_metrics([Broken(0.25)], ["a", "b"], ["a", "b"], sources=["x", "y"])[0].stats[1, 0] == 0.25

@@ -222,11 +222,33 @@ def score_metrics(metrics: Sequence[Metric], hypotheses: Sequence[str], referenc
     for metric in metrics:
         if metric.needs_sources:
             stats, scores = metric.evaluate(hypotheses, references, sources=sources)
-            out.append(parallel.Scored(np.asarray(stats, dtype="float64"),
-                                       np.asarray(scores, dtype="float64") if segment_scores else None))
+            result = parallel.Scored(np.asarray(stats, dtype="float64"),
+                                     np.asarray(scores, dtype="float64") if segment_scores else None)
+            check_finite(metric, result)
+            out.append(result)
         else:
             out.append(results[id(metric)])
     return out
+
+
+def check_finite(metric: Metric, scored: Scored) -> None:
+    """Raise :class:`~evalharness.errors.InternalError` when a statistic or segment score is not a finite number.
+
+    sacrebleu's statistics are counts; a metric scored elsewhere (COMET, a plug-in) is checked here, so that a NaN
+    or an infinity never becomes a row, a cached value or a gate verdict (a NaN compares false with everything).
+    """
+    import numpy as np
+
+    from evalharness.errors import InternalError
+
+    for what, values in (("statistic", scored.stats), ("segment score", scored.scores)):
+        if values is None or values.size == 0:
+            continue
+        rows = values.reshape(len(values), -1)
+        bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+        if bad.size:
+            raise InternalError(f"{metric.label} gave {rows[bad[0]].tolist()} as the {what} of segment {bad[0] + 1} "
+                                f"({bad.size} segment(s) in all): not finite, so not a score; nothing was written")
 
 
 def stack_references(primary: Sequence[str], others: Sequence[Sequence[str]]) -> References:
