@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -335,3 +336,69 @@ def test_a_metric_that_gives_non_finite_scores_is_an_error_never_a_row() -> None
         with pytest.raises(InternalError, match=r"Broken gave \[.*\] as the statistic of segment 2 .*not finite"):
             score_metrics([Broken(value)], ["a", "b"], ["a", "b"], sources=["x", "y"], segment_scores=True)
     assert score_metrics([Broken(0.25)], ["a", "b"], ["a", "b"], sources=["x", "y"])[0].stats[1, 0] == 0.25
+
+
+# --------------------------------------------------------------------------- SIGTERM leaves nothing behind
+
+
+def _wait_for(proc: subprocess.Popen[str], condition: Callable[[], bool], seconds: float = 60) -> None:
+    """Wait until ``condition()`` holds while ``proc`` runs; its stderr is the message if it ends first."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"ended early with {proc.returncode}: {proc.communicate()[1]}")
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_sigterm_during_a_run_set_removes_its_staging_folder(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """The run set is staged in ``.out.XXXX.tmp``; the COMET worker (a real subprocess) never answers, so the run is
+    caught mid-way, inside the staging folder, when SIGTERM comes."""
+    script = tmp_path / "fake-comet-python"
+    script.write_text(_FAKE_COMET.format(python=sys.executable), encoding="utf-8")
+    script.chmod(0o755)
+    corpus = REPO / "corpora" / "rt-2013-russia-japan-2plus2"
+    config = tmp_path / "set.yaml"
+    config.write_text(f"corpora: [{corpus}, {corpus}/pairs.jsonl]\nmetrics: [chrf, comet]\n"
+                      "systems:\n  - name: copy-source\n    backend: copy\n", encoding="utf-8")
+    env = {**cli_env, "PYTHONPATH": str(REPO), "EVALHARNESS_COMET_PYTHON": str(script), "FAKE_COMET": "silent",
+           "EVALHARNESS_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "evalharness", "run", "-c", str(config), "--run-dir",
+                             str(tmp_path / "out"), "-q"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(proc, lambda: any(tmp_path.glob(".out.*.tmp")) and any(
+            b"fake-comet-python" in Path(f"/proc/{k}/cmdline").read_bytes() for k in _children(proc.pid)))
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert err.strip() == "evalharness: terminated", err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_sigterm_during_a_download_removes_the_temporary_file(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    from tests.test_testsets import EN, MS, SET, Server, _registry
+
+    server = Server({"/files/tiny.ms": MS.encode() * 100, "/files/tiny.en": EN.encode()}, trickle={"/files/tiny.ms"})
+    server.start()
+    cache = tmp_path / "testsets-cache"
+    env = {**cli_env, "PYTHONPATH": str(REPO), "EVALHARNESS_TESTSETS_DIR": str(cache),
+           "EVALHARNESS_TESTSETS_REGISTRY": str(_registry(tmp_path / "r.json", server.base))}
+    env.pop("EVALHARNESS_TESTSETS_MIRROR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "evalharness", "testsets", "get", SET], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(proc, lambda: any(p.name.endswith(".tmp") for p in cache.rglob("*")))  # the download is under way
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        server.stop()
+    assert proc.returncode == 143, err
+    assert err.splitlines()[-1] == "evalharness: terminated", err
+    assert [p for p in cache.rglob("*") if p.is_file()] == []

@@ -79,6 +79,7 @@ class CometWorker:
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
         self._next_id = 0
         self._buffer = bytearray()
+        self._busy = False  # a request is out and unanswered: an interrupted run leaves it so
 
     def _tail(self) -> str:
         """The worker's last meaningful stderr line (a Python error is its last line)."""
@@ -211,8 +212,10 @@ class CometWorker:
                    "precision": precision, "triples": [list(t) for t in triples]}
         seconds = _timeout(REPLY_TIMEOUT_S) + REPLY_PER_SEGMENT_S * len(triples)
         deadline = time.monotonic() + seconds
+        self._busy = True
         self._send(json.dumps(request, ensure_ascii=True).encode("ascii") + b"\n", deadline, seconds)
         reply = self._read(deadline, seconds, "reply")
+        self._busy = False
         if "error" in reply:
             raise CometWorkerError(f"COMET model {model}: {reply['error']}")
         if reply.get("id") != self._next_id:
@@ -231,11 +234,13 @@ class CometWorker:
 
     def close(self) -> None:
         """Close the worker's stdin (it exits) and wait for it."""
+        if self._proc is not None and self._busy:  # interrupted mid-request (SIGTERM, Ctrl-C): no answer is wanted
+            self._kill()
         if self._proc is not None:
             if self._proc.stdin is not None:
                 self._proc.stdin.close()
             try:
-                self._proc.wait(timeout=30)
+                self._proc.wait(timeout=5)  # an idle worker exits at once on end of input
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
@@ -249,3 +254,4 @@ class CometWorker:
             self._workdir.cleanup()
             self._workdir = None
         self.hello = None
+        self._busy = False
