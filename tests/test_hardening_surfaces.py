@@ -402,3 +402,13 @@ def test_sigterm_during_a_download_removes_the_temporary_file(tmp_path: Path, cl
     assert proc.returncode == 143, err
     assert err.splitlines()[-1] == "evalharness: terminated", err
     assert [p for p in cache.rglob("*") if p.is_file()] == []
+
+
+def test_a_bad_scoring_processes_value_stops_a_run_in_its_checks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("systems:\n  - name: c\n    backend: copy\n", encoding="utf-8")
+    monkeypatch.setenv("EVALHARNESS_SCORING_PROCESSES", "-1")
+    _one_line(capsys, main(["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]), 2,
+              "EVALHARNESS_SCORING_PROCESSES='-1'")
+    assert not (tmp_path / "out").exists()
