@@ -160,7 +160,6 @@ class CometWorker:
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 code = proc.wait()
-                self._proc = None
                 raise self._fail(f"stopped (exit code {code}) instead of sending its {what}")
             self._buffer.extend(chunk)
             if len(self._buffer) > _MAX_LINE:
