@@ -90,7 +90,6 @@ def test_scoring_processes_are_capped_at_the_usable_cores(monkeypatch: pytest.Mo
 
     monkeypatch.setenv("EVALHARNESS_SCORING_PROCESSES", "1000")
     assert PoolSettings().resolved_processes() == usable_cores()
-    assert PoolSettings(processes=1000).resolved_processes() == usable_cores()
     monkeypatch.setenv("EVALHARNESS_SCORING_PROCESSES", "1")
     assert PoolSettings().resolved_processes() == 1
 

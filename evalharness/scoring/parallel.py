@@ -59,12 +59,13 @@ class PoolSettings:
     threshold: int = 1500
 
     def resolved_processes(self) -> int:
-        """The number of processes to use: at least 1, at most the usable cores (more only queue for the same
-        cores, each holding its own copy of sacrebleu). A :data:`PROCESSES_ENV` that is not a whole number
-        above 0 is a :class:`ConfigError`."""
+        """The number of processes to use, at least 1. :data:`PROCESSES_ENV` counts at most the usable cores (more
+        only queue for the same cores, each holding its own copy of sacrebleu), and one that is not a whole number
+        above 0 is a :class:`ConfigError`; ``processes`` given in code is taken as it is (tests ask for a pool on
+        a one-core machine)."""
         cores = usable_cores()
         if self.processes is not None:
-            return min(max(1, self.processes), cores)
+            return max(1, self.processes)
         value = os.environ.get(PROCESSES_ENV, "").strip()
         if not value:
             return cores
