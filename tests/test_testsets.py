@@ -549,3 +549,21 @@ def test_a_registry_records_sizes_as_positive_whole_numbers(tmp_path: Path, monk
     path = _registry(tmp_path / "r.json", "https://example.org", ms_bytes=95)
     assert find(SET).files["ms"].size == 95 and find(SET).as_json()["files"]["ms"]["bytes"] == 95
     assert find(SET).files["en"].size is None and find(SET).as_json()["files"]["en"].keys() == {"name", "url", "sha256"}
+
+
+def test_a_cache_that_cannot_be_written_names_the_folder_and_the_fix(registry: Path, server: Server, cache: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (cache / SET / "tiny.ms").mkdir(parents=True)  # a folder where the file goes: the rename into place fails
+    assert main(["testsets", "get", SET]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]  # after the progress lines
+    assert f"cannot write into the cache folder {cache / SET}" in err and "EVALHARNESS_TESTSETS_DIR" in err, err
+    assert ".tmp" not in err
+    assert sorted(p.name for p in (cache / SET).iterdir()) == ["tiny.ms"]  # no temporary file left
+
+
+def test_a_file_name_too_long_to_cache_is_refused_in_the_registry(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _registry(tmp_path / "r.json", "https://example.org", ms_path="/files/" + "m" * 240)
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(path))
+    with pytest.raises(CorpusError, match=r"files\.ms\.url: the file name is 240 bytes long; .* at most 200"):
+        registered_sets()

@@ -141,6 +141,10 @@ def fetch(entry: SetEntry, *, notify: Callable[[str], None] | None = None) -> di
             staged[lang] = _stage(entry, file, source(entry, file), folder, notify)
         for lang, tmp in staged.items():
             os.replace(tmp, wanted[lang])
+    except OSError as err:  # the folder, not the temporary file inside it, is what the user can fix
+        raise DownloadError(f"test set {entry.name!r}: cannot write into the cache folder {folder}: "
+                            f"{err.strerror or err}; nothing was cached (check its free space and permissions, or "
+                            f"set ${ENV_DIR} to a writable folder)") from None
     finally:
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)

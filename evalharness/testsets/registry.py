@@ -27,6 +27,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
+MAX_NAME_BYTES = 200
+"""The longest file name a set may have: it is cached beside a temporary ``.NAME.XXXXXXXX.tmp`` (255 bytes at most
+on most file systems)."""
 DEFAULT_MAX_BYTES = 16 << 20
 """The most bytes fetched for a file whose registry entry records no ``bytes`` (16 MiB: fifty times the largest
 shipped file); a larger test set records its size."""
@@ -185,6 +188,9 @@ def _entry(path: Path, name: str, raw: Any, avoid: list[tuple[str, str]]) -> Set
                 ord(c) < 32 or ord(c) == 127 for c in file_name):
             raise CorpusError(f"{where}.files.{lang}.url: {url} does not end in a file name ({file_name!r}); the "
                               "file is cached and mirrored under that name, so it must be a plain one")
+        if len(file_name.encode("utf-8")) > MAX_NAME_BYTES:
+            raise CorpusError(f"{where}.files.{lang}.url: the file name is {len(file_name.encode('utf-8'))} bytes "
+                              f"long; the cache keeps it under that name, so at most {MAX_NAME_BYTES}")
         if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
             raise CorpusError(f"{where}.files.{lang}.sha256: expected 64 lower-case hex digits")
         for trap, why in avoid:
