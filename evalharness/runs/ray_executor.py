@@ -97,9 +97,45 @@ def resolve_address(address: str) -> str:
         raise ClusterError(f"Ray cluster at {label}: the port answers, but not as a Ray head (no gRPC there; the "
                            "dashboard's HTTP port is not the one); give the head's GCS port (ray start --head "
                            "--port=PORT, 6379 by default) or ray://HOST:10001")
-    if not target.startswith("ray://"):
+    client = target.startswith("ray://")
+    missing = _lacks_method(where, CLIENT_METHOD if client else GCS_METHOD)
+    if missing:
+        raise ClusterError(f"Ray cluster at {label}: the port speaks gRPC, but not as a "
+                           f"{'Ray Client server' if client else 'Ray head'} ({missing}); give "
+                           + ("ray://HOST:PORT of the head's Ray Client server (10001 by default)" if client else
+                              "the head's GCS port (ray start --head --port=PORT)")
+                           + " in executor.address / --ray-address")
+    if not client:
         _check_gcs(target, label)
     return target
+
+
+GCS_METHOD = "/ray.rpc.NodeInfoGcsService/GetClusterId"
+"""A method every Ray head's GCS serves, with an empty request (``ray.init``'s own first call)."""
+CLIENT_METHOD = "/ray.rpc.RayletDriver/ClusterInfo"
+"""A method every Ray Client server serves; ``ray.init("ray://…")`` would retry for minutes against anything else."""
+
+
+def _lacks_method(where: tuple[str, int], method: str) -> str | None:
+    """Why the gRPC server at ``where`` does not serve ``method`` (unknown there, or no answer within
+    :data:`PROBE_TIMEOUT_S`), or None when it does: any other answer, an error about the empty request included,
+    comes from the method itself."""
+    import grpc
+
+    host, port = where
+    channel = grpc.insecure_channel(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    try:
+        call = channel.unary_unary(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        call(b"", timeout=PROBE_TIMEOUT_S)
+    except grpc.RpcError as err:
+        code = err.code() if callable(getattr(err, "code", None)) else None
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            return f"it does not serve {method}"
+        if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
+            return f"no answer to {method} within {PROBE_TIMEOUT_S:g} s"
+    finally:
+        channel.close()
+    return None
 
 
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # + an empty SETTINGS
