@@ -411,3 +411,15 @@ def test_a_bad_scoring_processes_value_stops_a_run_in_its_checks(
     _one_line(capsys, main(["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]), 2,
               "EVALHARNESS_SCORING_PROCESSES='-1'")
     assert not (tmp_path / "out").exists()
+
+
+def test_references_that_are_all_empty_are_refused_not_scored_perfect(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """1,000,000 empty reference and hypothesis lines scored TER 0.00, "perfect", with no word of warning."""
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n" * 1_000_000, encoding="utf-8")
+    code = main(["score", "--ref", str(empty), "--hyp", str(empty), "--metrics", "ter"])
+    _one_line(capsys, code, 2, f"{empty}: every one of its 1,000,000 lines is empty")
+    some = tmp_path / "some.txt"
+    some.write_text("\n" * 5 + "one reference\n", encoding="utf-8")  # some empty lines are the file's business
+    assert main(["score", "--ref", str(some), "--hyp", str(some), "--metrics", "ter"]) == 0
