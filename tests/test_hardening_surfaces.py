@@ -163,6 +163,10 @@ for line in sys.stdin:
                "not-json": "scores: 0.5\\n",
                "short": {{"id": rid, "scores": [0.5] * (n - 1)}},
                "ok": {{"id": rid, "scores": [0.5] * n}}}}
+    if mode == "replay":  # the bytes of $FAKE_REPLY, as they are
+        sys.stdout.buffer.write(open(os.environ["FAKE_REPLY"], "rb").read().replace(b"ID", str(rid).encode()))
+        sys.stdout.flush()
+        continue
     say(replies[mode])
 '''
 
@@ -423,3 +427,46 @@ def test_references_that_are_all_empty_are_refused_not_scored_perfect(
     some = tmp_path / "some.txt"
     some.write_text("\n" * 5 + "one reference\n", encoding="utf-8")  # some empty lines are the file's business
     assert main(["score", "--ref", str(some), "--hyp", str(some), "--metrics", "ter"]) == 0
+
+
+# --------------------------------------------------------------------------- fuzz of the new inputs
+
+
+@pytest.mark.slow  # ~25 s: every damaged reply starts a worker, and a reply with no line end waits out its deadline
+def test_fuzz_registries_and_worker_replies_are_one_line_and_never_exit_1(
+        tmp_path: Path, fake_comet: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Damaged copies (truncated, bytes flipped, JSON fields deleted or retyped) of a test-set registry and of a
+    COMET worker's reply: exit 0 or one line with exit 2 (a registry: the user's file) or 3 (a reply: the worker)."""
+    import random
+
+    from tests.test_hardening import _damaged
+    from tests.test_testsets import _registry
+
+    rng = random.Random(20261202)
+    good_registry = _registry(tmp_path / "good.json", "https://example.org", ms_bytes=95).read_bytes()
+    for round_ in range(4):
+        for label, data in _damaged(good_registry, rng):
+            path = tmp_path / f"r{round_}.json"
+            path.write_bytes(data)
+            monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(path))
+            for argv in (["testsets", "list"], ["testsets", "info", "tiny-set"]):
+                code = main(argv)
+                err = capsys.readouterr().err
+                assert code in (0, 2), (label, argv, code, err)
+                assert code == 0 or err.count("\n") == 1, (label, err)
+    monkeypatch.delenv("EVALHARNESS_TESTSETS_REGISTRY")
+    good_reply = b'{"id": ID, "scores": [0.5], "system_score": 0.5, "seconds": 0.1}\n'
+    for name, text in (("src.txt", "satu dua\n"), ("ref.txt", "one two\n"), ("hyp.txt", "one\n")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.setenv("FAKE_COMET", "replay")
+    monkeypatch.setenv("EVALHARNESS_COMET_TIMEOUT", "1")
+    for round_ in range(4):
+        for label, data in _damaged(good_reply.replace(b"ID", b"1"), rng):
+            reply = tmp_path / f"reply{round_}"
+            reply.write_bytes(data)
+            monkeypatch.setenv("FAKE_REPLY", str(reply))
+            code = main(["score", "--src", str(tmp_path / "src.txt"), "--ref", str(tmp_path / "ref.txt"), "--hyp",
+                         str(tmp_path / "hyp.txt"), "--metrics", "comet", "--comet-model", f"model-{round_}-{label}"])
+            err = capsys.readouterr().err
+            assert code in (0, 2, 3), (label, data, code, err)
+            assert code == 0 or (err.count("\n") == 1 and "Traceback" not in err), (label, data, err)
