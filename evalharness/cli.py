@@ -1,6 +1,7 @@
 """Command-line interface: a thin layer that parses arguments, calls the library, and maps errors to exit codes.
 
-Exit codes: 0 success; 1 problems found (corpus check) or a regression (gate); 2 usage or input error.
+Exit codes: 0 success; 1 problems found (corpus check) or a regression (gate); 2 usage or input error; 3 an
+internal error (a worker process died or broke its protocol, or a bug): never 1, which CI reads as a verdict.
 Heavy modules (torch, transformers, pydantic, sacrebleu) are imported inside the commands that use them
 so that ``evalharness --help`` stays instant.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from evalharness import __version__
-from evalharness.errors import EvalHarnessError, EvalHarnessWarning
+from evalharness.errors import EvalHarnessError, EvalHarnessWarning, InternalError
 from evalharness.scoring.defaults import (
     DEFAULT_AR_TRIALS,
     DEFAULT_METRICS,
@@ -32,7 +33,32 @@ if TYPE_CHECKING:
     from evalharness.runs.config import RunConfig
     from evalharness.runs.pipeline import RunOutput
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_TERMINATED = 128 + 15  # what a shell reports for a process ended by SIGTERM
+DEBUG_ENV = "EVALHARNESS_DEBUG"
+"""Environment variable: set to 1 to have an internal error print its traceback (still exit 3)."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` runs and temporary files are removed
+    (the default action ends the process on the spot). A BaseException, like KeyboardInterrupt, so that no
+    ``except Exception`` takes it for an error to handle."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _install_sigterm() -> Any:
+    """Turn SIGTERM into :class:`_Terminated` while a command runs; returns the handler to put back (None when
+    this is not the main thread, where Python allows no handler)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    return signal.SIG_DFL if previous is None else previous  # None: a handler not set from Python
 
 
 def _add_corpus_source(parser: argparse.ArgumentParser) -> None:
@@ -104,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="evalharness",
         description="Translate a Malay/English reference corpus with MT systems and score it with sacrebleu.",
-        epilog="Exit codes: 0 ok; 1 problems found / regression; 2 usage or input error.",
+        epilog="Exit codes: 0 ok; 1 problems found / regression; 2 usage or input error; 3 internal error.",
     )
     parser.add_argument("--version", action="version", version=f"evalharness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -277,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "significant at level alpha (config 'gate:' section, else the baseline's, else defaults: "
                     "each metric's default tolerance, 1.0 point, alpha 0.05, paired bootstrap).",
         epilog="Exit codes: 0 pass; 1 regression found; 2 usage or input error (including a baseline from another "
-               "corpus version or with other metric signatures).")
+               "corpus version or with other metric signatures); 3 internal error (a worker died or broke its "
+               "protocol), never read as a regression.")
     check.add_argument("--baseline", type=Path, required=True, help="baseline file (evalharness baseline update)")
     check.add_argument("run_dir", nargs="?", type=Path, help="run directory to check")
     check.add_argument("--config", "-c", type=Path, help=f"run this config first, then check its run ({CONFIG_HELP})")
@@ -405,8 +432,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("evalharness: error: name a command (see 'evalharness --help')", file=sys.stderr)
         return EXIT_INPUT
     warnings.showwarning = _show_warning
+    previous = _install_sigterm()
     try:
         return int(args.func(args))
+    except InternalError as err:
+        print(f"evalharness: error: {_one_line(str(err))}", file=sys.stderr)
+        return EXIT_INTERNAL
     except EvalHarnessError as err:
         print(f"evalharness: error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_INPUT
@@ -421,6 +452,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evalharness: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("evalharness: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    except Exception as err:  # a bug: still one line and exit 3, so CI never reads a crash as a regression (1)
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            import traceback
+
+            traceback.print_exc()
+        print(f"evalharness: internal error: {_one_line(f'{type(err).__name__}: {err}')}; this is a bug in "
+              f"evalharness: rerun with {DEBUG_ENV}=1 for the traceback and report it", file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run_files(run: Path) -> list[Path]:

@@ -43,6 +43,15 @@ class UnknownNameError(EvalHarnessError):
     """A registry lookup failed; the message lists what exists and the closest match."""
 
 
+class InternalError(EvalHarnessError):
+    """Something broke that is not the user's input (exit code 3): a worker process died or broke its protocol.
+    The message names what broke and what to try; exit 1 stays reserved for a regression or problems found."""
+
+
+class WorkerError(InternalError):
+    """A helper process (a scoring worker, the COMET worker) died, stopped answering, or answered nonsense."""
+
+
 class EvalHarnessWarning(UserWarning):
     """Something went wrong that does not invalidate the results (a cache that cannot be written); the CLI
     prints it as one line and goes on."""

@@ -64,6 +64,12 @@ def parse_json(text: str, where: str, what: str = "", *, one_line: bool = False)
                          f"(column {err.colno})") from None
     except InputError as err:  # a repeated key
         raise InputError(f"{where}: invalid JSON{' in ' + what if what else ''}: {err}") from None
+    except RecursionError:  # valid JSON nested deeper than Python's stack: no file of ours is
+        raise InputError(f"{where}: {what or 'JSON'} nested too deeply to read (arrays or objects inside each "
+                         "other thousands of levels deep); not a file evalharness wrote") from None
+    except ValueError as err:  # an integer of more than 4,300 digits (Python's int conversion limit)
+        raise InputError(f"{where}: {what or 'JSON'} cannot be read: {str(err).split(';')[0]}; not a file "
+                         "evalharness wrote") from None
     if "\\u" in text:
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")

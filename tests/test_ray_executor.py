@@ -163,6 +163,36 @@ def test_unreachable_cluster_fails_in_one_line_within_five_seconds(tmp_path: Pat
     assert not (tmp_path / "home" / ".ray").exists()
 
 
+@needs_ray
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_a_grpc_port_that_is_not_ray_fails_in_one_line_within_five_seconds(
+        scheme: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An HTTP/2 (gRPC) server that is not Ray passes the preface probe: ``ray.init`` then retried for 120 s
+    (``ray://``) or 31 s (``HOST:PORT``). The probe now asks for one method each kind of Ray server serves."""
+    from concurrent import futures
+
+    import grpc
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))  # no services: UNIMPLEMENTED to every call
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    address = f"{scheme}127.0.0.1:{port}"
+    try:
+        start = time.monotonic()
+        code = main(["run", "-c", str(DEFAULT), "--set", "systems=[{name: c, backend: copy}]", "--ray-address",
+                     address, "--run-dir", str(tmp_path / "never"), "-q"])
+        elapsed = time.monotonic() - start
+    finally:
+        server.stop(None)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    kind = "Ray Client server" if scheme else "Ray head"
+    assert err.startswith(f"evalharness: error: Ray cluster at {address}: the port speaks gRPC, but not as a {kind} "
+                          "(it does not serve /ray.rpc."), err
+    assert elapsed < 5.0, elapsed
+    assert not (tmp_path / "never").exists()
+
+
 # --------------------------------------------------------------------------- a two-node cluster on loopback
 
 
@@ -173,6 +203,7 @@ class Cluster:
     address: str
     sessions: list[int]
     base: Path
+    client_address: str = ""  # ray://HOST:PORT of the head's Ray Client server
 
     def processes(self, name: bytes = b"") -> list[int]:
         """PIDs of this cluster's processes whose command line starts with ``name``.
@@ -210,16 +241,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     base = Path(tempfile.mkdtemp(prefix="ehray-", dir="/tmp"))
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(HOME=str(home), RAY_USAGE_STATS_ENABLED="0", HF_HUB_OFFLINE="1")
-    port = _free_port()
+    port, client_port = _free_port(), _free_port()
     sessions: list[int] = []
     common = ["--num-cpus=1", "--object-store-memory=100000000"]
     try:
-        _ray_start(["--head", f"--port={port}", f"--ray-client-server-port={_free_port()}", "--include-dashboard=false",
+        _ray_start(["--head", f"--port={port}", f"--ray-client-server-port={client_port}", "--include-dashboard=false",
                     f"--dashboard-port={_free_port()}", f"--dashboard-agent-listen-port={_free_port()}",
                     f"--temp-dir={base / 'head'}", *common], env, sessions)
         _ray_start([f"--address=127.0.0.1:{port}", f"--dashboard-agent-listen-port={_free_port()}",
                     f"--temp-dir={base / 'node2'}", *common], env, sessions)
-        cluster = Cluster(f"127.0.0.1:{port}", sessions, base)
+        cluster = Cluster(f"127.0.0.1:{port}", sessions, base, f"ray://127.0.0.1:{client_port}")
         yield cluster
     finally:
         for pid in Cluster("", sessions, base).processes():  # gcs_server, raylets, agents, workers: ours only
@@ -227,6 +258,22 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(base, ignore_errors=True)
         assert not (home / ".ray").exists()  # nothing under the (temporary) home either
+
+
+@pytest.mark.slow
+def test_the_probes_accept_a_real_head_and_its_ray_client_server(cluster: Cluster) -> None:
+    """The gRPC method probes refuse a server that is not Ray; they must let the real ones through."""
+    from evalharness.runs.ray_executor import CLIENT_METHOD, GCS_METHOD, _lacks_method, resolve_address
+
+    head, client = host_port(cluster.address), host_port(cluster.client_address)
+    assert head is not None and client is not None
+    assert _lacks_method(head, GCS_METHOD) is None
+    deadline = time.monotonic() + 60  # the Ray Client server starts a little after ray start returns
+    while _lacks_method(client, CLIENT_METHOD) is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _lacks_method(client, CLIENT_METHOD) is None
+    assert resolve_address(cluster.address) == cluster.address
+    assert resolve_address(cluster.client_address) == cluster.client_address
 
 
 def _model_args(model: Path) -> list[str]:

@@ -34,11 +34,17 @@ SET = "tiny-set"
 
 @dataclass
 class Server:
-    """A file server on 127.0.0.1: ``files`` by URL path; ``corrupt``/``truncate`` damage one path's answer."""
+    """A file server on 127.0.0.1: ``files`` by URL path; ``corrupt``/``truncate`` damage one path's answer;
+    ``trickle`` sends a path's bytes one every 50 ms; ``flood`` sends zeros without end (``Content-Length`` only
+    when ``announce`` says so); ``redirect`` answers 302 to another URL."""
 
     files: dict[str, bytes]
     corrupt: set[str] = field(default_factory=set)
     truncate: set[str] = field(default_factory=set)
+    trickle: set[str] = field(default_factory=set)
+    flood: set[str] = field(default_factory=set)
+    announce: int | None = None
+    redirect: dict[str, str] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     httpd: http.server.ThreadingHTTPServer | None = None
 
@@ -53,6 +59,21 @@ class Server:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 owner.requests.append(self.path)
+                if self.path in owner.redirect:
+                    self.send_response(302)
+                    self.send_header("Location", owner.redirect[self.path])
+                    self.end_headers()
+                    return
+                if self.path in owner.flood:
+                    self.send_response(200)
+                    if owner.announce is not None:
+                        self.send_header("Content-Length", str(owner.announce))
+                    self.end_headers()
+                    try:
+                        while True:
+                            self.wfile.write(bytes(1 << 16))
+                    except OSError:  # the client hung up: what it must do
+                        return
                 body = owner.files.get(self.path)
                 if body is None:
                     self.send_error(404)
@@ -62,6 +83,15 @@ class Server:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if self.path in owner.trickle:
+                    try:
+                        for i in range(len(body)):
+                            self.wfile.write(body[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    except OSError:
+                        pass
+                    return
                 if self.path in owner.truncate:  # promise the whole file, send half, hang up
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
@@ -86,7 +116,7 @@ def _sha(data: bytes) -> str:
 
 
 def _registry(path: Path, base: str, *, ms: bytes = MS.encode(), en: bytes = EN.encode(), lines: int = 3,
-              name: str = SET, ms_path: str = "/files/tiny.ms") -> Path:
+              name: str = SET, ms_path: str = "/files/tiny.ms", ms_bytes: int | None = None) -> Path:
     entry = {
         "description": "three sentences made in the test", "languages": {"ms": "zsm_Latn", "en": "eng_Latn"},
         "original": "en", "lines": lines, "licence": "CC0-1.0", "citation": "this test", "repository": "local/test",
@@ -94,6 +124,8 @@ def _registry(path: Path, base: str, *, ms: bytes = MS.encode(), en: bytes = EN.
         "files": {"ms": {"url": base + ms_path, "sha256": _sha(ms)},
                   "en": {"url": base + "/files/tiny.en", "sha256": _sha(en)}},
     }
+    if ms_bytes is not None:
+        entry["files"]["ms"]["bytes"] = ms_bytes  # type: ignore[index]
     path.write_text(json.dumps({"format": 1, "sets": {name: entry}}), encoding="utf-8")
     return path
 
@@ -384,3 +416,154 @@ def test_the_flores200_config_validates_and_fails_offline_naming_the_set(
     err = capsys.readouterr().err
     url = f"http://127.0.0.1:{port}/flores200-devtest/zsm_Latn.devtest"
     assert f"test set 'flores200-devtest' is not cached and {url}" in err and err.count("\n") == 1, err
+
+
+# --------------------------------------------------------------------------- every fetch is bounded (issue 23)
+
+
+def test_a_trickling_server_is_abandoned_at_the_download_deadline(
+        registry: Path, server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    server.files["/files/tiny.ms"] = MS.encode() * 100  # 20 s at a byte every 50 ms
+    server.trickle.add("/files/tiny.ms")
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_DOWNLOAD_TIMEOUT", "1")
+    started = time.monotonic()
+    assert main(["testsets", "get", SET]) == 2
+    assert time.monotonic() - started < 5
+    err = capsys.readouterr().err.splitlines()[-1]  # after the progress line
+    assert "took more than 1 s" in err and "EVALHARNESS_TESTSETS_DOWNLOAD_TIMEOUT" in err, err
+    assert _cached(cache) == []  # no temporary file either
+
+
+@pytest.mark.parametrize("announce", [None, 300_000_000])
+def test_a_download_beyond_the_recorded_size_is_stopped_there(
+        announce: int | None, tmp_path: Path, server: Server, cache: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY",
+                       str(_registry(tmp_path / "r.json", server.base, ms_bytes=len(MS.encode()))))
+    server.flood.add("/files/tiny.ms")
+    server.announce = announce
+    assert main(["testsets", "get", SET]) == 2
+    err = capsys.readouterr().err
+    size = len(MS.encode())
+    what = f"sent more than {size} bytes" if announce is None else "announces 300000000 bytes"
+    last = err.splitlines()[-1]  # after the progress line
+    assert last.startswith("evalharness: error:") and what in last and f"its recorded size, {size} bytes" in err, err
+    assert _cached(cache) == []
+
+
+def test_without_a_recorded_size_a_download_stops_at_the_documented_cap(
+        registry: Path, server: Server, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from evalharness.testsets.registry import DEFAULT_MAX_BYTES
+
+    server.flood.add("/files/tiny.ms")
+    assert main(["testsets", "get", SET]) == 2
+    err = capsys.readouterr().err
+    assert f"sent more than {DEFAULT_MAX_BYTES} bytes; the limit is {DEFAULT_MAX_BYTES} bytes (its registry entry " \
+        'records no "bytes")' in err, err
+    assert _cached(cache) == []
+
+
+def test_a_redirect_to_ftp_is_named_as_such(registry: Path, server: Server, cache: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    server.redirect["/files/tiny.ms"] = "ftp://127.0.0.1:1/tiny.ms"
+    assert main(["testsets", "get", SET]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "redirects to ftp://127.0.0.1:1/tiny.ms, which is not an http(s) URL" in err, err
+    assert "cannot be reached" not in err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero-link"])
+def test_a_mirror_file_that_is_no_regular_file_is_refused_at_once(
+        kind: str, tmp_path: Path, registry: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    mirror = tmp_path / "mirror"
+    (mirror / SET).mkdir(parents=True)
+    (mirror / SET / "tiny.en").write_bytes(EN.encode())
+    if kind == "fifo":
+        os.mkfifo(mirror / SET / "tiny.ms")  # nobody ever writes to it: opening it to read would wait forever
+    else:
+        (mirror / SET / "tiny.ms").symlink_to("/dev/zero")  # reading it would never end
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_MIRROR", str(mirror))
+    started = time.monotonic()
+    assert main(["testsets", "get", SET]) == 2
+    assert time.monotonic() - started < 5
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a regular file" in err, err
+    assert _cached(cache) == []
+
+
+def test_a_mirror_file_larger_than_the_recorded_size_is_refused_before_copying(
+        tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY",
+                       str(_registry(tmp_path / "r.json", "https://example.org", ms_bytes=len(MS.encode()))))
+    mirror = tmp_path / "mirror"
+    (mirror / SET).mkdir(parents=True)
+    (mirror / SET / "tiny.ms").write_bytes(MS.encode() * 2)
+    (mirror / SET / "tiny.en").write_bytes(EN.encode())
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_MIRROR", str(mirror))
+    assert main(["testsets", "get", SET]) == 2
+    size = len(MS.encode())
+    assert f"is {2 * size} bytes; the limit is its recorded size, {size} bytes" in capsys.readouterr().err
+    assert _cached(cache) == []
+
+
+def test_a_mirror_that_is_neither_http_nor_a_folder_is_refused(
+        registry: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_MIRROR", "ftp://127.0.0.1:1/mirror")
+    assert main(["testsets", "get", SET]) == 2
+    assert "a mirror is an http(s) URL prefix or a local folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ms_path, words", [
+    ("/OPUS-MT-testsets/eng%2Dmsa/tico19-test.msa", "eng-msa"),  # the server decodes %2D: the same trap
+    ("/files/tiny%0Ams", "does not end in a file name"),  # a newline in the cached name would split output lines
+    ("/files/tiny%7Fms", "does not end in a file name"),
+])
+def test_encoded_urls_do_not_slip_past_the_registry_checks(ms_path: str, words: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _registry(tmp_path / "r.json", "https://example.org", ms_path=ms_path)
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(path))
+    with pytest.raises(CorpusError, match=words):
+        registered_sets()
+
+
+def test_a_registry_listed_twice_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from evalharness.testsets.registry import REGISTRY_FILE
+
+    path = _registry(tmp_path / "r.json", "https://example.org")
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", os.pathsep.join([str(path), str(path), str(REGISTRY_FILE)]))
+    assert SET in registered_sets() and "flores200-devtest" in registered_sets()
+
+
+def test_a_registry_records_sizes_as_positive_whole_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for size in (0, -1, "90", 1.5, True):
+        path = _registry(tmp_path / "r.json", "https://example.org", ms_bytes=size)  # type: ignore[arg-type]
+        monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(path))
+        with pytest.raises(CorpusError, match=r"files\.ms\.bytes: expected the file's size"):
+            registered_sets()
+    path = _registry(tmp_path / "r.json", "https://example.org", ms_bytes=95)
+    assert find(SET).files["ms"].size == 95 and find(SET).as_json()["files"]["ms"]["bytes"] == 95
+    assert find(SET).files["en"].size is None and find(SET).as_json()["files"]["en"].keys() == {"name", "url", "sha256"}
+
+
+def test_a_cache_that_cannot_be_written_names_the_folder_and_the_fix(registry: Path, server: Server, cache: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (cache / SET / "tiny.ms").mkdir(parents=True)  # a folder where the file goes: the rename into place fails
+    assert main(["testsets", "get", SET]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]  # after the progress lines
+    assert f"cannot write into the cache folder {cache / SET}" in err and "EVALHARNESS_TESTSETS_DIR" in err, err
+    assert ".tmp" not in err
+    assert sorted(p.name for p in (cache / SET).iterdir()) == ["tiny.ms"]  # no temporary file left
+
+
+def test_a_file_name_too_long_to_cache_is_refused_in_the_registry(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _registry(tmp_path / "r.json", "https://example.org", ms_path="/files/" + "m" * 240)
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(path))
+    with pytest.raises(CorpusError, match=r"files\.ms\.url: the file name is 240 bytes long; .* at most 200"):
+        registered_sets()

@@ -28,6 +28,10 @@ class LocalExecutor(Strict):
     kind: Literal["local"] = "local"
 
 
+RAY_PRECISION = 0.0001
+"""The smallest non-zero quantity of a resource Ray accepts (``ray_constants.MIN_RESOURCE_GRANULARITY``)."""
+
+
 class Resources(Strict):
     """What each worker (one loaded system) asks of a node: Ray's ``num_cpus`` and ``num_gpus``."""
 
@@ -36,6 +40,10 @@ class Resources(Strict):
 
     @model_validator(mode="after")
     def _asks_for_something(self) -> Resources:
+        for key, value in (("num_cpus", self.num_cpus), ("num_gpus", self.num_gpus)):
+            if 0 < value < RAY_PRECISION:  # Ray itself refuses it, deep in the dispatch, with a traceback
+                raise ValueError(f"{key} {value:g}: Ray counts resources in steps of {RAY_PRECISION:g}; ask for 0 or "
+                                 f"at least {RAY_PRECISION:g}")
         if self.num_cpus == 0 and self.num_gpus == 0:  # Ray would place any number of workers: one model each
             raise ValueError("a worker must ask for some num_cpus or num_gpus (both 0 would start a worker, and load "
                              "a model, for every shard at once)")

@@ -255,7 +255,7 @@ def is_baseline_set(path: Path) -> bool:
         return False
     try:
         data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False  # not ours to judge here: the baseline reader names what is wrong with it
     return isinstance(data, dict) and data.get("kind") == BASELINE_SET_KIND
 

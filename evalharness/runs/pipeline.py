@@ -36,6 +36,7 @@ from evalharness.runs.schema import (
 )
 from evalharness.scoring.flags import count_flags, flag_outputs
 from evalharness.scoring.metrics import Metric, References, get_metrics, score_metrics, stack_references
+from evalharness.scoring.parallel import PoolSettings
 from evalharness.scoring.significance import confidence_interval
 from evalharness.scoring.slices import slice_scores
 from evalharness.store import TranslationCache, default_cache_path
@@ -377,6 +378,7 @@ def plan_run(config: RunConfig, *, config_path: Path | None = None, run_dir: Pat
                           lowercase=config.scoring.lowercase)
     for metric in metrics:
         metric.check_ready()  # e.g. COMET's environment: before any model loads or translates
+    PoolSettings().resolved_processes()  # a bad $EVALHARNESS_SCORING_PROCESSES: now, not after translating
     corpus = open_corpus(config)
     target = run_dir or default_run_dir(config, config_path, started)
     check_run_dir(target, overwrite=overwrite, inputs=[*run_inputs(config, config_path, corpus), *protect])

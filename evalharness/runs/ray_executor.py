@@ -97,9 +97,45 @@ def resolve_address(address: str) -> str:
         raise ClusterError(f"Ray cluster at {label}: the port answers, but not as a Ray head (no gRPC there; the "
                            "dashboard's HTTP port is not the one); give the head's GCS port (ray start --head "
                            "--port=PORT, 6379 by default) or ray://HOST:10001")
-    if not target.startswith("ray://"):
+    client = target.startswith("ray://")
+    missing = _lacks_method(where, CLIENT_METHOD if client else GCS_METHOD)
+    if missing:
+        raise ClusterError(f"Ray cluster at {label}: the port speaks gRPC, but not as a "
+                           f"{'Ray Client server' if client else 'Ray head'} ({missing}); give "
+                           + ("ray://HOST:PORT of the head's Ray Client server (10001 by default)" if client else
+                              "the head's GCS port (ray start --head --port=PORT)")
+                           + " in executor.address / --ray-address")
+    if not client:
         _check_gcs(target, label)
     return target
+
+
+GCS_METHOD = "/ray.rpc.NodeInfoGcsService/GetClusterId"
+"""A method every Ray head's GCS serves, with an empty request (``ray.init``'s own first call)."""
+CLIENT_METHOD = "/ray.rpc.RayletDriver/ClusterInfo"
+"""A method every Ray Client server serves; ``ray.init("ray://…")`` would retry for minutes against anything else."""
+
+
+def _lacks_method(where: tuple[str, int], method: str) -> str | None:
+    """Why the gRPC server at ``where`` does not serve ``method`` (unknown there, or no answer within
+    :data:`PROBE_TIMEOUT_S`), or None when it does: any other answer, an error about the empty request included,
+    comes from the method itself."""
+    import grpc
+
+    host, port = where
+    channel = grpc.insecure_channel(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    try:
+        call = channel.unary_unary(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        call(b"", timeout=PROBE_TIMEOUT_S)
+    except grpc.RpcError as err:
+        code = err.code() if callable(getattr(err, "code", None)) else None
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            return f"it does not serve {method}"
+        if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
+            return f"no answer to {method} within {PROBE_TIMEOUT_S:g} s"
+    finally:
+        channel.close()
+    return None
 
 
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # + an empty SETTINGS
@@ -200,13 +236,18 @@ def cluster_description(ray: Any) -> tuple[list[dict[str, float]], dict[str, Any
     return nodes, {"nodes": len(nodes), "cpus": sum(n["CPU"] for n in nodes), "gpus": sum(n["GPU"] for n in nodes)}
 
 
-def worker_slots(nodes: list[dict[str, float]], settings: RayExecutor, address: str) -> int:
-    """How many workers (loaded systems) the cluster holds at once; an error when no node can hold one."""
+def worker_slots(nodes: list[dict[str, float]], settings: RayExecutor, address: str, shards: int) -> int:
+    """How many workers (loaded systems) the cluster holds at once; an error when no node can hold one.
+
+    Each worker loads a whole model, so a node takes at most one per whole CPU it has, however small a fraction
+    of a CPU ``resources`` asks for (``num_cpus: 0.001`` would otherwise load a model for every shard at once);
+    and there are never more workers than ``shards``.
+    """
     need = settings.resources
 
     def fits(node: dict[str, float]) -> float:
         counts = [node[kind] // want for kind, want in (("CPU", need.num_cpus), ("GPU", need.num_gpus)) if want > 0]
-        return min(counts) if counts else math.inf
+        return min([*counts, max(1.0, math.floor(node["CPU"]))])
 
     slots = sum(fits(n) for n in nodes)
     if slots < 1:
@@ -214,7 +255,7 @@ def worker_slots(nodes: list[dict[str, float]], settings: RayExecutor, address: 
         raise InputError(f"executor.resources: a worker asks for {need.num_cpus:g} CPU and {need.num_gpus:g} GPU, "
                          f"and no node of the Ray cluster at {address} has that much (nodes: {have}); lower "
                          "executor.resources or add a node")
-    return int(min(slots, 1_000_000))
+    return int(min(slots, shards))
 
 
 # --------------------------------------------------------------------------- the work
@@ -447,7 +488,7 @@ def translate_sets_on_ray(settings: RayExecutor, config: RunConfig, sets: Sequen
             shards = [shard for job in jobs for shard in plan_shards(
                 job.index, job.direction, job.test_set, [i for i, o in enumerate(job.outputs) if o is None],
                 [t for t, o in zip(job.units, job.outputs, strict=True) if o is None], settings.shard_size)]
-            slots = worker_slots(nodes, settings, settings.address) if shards else 0
+            slots = worker_slots(nodes, settings, settings.address, len(shards)) if shards else 0
             dispatcher = Dispatcher(ray, sets[0].systems, settings, slots, config.seed, settings.address, say)
             dispatcher.add(shards)
             by_key = {(job.index, job.direction, job.test_set): job for job in jobs}

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from evalharness.scoring.metrics import Metric
 
 PROCESSES_ENV = "EVALHARNESS_SCORING_PROCESSES"
-"""Environment variable: how many processes score segments (1: this process only); default, every usable core."""
+"""Environment variable: how many processes score segments (1: this process only; at most the usable cores);
+default, every usable core."""
 
 Chunk = tuple[Sequence[str], Sequence[Sequence[str | None]]]
 """Hypotheses and their reference sets (sacrebleu's layout: one sequence per set), aligned."""
@@ -58,19 +59,27 @@ class PoolSettings:
     threshold: int = 1500
 
     def resolved_processes(self) -> int:
-        """The number of processes to use, at least 1."""
+        """The number of processes to use, at least 1. :data:`PROCESSES_ENV` counts at most the usable cores (more
+        only queue for the same cores, each holding its own copy of sacrebleu), and one that is not a whole number
+        above 0 is a :class:`ConfigError`; ``processes`` given in code is taken as it is (tests ask for a pool on
+        a one-core machine)."""
+        cores = usable_cores()
         if self.processes is not None:
             return max(1, self.processes)
         value = os.environ.get(PROCESSES_ENV, "").strip()
-        if value:
-            try:
-                return max(1, int(value))
-            except ValueError:
-                from evalharness.errors import ConfigError
+        if not value:
+            return cores
+        try:
+            wanted = int(value)
+        except ValueError:
+            wanted = 0
+        if wanted < 1:
+            from evalharness.errors import ConfigError
 
-                raise ConfigError(f"{PROCESSES_ENV}={value!r}: expected a whole number of processes, e.g. 2; "
-                                  "unset it to use every core") from None
-        return usable_cores()
+            raise ConfigError(f"{PROCESSES_ENV}={value!r}: expected a whole number of processes above 0, e.g. 2 "
+                              f"(1 scores in this process; more than the {cores} usable cores count as {cores}); "
+                              "unset it to use every core")
+        return min(wanted, cores)
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,23 @@ def shutdown() -> None:
         _POOL = None
 
 
+def _abandon_pool() -> None:
+    """Forget a broken pool and end its surviving workers, so that the next call starts a fresh one and this
+    process can exit: Python 3.11's own clean-up of a broken pool can wait forever on a worker that still holds
+    the task pipe (its queue feeder blocks in a write nobody reads)."""
+    global _POOL
+    import multiprocessing
+
+    if _POOL is None:
+        return
+    executor = _POOL[1]
+    _POOL = None
+    for child in multiprocessing.active_children():  # our pool's workers: evalharness starts no other children
+        child.kill()
+        child.join(5)
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
 def _specs(metrics: Sequence[Metric]) -> list[Spec] | None:
     """How workers rebuild the metrics; None when one cannot be sent (a class defined inside a function)."""
     specs: list[Spec] = [(type(m), dict(m.options)) for m in metrics]
@@ -216,6 +242,9 @@ def score_stream(metrics: Sequence[Metric], chunks: Iterable[Chunk], *, segment_
     so a large file is never held whole. Until :attr:`PoolSettings.threshold` segments have been seen nothing
     starts; an input that ends before that is scored in this process.
     """
+    from concurrent.futures import BrokenExecutor
+
+    from evalharness.errors import WorkerError
     from evalharness.scoring import sacrebleu_adapter as sb
 
     settings = settings or PoolSettings()
@@ -249,12 +278,17 @@ def score_stream(metrics: Sequence[Metric], chunks: Iterable[Chunk], *, segment_
     executor = _pool(processes)
     waiting: deque[Future[list[Scored]]] = deque()
     source = chain(held, pieces)
-    for hyps, refs in source:
-        waiting.append(executor.submit(_score_task, (specs, hyps, refs, segment_scores)))
-        if len(waiting) >= 2 * processes:
+    try:
+        for hyps, refs in source:
+            waiting.append(executor.submit(_score_task, (specs, hyps, refs, segment_scores)))
+            if len(waiting) >= 2 * processes:
+                yield waiting.popleft().result()
+        while waiting:
             yield waiting.popleft().result()
-    while waiting:
-        yield waiting.popleft().result()
+    except BrokenExecutor:
+        _abandon_pool()
+        raise WorkerError(f"a scoring worker process died (killed, or out of memory); run again, or set "
+                          f"{PROCESSES_ENV}=1 to score in this process") from None
 
 
 def score_segments(metrics: Sequence[Metric], hypotheses: Sequence[str], reference_sets: Sequence[Sequence[str | None]],

@@ -121,15 +121,17 @@ def _read_stdin(stdin: BinaryIO | None) -> list[str]:
     return hyps
 
 
-def _count(path: Path, what: str, keep: Callable[[str], bool] | None = None) -> tuple[int, list[int]]:
-    """Lines of the file, and the 1-based numbers of those ``keep`` accepts (none asked: an empty list)."""
+def _count(path: Path, what: str, keep: Callable[[str], bool] | None = None) -> tuple[int, list[int], bool]:
+    """Lines of the file, the 1-based numbers of those ``keep`` accepts (none asked: an empty list), and whether
+    any line holds more than white space."""
     from evalharness.textio import iter_lines
 
-    total, kept = 0, []
+    total, kept, text = 0, [], False
     for total, line in enumerate(iter_lines(path, what), 1):  # total: the last line's number
+        text = text or bool(line.strip())
         if keep is not None and keep(line):
             kept.append(total)
-    return total, kept
+    return total, kept, text
 
 
 def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: Sequence[str] = (), *,
@@ -153,12 +155,15 @@ def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: 
     if set(filters) - {"length"}:
         raise HypothesisError("plain-text files carry no kind or fidelity tags: score --where takes length= only")
     first, *others = references
-    total, kept = _count(first, "reference file",
+    total, kept, text = _count(first, "reference file",
                          (lambda r: matches({"length": length_bucket(r)}, filters)) if filters else None)
     if not total:
         raise HypothesisError(f"{first}: reference file is empty")
+    if not text:  # every metric would score against nothing: TER 0.00, "perfect", for empty hypotheses
+        raise HypothesisError(f"{first}: every one of its {total:,} lines is empty: no reference text to score "
+                              "against (a wrong or truncated file?)")
     for path in others:
-        more, _ = _count(path, "reference file")
+        more, _, _ = _count(path, "reference file")
         if more != total:
             raise HypothesisError(f"{path} has {more} lines but {first} has {total}: every reference file "
                                   "must be line-aligned with the first, one segment a line")

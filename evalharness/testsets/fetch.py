@@ -8,6 +8,11 @@ place only when every one of them matched: a refused or interrupted download lea
 Sources, in order: ``$EVALHARNESS_TESTSETS_MIRROR`` when set (a URL prefix or a local folder holding each
 file at ``<mirror>/<set>/<file name>``), else the pinned URL. Files from a mirror are verified against the
 same hashes. With no network the first attempt to connect gives up after :data:`CONNECT_DEADLINE_S`.
+
+Every fetch is bounded: a file brings at most its recorded size (``bytes`` in the registry, else
+:data:`~evalharness.testsets.registry.DEFAULT_MAX_BYTES`); a download ends within :data:`DOWNLOAD_DEADLINE_S`
+however slowly the server trickles; a mirror file must be a regular file (a FIFO or a link to ``/dev/zero`` would
+block or never end); a redirect may lead only to another http(s) URL.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -46,6 +53,27 @@ def connect_deadline() -> float:
     return seconds
 READ_TIMEOUT_S = 30.0
 """How long a started download may stall between two chunks before it is abandoned."""
+DOWNLOAD_DEADLINE_S = 300.0
+"""How long one file's download may take in all (a few hundred kB take a second): a server that trickles a byte at
+a time is abandoned then (checked between reads, so at most :data:`READ_TIMEOUT_S` later). A slow link sets
+``$EVALHARNESS_TESTSETS_DOWNLOAD_TIMEOUT`` (seconds) instead."""
+ENV_DOWNLOAD = "EVALHARNESS_TESTSETS_DOWNLOAD_TIMEOUT"
+
+
+def download_deadline() -> float:
+    """:data:`DOWNLOAD_DEADLINE_S`, or ``$EVALHARNESS_TESTSETS_DOWNLOAD_TIMEOUT`` where it is a positive number."""
+    value = os.environ.get(ENV_DOWNLOAD, "").strip()
+    if not value:
+        return DOWNLOAD_DEADLINE_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise DownloadError(f"{ENV_DOWNLOAD}={value!r}: expected a number of seconds above 0, e.g. 600")
+    return seconds
+
+
 _CHUNK = 1 << 16
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -85,7 +113,11 @@ def source(entry: SetEntry, file: SetFile) -> str:
     if not mirror:
         return file.url
     if _URL.match(mirror):
-        return f"{mirror.rstrip('/')}/{entry.name}/{file.name}"
+        if not mirror.lower().startswith(("http://", "https://")):
+            raise DownloadError(f"{ENV_MIRROR}={mirror!r}: a mirror is an http(s) URL prefix or a local folder")
+        from urllib.parse import quote
+
+        return f"{mirror.rstrip('/')}/{entry.name}/{quote(file.name)}"
     return str(Path(mirror).expanduser() / entry.name / file.name)
 
 
@@ -109,6 +141,10 @@ def fetch(entry: SetEntry, *, notify: Callable[[str], None] | None = None) -> di
             staged[lang] = _stage(entry, file, source(entry, file), folder, notify)
         for lang, tmp in staged.items():
             os.replace(tmp, wanted[lang])
+    except OSError as err:  # the folder, not the temporary file inside it, is what the user can fix
+        raise DownloadError(f"test set {entry.name!r}: cannot write into the cache folder {folder}: "
+                            f"{err.strerror or err}; nothing was cached (check its free space and permissions, or "
+                            f"set ${ENV_DIR} to a writable folder)") from None
     finally:
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
@@ -125,7 +161,8 @@ def _stage(entry: SetEntry, file: SetFile, where: str, folder: Path,
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
-            got = _download(entry, where, out, notify) if _URL.match(where) else _copy(entry, Path(where), out)
+            got = (_download(entry, file, where, out, notify) if _URL.match(where)
+                   else _copy(entry, file, Path(where), out))
             out.flush()
             os.fsync(out.fileno())
         if got != file.sha256:
@@ -138,37 +175,75 @@ def _stage(entry: SetEntry, file: SetFile, where: str, folder: Path,
     return tmp
 
 
-def _copy(entry: SetEntry, path: Path, out: IO[bytes]) -> str:
+def _copy(entry: SetEntry, file: SetFile, path: Path, out: IO[bytes]) -> str:
+    """``path`` (a mirror file) copied to ``out``; its sha256. Only a regular file of at most the file's size."""
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(_CHUNK), b""):
-                digest.update(chunk)
-                out.write(chunk)
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer that may never come
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise DownloadError(f"test set {entry.name!r}: {path} not found in the mirror (${ENV_MIRROR}); a mirror "
                             f"holds each file at <mirror>/<set>/<file name>: {_layout(entry)}") from None
     except OSError as err:
         raise DownloadError(f"test set {entry.name!r}: cannot read {path}: {err.strerror or err}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DownloadError(f"test set {entry.name!r}: {path} in the mirror is not a regular file (a pipe, a "
+                                "device, or a link to one); put the file itself there")
+        if info.st_size > file.max_bytes:
+            raise DownloadError(_too_big(entry, str(path), f"is {info.st_size} bytes", file))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            for chunk in iter(lambda: handle.read(_CHUNK), b""):
+                digest.update(chunk)
+                out.write(chunk)
+    except OSError as err:
+        raise DownloadError(f"test set {entry.name!r}: cannot read {path}: {err.strerror or err}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
     return digest.hexdigest()
 
 
-def _download(entry: SetEntry, url: str, out: IO[bytes], notify: Callable[[str], None] | None) -> str:
+def _too_big(entry: SetEntry, where: str, what: str, file: SetFile) -> str:
+    limit = (f"its recorded size, {file.size} bytes" if file.size is not None
+             else f"{file.max_bytes} bytes (its registry entry records no \"bytes\")")
+    return (f"test set {entry.name!r}: {where} {what}; the limit is {limit}; nothing was cached (a wrong file in "
+            "the mirror or a changed upstream; a larger file of your own records \"bytes\" in its registry entry)")
+
+
+def _download(entry: SetEntry, file: SetFile, url: str, out: IO[bytes],
+              notify: Callable[[str], None] | None) -> str:
+    """``url`` written to ``out``, within :func:`download_deadline` and :attr:`SetFile.max_bytes`; its sha256."""
+    seconds = download_deadline()
+    deadline = time.monotonic() + seconds
     response = _open(entry, url)
     if notify is not None:
         notify(f"downloading {entry.name}: {url}")
     digest = hashlib.sha256()
     received = 0
+    limit = file.max_bytes
     expected = response.headers.get("Content-Length")
+    if expected is not None and expected.isdigit() and int(expected) > limit:
+        response.close()
+        raise DownloadError(_too_big(entry, url, f"announces {expected} bytes", file))
     try:
         with response:
             while True:
-                chunk = response.read(_CHUNK)
+                chunk = response.read1(_CHUNK)  # what has arrived: read() would wait for a whole chunk
                 if not chunk:
                     break
                 digest.update(chunk)
                 out.write(chunk)
                 received += len(chunk)
+                if received > limit:
+                    raise DownloadError(_too_big(entry, url, f"sent more than {limit} bytes", file))
+                if time.monotonic() > deadline:
+                    raise DownloadError(f"test set {entry.name!r}: download of {url} took more than {seconds:g} s "
+                                        f"({received} bytes so far); nothing was cached (a slow link: set "
+                                        f"{ENV_DOWNLOAD}=SECONDS)")
     except (OSError, ValueError) as err:  # a stalled or reset connection, an incomplete chunked body
         raise DownloadError(f"test set {entry.name!r}: download of {url} broke off after {received} bytes "
                             f"({err}); nothing was cached: run again") from None
@@ -186,12 +261,23 @@ def _open(entry: SetEntry, url: str) -> Any:
     """
     import urllib.error
     import urllib.request
+    from urllib.parse import urlsplit
 
+    class Elsewhere(Exception):
+        """A redirect to a URL that is not http(s) (urllib would follow one to ftp://)."""
+
+    class HttpOnly(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+            if urlsplit(newurl).scheme.lower() not in ("http", "https"):
+                raise Elsewhere(newurl)
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    opener = urllib.request.build_opener(HttpOnly)
     answer: dict[str, Any] = {}
 
     def request() -> None:
         try:
-            answer["response"] = urllib.request.urlopen(url, timeout=READ_TIMEOUT_S)
+            answer["response"] = opener.open(url, timeout=READ_TIMEOUT_S)
         except BaseException as err:  # handed to the waiting thread, which reports it
             answer["error"] = err
 
@@ -203,6 +289,10 @@ def _open(entry: SetEntry, url: str) -> Any:
         raise DownloadError(_unreachable(entry, url, f"no answer within {deadline:g} s (a slow link: set "
                                                      f"{ENV_CONNECT})"))
     error = answer.get("error")
+    if isinstance(error, Elsewhere):
+        raise DownloadError(f"test set {entry.name!r}: {url} redirects to {error}, which is not an http(s) URL; "
+                            f"evalharness fetches over http(s) only: fetch the file yourself and put it in a mirror "
+                            f"(${ENV_MIRROR}): {_layout(entry)}")
     if isinstance(error, urllib.error.HTTPError):
         raise DownloadError(f"test set {entry.name!r}: {url} answered {error.code} {error.reason}"
                             + (f"; a mirror holds each file at <mirror>/<set>/<file name>: {_layout(entry)}"

@@ -27,12 +27,26 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
+MAX_NAME_BYTES = 200
+"""The longest file name a set may have: it is cached beside a temporary ``.NAME.XXXXXXXX.tmp`` (255 bytes at most
+on most file systems)."""
+DEFAULT_MAX_BYTES = 16 << 20
+"""The most bytes fetched for a file whose registry entry records no ``bytes`` (16 MiB: fifty times the largest
+shipped file); a larger test set records its size."""
+
+
 @dataclass(frozen=True)
 class SetFile:
-    """One file of a set: its pinned URL and the sha256 of its bytes as fetched."""
+    """One file of a set: its pinned URL, the sha256 of its bytes as fetched, and its size where recorded."""
 
     url: str
     sha256: str
+    size: int | None = None
+
+    @property
+    def max_bytes(self) -> int:
+        """The most bytes a fetch of this file may bring: its recorded size, else :data:`DEFAULT_MAX_BYTES`."""
+        return self.size if self.size is not None else DEFAULT_MAX_BYTES
 
     @property
     def name(self) -> str:
@@ -64,15 +78,24 @@ class SetEntry:
             "name": self.name, "description": self.description, "languages": dict(self.languages),
             "original": self.original, "lines": self.lines, "licence": self.licence, "citation": self.citation,
             "repository": self.repository, "commit": self.commit, "line_endings": self.line_endings,
-            "files": {lang: {"name": f.name, "url": f.url, "sha256": f.sha256} for lang, f in self.files.items()},
+            "files": {lang: {"name": f.name, "url": f.url, "sha256": f.sha256,
+                             **({"bytes": f.size} if f.size is not None else {})} for lang, f in self.files.items()},
             "notes": list(self.notes), "registry": str(self.registry),
         }
 
 
 def registry_files() -> list[Path]:
-    """The shipped registry, then the files named in ``$EVALHARNESS_TESTSETS_REGISTRY``."""
+    """The shipped registry, then the files named in ``$EVALHARNESS_TESTSETS_REGISTRY``; a file named twice (or
+    the shipped one named again) is read once, so that it does not collide with itself."""
     extra = [Path(p).expanduser() for p in os.environ.get(ENV_REGISTRY, "").split(os.pathsep) if p]
-    return [REGISTRY_FILE, *extra]
+    out: list[Path] = []
+    seen: set[str] = set()
+    for path in [REGISTRY_FILE, *extra]:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            out.append(path)
+    return out
 
 
 def registered_sets() -> dict[str, SetEntry]:
@@ -106,7 +129,7 @@ def _load(paths: tuple[Path, ...], _stamps: tuple[tuple[int, int], ...]) -> dict
     parsed = []
     for path in paths:
         try:
-            data = parse_json(read_text(path, "test-set registry"), str(path))
+            data = parse_json(read_text(path, "test-set registry"), str(path), "test-set registry")
         except InputError as err:
             raise CorpusError(f"{err} (${ENV_REGISTRY} lists it)" if path != REGISTRY_FILE else str(err)) from None
         if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("sets"), dict):
@@ -152,21 +175,28 @@ def _entry(path: Path, name: str, raw: Any, avoid: list[tuple[str, str]]) -> Set
     pinned: dict[str, SetFile] = {}
     for lang in SIDES:
         item = files[lang]
-        if not isinstance(item, dict) or set(item) != {"url", "sha256"}:
-            raise CorpusError(f"{where}.files.{lang}: expected {{\"url\": …, \"sha256\": …}}")
-        url, sha = item["url"], item["sha256"]
+        if not isinstance(item, dict) or not {"url", "sha256"} <= set(item) <= {"url", "sha256", "bytes"}:
+            raise CorpusError(f"{where}.files.{lang}: expected {{\"url\": …, \"sha256\": …}} and, optionally, "
+                              "\"bytes\": the file's size")
+        url, sha, size = item["url"], item["sha256"], item.get("bytes")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+            raise CorpusError(f"{where}.files.{lang}.bytes: expected the file's size, a positive whole number")
         if not isinstance(url, str) or urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).path:
             raise CorpusError(f"{where}.files.{lang}.url: expected an http(s) URL of a file")
         file_name = SetFile(url, "").name
-        if file_name in ("", ".", "..") or "/" in file_name or "\\" in file_name or "\x00" in file_name:
+        if file_name in ("", ".", "..") or "/" in file_name or "\\" in file_name or any(
+                ord(c) < 32 or ord(c) == 127 for c in file_name):
             raise CorpusError(f"{where}.files.{lang}.url: {url} does not end in a file name ({file_name!r}); the "
                               "file is cached and mirrored under that name, so it must be a plain one")
+        if len(file_name.encode("utf-8")) > MAX_NAME_BYTES:
+            raise CorpusError(f"{where}.files.{lang}.url: the file name is {len(file_name.encode('utf-8'))} bytes "
+                              f"long; the cache keeps it under that name, so at most {MAX_NAME_BYTES}")
         if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
             raise CorpusError(f"{where}.files.{lang}.sha256: expected 64 lower-case hex digits")
         for trap, why in avoid:
-            if trap in url:
+            if trap in url or trap in unquote(url):  # eng%2Dmsa is the same path to the server
                 raise CorpusError(f"{where}.files.{lang}.url: {url} is under {trap!r}: {why}")
-        pinned[lang] = SetFile(url, sha)
+        pinned[lang] = SetFile(url, sha, size)
     if pinned["ms"].name == pinned["en"].name:
         raise CorpusError(f"{where}.files: the two files share the name {pinned['ms'].name!r}; the cache keeps "
                           "files by name")

@@ -4,26 +4,67 @@ The worker (:mod:`evalharness.scoring.comet.worker`, run by the COMET environmen
 once and keeps it, so a run scores every system × direction with one process and one model load. It stops
 when its stdin closes: :meth:`CometWorker.close`, or this process ending, whichever comes first. Its stderr
 (lightning's and torch's chatter) goes to a temporary file; the last lines of it are quoted when it fails.
+
+Nothing the worker says is trusted: the hello and every reply must come within a deadline
+(:data:`HELLO_TIMEOUT_S`; :data:`REPLY_TIMEOUT_S` plus :data:`REPLY_PER_SEGMENT_S` a segment), be one JSON
+object of the expected shape, and hold one finite score within :data:`RAW_SCORE_LIMIT` per segment. Anything
+else ends the worker and is a :class:`CometProtocolError` (exit 3), before a score reaches a row or the cache.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import select
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from evalharness.errors import MissingDependencyError, ModelLoadError
+from evalharness.errors import ConfigError, MissingDependencyError, ModelLoadError, WorkerError
 from evalharness.scoring.comet.env import SETUP_COMMAND, EnvInfo, probe, worker_script
 
 PROTOCOL = 1
+HELLO_TIMEOUT_S = 300.0
+"""How long the worker may take to start and say hello (it imports torch and comet: seconds, a minute from a
+cold disk)."""
+REPLY_TIMEOUT_S = 600.0
+"""How long a reply may take beyond its segments' share: the first request of a model loads it (or downloads
+it, 2.3 GB for ``Unbabel/wmt22-comet-da``)."""
+REPLY_PER_SEGMENT_S = 1.0
+"""Each segment of a request adds this to its deadline (XLM-R large on one CPU core: well under 1 s)."""
+ENV_TIMEOUT = "EVALHARNESS_COMET_TIMEOUT"
+"""Environment variable: seconds that replace :data:`HELLO_TIMEOUT_S` and :data:`REPLY_TIMEOUT_S` (a slow
+link downloading a model, or a test that wants a silent worker found out at once)."""
+RAW_SCORE_LIMIT = 10.0
+"""A COMET value (its own scale) beyond ±10 is no COMET score: COMET-22 gives about 0–1, the older DA models
+z-scores of about −3 to 2."""
+_MAX_LINE = 64 << 20  # a reply line longer than this (64 MiB: ~4 million scores) is not a reply
 
 
 class CometWorkerError(ModelLoadError):
-    """The COMET worker failed: it died, or could not load or run a model. The message quotes its own words."""
+    """The COMET worker could not load or run a model (exit 2). The message quotes its own words."""
+
+
+class CometProtocolError(WorkerError):
+    """The COMET worker died, stopped answering, or answered something that is not a reply (exit 3)."""
+
+
+def _timeout(default: float) -> float:
+    """``default``, or ``$EVALHARNESS_COMET_TIMEOUT`` where it is set (a number of seconds above 0)."""
+    value = os.environ.get(ENV_TIMEOUT, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < math.inf:
+        raise ConfigError(f"{ENV_TIMEOUT}={value!r}: expected a number of seconds above 0, e.g. 1200")
+    return seconds
 
 
 class CometWorker:
@@ -37,6 +78,8 @@ class CometWorker:
         self._stderr: IO[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
         self._next_id = 0
+        self._buffer = bytearray()
+        self._busy = False  # a request is out and unanswered: an interrupted run leaves it so
 
     def _tail(self) -> str:
         """The worker's last meaningful stderr line (a Python error is its last line)."""
@@ -59,11 +102,13 @@ class CometWorker:
         try:
             self._proc = subprocess.Popen([str(self.python), str(worker_script()), "serve"], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=self._stderr, cwd=self._workdir.name,
-                                          env=env)
+                                          env=env, bufsize=0)
         except OSError as err:
             raise MissingDependencyError(f"the COMET worker does not start with {self.python} ({err}); "
                                          f"run '{SETUP_COMMAND}'") from None
-        hello = self._read()
+        self._buffer.clear()
+        seconds = _timeout(HELLO_TIMEOUT_S)
+        hello = self._read(time.monotonic() + seconds, seconds, "hello")
         if not hello.get("hello"):
             self.close()
             raise MissingDependencyError(f"the COMET environment of {self.python} is broken "
@@ -83,46 +128,118 @@ class CometWorker:
             raise CometWorkerError(f"the COMET worker ({self.python}) is not running")
         return proc, proc.stdin, proc.stdout
 
-    def _read(self) -> dict[str, Any]:
-        proc, _, stdout = self._pipes()
-        line = stdout.readline()
-        if not line:
-            code = proc.wait()
-            tail = self._tail()
+    def _fail(self, what: str) -> CometProtocolError:
+        """End the worker (it cannot be trusted with another request) and say what it did."""
+        self._kill()
+        tail = self._tail()
+        return CometProtocolError(f"the COMET worker ({self.python}) {what}"
+                                  + (f"; its last words: {tail}" if tail else "")
+                                  + f"; run again, and if it recurs, '{SETUP_COMMAND}' again")
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                if pipe is not None:
+                    pipe.close()
             self._proc = None
-            raise CometWorkerError(f"the COMET worker ({self.python}) stopped (exit code {code})"
-                                   + (f": {tail}" if tail else ""))
-        message: dict[str, Any] = json.loads(line)
+
+    def _line(self, deadline: float, seconds: float, what: str) -> bytes:
+        """The worker's next line by ``deadline`` (``seconds`` after the request); its end or silence is an error."""
+        proc, _, stdout = self._pipes()
+        fd = stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._fail(f"sent no {what} within {seconds:g} s (set {ENV_TIMEOUT}=SECONDS for a slow "
+                                 "machine or a model still downloading)")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                code = proc.wait()
+                raise self._fail(f"stopped (exit code {code}) instead of sending its {what}")
+            self._buffer.extend(chunk)
+            if len(self._buffer) > _MAX_LINE:
+                raise self._fail(f"sent more than {_MAX_LINE >> 20} MiB without a line end instead of its {what}")
+        end = self._buffer.index(b"\n")
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        return line
+
+    def _send(self, data: bytes, deadline: float, seconds: float) -> None:
+        """Write a request to the worker by ``deadline``: a worker that stops reading cannot block us."""
+        _, stdin, _ = self._pipes()
+        fd = stdin.fileno()
+        os.set_blocking(fd, False)
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._fail(f"did not read its request within {seconds:g} s (set {ENV_TIMEOUT}=SECONDS for "
+                                 "a slow machine)")
+            _, ready, _ = select.select([], [fd], [], left)
+            if not ready:
+                continue
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:
+                self._read(deadline, seconds, "reply")  # raises, saying how it stopped
+                raise self._fail("closed its input") from None
+
+    def _read(self, deadline: float, seconds: float, what: str) -> dict[str, Any]:
+        """The worker's next message by ``deadline``: one JSON object on one line."""
+        line = self._line(deadline, seconds, what)
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError):
+            raise self._fail(f"sent {line[:80]!r} as its {what}, which is not a JSON line") from None
+        if not isinstance(message, dict):
+            raise self._fail(f"sent a JSON {type(message).__name__} as its {what}, expected an object")
         return message
 
     def score(self, model: str, triples: Sequence[tuple[str, str, str]], *, batch_size: int, device: str,
               precision: str) -> list[float]:
         """COMET's per-segment scores (its own scale, about 0–1) of (source, hypothesis, reference) triples."""
         self.start()
-        _, stdin, _ = self._pipes()
         self._next_id += 1
         request = {"id": self._next_id, "model": model, "batch_size": batch_size, "device": device,
                    "precision": precision, "triples": [list(t) for t in triples]}
-        try:
-            stdin.write(json.dumps(request, ensure_ascii=True).encode("ascii") + b"\n")
-            stdin.flush()
-        except BrokenPipeError:
-            self._read()  # reports how it stopped
-        reply = self._read()
+        seconds = _timeout(REPLY_TIMEOUT_S) + REPLY_PER_SEGMENT_S * len(triples)
+        deadline = time.monotonic() + seconds
+        self._busy = True
+        self._send(json.dumps(request, ensure_ascii=True).encode("ascii") + b"\n", deadline, seconds)
+        reply = self._read(deadline, seconds, "reply")
+        self._busy = False
         if "error" in reply:
             raise CometWorkerError(f"COMET model {model}: {reply['error']}")
-        scores = [float(x) for x in reply["scores"]]
-        if len(scores) != len(triples):
-            raise CometWorkerError(f"the COMET worker returned {len(scores)} scores for {len(triples)} segments")
-        return scores
+        if reply.get("id") != self._next_id:
+            raise self._fail(f"answered request {reply.get('id')!r} when {self._next_id} was asked")
+        raw = reply.get("scores")
+        if not isinstance(raw, list):
+            raise self._fail("sent a reply without a list of scores")
+        if len(raw) != len(triples):
+            raise self._fail(f"returned {len(raw)} scores for {len(triples)} segments")
+        for i, x in enumerate(raw):
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) \
+                    or abs(x) > RAW_SCORE_LIMIT:
+                raise self._fail(f"returned {x!r} as the score of segment {i + 1} of {len(triples)}: not a COMET "
+                                 f"score (a finite number within ±{RAW_SCORE_LIMIT:g}); nothing was cached")
+        return [float(x) for x in raw]
 
     def close(self) -> None:
         """Close the worker's stdin (it exits) and wait for it."""
+        if self._proc is not None and self._busy:  # interrupted mid-request (SIGTERM, Ctrl-C): no answer is wanted
+            self._kill()
         if self._proc is not None:
             if self._proc.stdin is not None:
                 self._proc.stdin.close()
             try:
-                self._proc.wait(timeout=30)
+                self._proc.wait(timeout=5)  # an idle worker exits at once on end of input
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
@@ -136,3 +253,4 @@ class CometWorker:
             self._workdir.cleanup()
             self._workdir = None
         self.hello = None
+        self._busy = False

@@ -118,10 +118,13 @@ def probe(python: Path) -> EnvInfo:
     except (OSError, subprocess.TimeoutExpired) as err:
         raise _missing(f"{python} does not run ({err})") from None
     try:
-        found: dict[str, Any] = json.loads(done.stdout)
-    except ValueError:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise _missing(f"{python} does not run ({tail})") from None
+        found: Any = json.loads(done.stdout)
+    except (ValueError, RecursionError):
+        found = None
+    if not isinstance(found, dict):  # not JSON, or JSON of another shape (``null``): not the probe's answer
+        said = done.stdout.strip()
+        tail = (done.stderr.strip().splitlines() or [f"it printed {said[:80]!r}" if said else "no output"])[-1]
+        raise _missing(f"{python} does not run the version probe ({tail})") from None
     comet, torch = found.get("unbabel-comet"), found.get("torch")
     if comet is None or torch is None:
         lacking = " and ".join(n for n, v in (("unbabel-comet", comet), ("torch", torch)) if v is None)
