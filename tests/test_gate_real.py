@@ -53,9 +53,11 @@ def _baseline(tmp_path: Path, ms_en: list[str], en_ms: list[str]) -> Path:
 
 
 def _check(baseline: Path, run: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    """Exit code, and the lines of standard output (standard error's when it fails on bad input)."""
     capsys.readouterr()
     code = main(["check", "--baseline", str(baseline), str(run)])
-    return code, capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    return code, (captured.err if code == 2 else captured.out).splitlines()
 
 
 # --------------------------------------------------------------------------- flags that measure what they say
@@ -279,3 +281,83 @@ def test_flag_rate_row_is_a_paired_count() -> None:
     assert family.family_p_values[0] < 0.01  # 8 of 8 discordant segments the bad way: 2^-8
     back = max_statistic_test([FamilyRow(0, rate, sb, sa)], trials=4000, one_sided=True)
     assert back.family_p_values[0] == 1.0  # fewer flags is never a regression
+
+
+# --------------------------------------------------------------------------- nothing turns the gate off silently
+
+
+def _copy_broken(refs: list[str]) -> list[str]:
+    out = list(refs)
+    out[IDS.index("p05")] = REFS["en"][IDS.index("p05")]  # the English source as the Malay output
+    return out
+
+
+def test_flags_switched_off_in_the_run_do_not_switch_the_gate_off(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    baseline = _baseline(tmp_path, REFS["en"], REFS["ms"])
+    run = _run(tmp_path, "bad", REFS["en"], _copy_broken(REFS["ms"]))
+    config = run.parent / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "flags: {enabled: false}\n", encoding="utf-8")
+    off = run.parent / "off"
+    assert main(["run", "-c", str(config), "--run-dir", str(off), "-q"]) == 0
+    code, lines = _check(baseline, off, capsys)
+    assert code == 1 and any(line.startswith("BROKEN mt en-ms p05: new flag: copy") for line in lines), lines
+
+
+def test_a_switched_off_segment_rule_is_stated_in_the_verdict(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    baseline = _baseline(tmp_path, REFS["en"], REFS["ms"])
+    run = _run(tmp_path, "bad", REFS["en"], _copy_broken(REFS["ms"]))
+    config = run.parent / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "gate: {segments: {enabled: false}}\n", encoding="utf-8")
+    off = run.parent / "off"
+    assert main(["run", "-c", str(config), "--run-dir", str(off), "-q"]) == 0
+    code, lines = _check(baseline, off, capsys)
+    assert code == 0 and lines[-1] == "PASS: no regression (breakage not checked: gate.segments.enabled is false)"
+
+
+def test_a_run_without_its_reference_hash_or_with_foreign_results_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    baseline = _baseline(tmp_path, REFS["en"], REFS["ms"])
+    run = _run(tmp_path, "new", REFS["en"], REFS["ms"])
+    # every reference replaced by its hypothesis, and the hash that would give it away deleted
+    doctored = tmp_path / "doctored"
+    doctored.mkdir()
+    results = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    del results["manifest"]["corpus"]["references"]
+    (doctored / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    lines = []
+    for line in (run / "segments.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        record["reference"] = record["hypothesis"] = record["hypothesis"][:-1]
+        lines.append(json.dumps(record, ensure_ascii=False))
+    (doctored / "segments.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (doctored / "summary.md").write_text("", encoding="utf-8")
+    code, out = _check(baseline, doctored, capsys)
+    assert code == 2 and len(out) == 1 and "no corpus.references hash" in out[0], out
+    # a bad run's results.json beside a good run's segments.jsonl: the scores on file are not the outputs' scores
+    bad = _run(tmp_path, "bad", REFS["en"], [" ".join(t.split()[:3]) for t in REFS["ms"]])
+    (bad / "segments.jsonl").write_bytes((run / "segments.jsonl").read_bytes())
+    code, out = _check(baseline, bad, capsys)
+    assert code == 2 and len(out) == 1 and "from its segments' outputs" in out[0], out
+
+
+def test_a_tolerance_beyond_any_score_is_refused_and_unbounded_allowance_is_stated(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _run(tmp_path, "new", REFS["en"], _copy_broken(REFS["ms"]))
+    config = run.parent / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "gate: {tolerance: {bleu: 1e308}}\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "x"), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "beyond any score's range" in err[0] and "gate.tolerance" in err[0], err
+    baseline = _baseline(tmp_path, REFS["en"], REFS["ms"])
+    config.write_text(config.read_text(encoding="utf-8").replace("gate: {tolerance: {bleu: 1e308}}",
+                                                                 "gate: {segments: {allowed: 1000000000}}"),
+                      encoding="utf-8")
+    allowed = tmp_path / "allowed"
+    assert main(["run", "-c", str(config), "--run-dir", str(allowed), "-q"]) == 0
+    code, lines = _check(baseline, allowed, capsys)
+    assert code == 0 and any("broken segments cannot fail this check" in line for line in lines), lines

@@ -217,5 +217,14 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
     finally:
         for metric in chosen:
             metric.close()  # a store a metric opened (COMET's scores); the statistics are all it is needed for
+    if not filters:  # the scores on file must be the scores of the outputs on file
+        for metric, x, y in zip(chosen, stats_a, stats_b, strict=True):
+            for run, name, stats in ((a, name_a, x.stats), (b, name_b, y.stats)):
+                stored = run.scores[name][direction].scores[metric.name].score
+                recomputed = metric.score_from_stats(stats)
+                if not math.isclose(stored, recomputed, rel_tol=1e-6, abs_tol=1e-6):
+                    raise InputError(f"{run.origin}: {name} {direction} {metric.label} is {stored:.4f} in its results "
+                                     f"but {recomputed:.4f} from its segments' outputs: the files do not belong "
+                                     "together; use the run directory (or baseline) as evalharness wrote it")
     return [PairedRow(system, direction, metric, x.stats, y.stats, differing)
             for metric, x, y in zip(chosen, stats_a, stats_b, strict=True)]

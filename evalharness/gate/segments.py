@@ -218,6 +218,9 @@ def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule,
     notes: list[str] = []
     for (system, direction), flags in judged.items():
         records = b.segments[(system, direction)]
+        if rule.allowed >= len(records):
+            notes.append(f"{system} {direction}: gate.segments.allowed ({rule.allowed}) is at least its {len(records)} "
+                         "segments: broken segments cannot fail this check")
         if rule.max_segments and len(records) > rule.max_segments:
             notes.append(f"{system} {direction}: {len(records)} segments, more than gate.segments.max_segments "
                          f"({rule.max_segments}): no segment is checked on its own here (the metric and flag-rate "

@@ -56,12 +56,20 @@ def _known_metrics(names: list[str]) -> list[str]:
         raise ValueError(str(err)) from None  # pydantic reports a ValueError with the key it came from
 
 
+MAX_TOLERANCE = 100.0
+"""Score points: every metric's scale (BLEU, chrF, TER, COMET × 100) is about 0–100; a larger tolerance disables it."""
+
+
 def _check_tolerances(tolerance: dict[str, float]) -> dict[str, float]:
     """Known metric names, finite values ≥ 0 (a NaN tolerance would switch the gate off)."""
     _known_metrics(list(tolerance))
     for name, value in tolerance.items():
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"tolerance of {name} must be a finite number >= 0, got {value}")
+        if value > MAX_TOLERANCE:
+            raise ValueError(f"tolerance of {name} is {value:g} points, beyond any score's range: it would switch "
+                             f"the gate off for {name} (at most {MAX_TOLERANCE:g}; leave {name} out of metrics "
+                             "instead)")
     return tolerance
 
 

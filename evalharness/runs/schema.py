@@ -259,7 +259,10 @@ class Run:
         expected_refs = self.manifest.corpus.references
         for (system, direction), records in self.segments.items():
             want = expected_refs.get(direction)
-            if want is not None and references_hash((r.id, r.references()) for r in records) != want:
+            if want is None:  # without it, references edited after scoring would pass unseen
+                raise ValueError(f"{system} {direction}: the manifest has no corpus.references hash for {direction}, "
+                                 f"so the references in {SEGMENTS_FILE} cannot be trusted; run it again")
+            if references_hash((r.id, r.references()) for r in records) != want:
                 raise ValueError(f"{system} {direction}: the references in {SEGMENTS_FILE} are not the ones the run "
                                  "was scored against (the manifest's corpus.references hash)")
         for pair in sorted(scored | set(self.segments)):
