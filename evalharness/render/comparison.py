@@ -105,8 +105,8 @@ def render_text(report: GateReport, *, markdown: bool = False) -> str:
         out += [f"baseline {report.baseline}  vs  run {report.run}", ""]
     out += lines
     out += ["", mdd_note([r.comparison for r in report.rows], report.gate.alpha),
-            f"Test: {TEST_NAMES[report.gate.test]}, seed {report.gate.seed}; a regression is worse by more than "
-            "the tolerance and p < α."]
+            f"Test: {TEST_NAMES[report.gate.test]}, one-sided, seed {report.gate.seed}; a regression is "
+            "significantly worse by more than the tolerance (p < α), its interval wholly beyond the tolerance."]
     rule = report.gate.segments
     if rule.enabled:
         out += [f"Segments: one fails on a flag ({', '.join(rule.flags) or 'none'}) its baseline output did not raise "
