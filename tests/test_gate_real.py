@@ -292,28 +292,23 @@ def _copy_broken(refs: list[str]) -> list[str]:
     return out
 
 
-def test_flags_switched_off_in_the_run_do_not_switch_the_gate_off(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("extra", "expected"), [
+    # flags off in the run: the report has none, the gate judges its own and still sees the copy
+    ("flags: {enabled: false}\n", (1, "BROKEN mt en-ms p05: new flag: copy")),
+    # the segment rule off: the verdict says so
+    ("gate: {segments: {enabled: false}}\n", (0, "PASS: no regression (breakage not checked: gate.segments.enabled "
+                                                  "is false)")),
+])
+def test_switches_in_the_run_never_turn_the_gate_off_silently(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              extra: str, expected: tuple[int, str]) -> None:
     baseline = _baseline(tmp_path, REFS["en"], REFS["ms"])
     run = _run(tmp_path, "bad", REFS["en"], _copy_broken(REFS["ms"]))
     config = run.parent / "config.yaml"
-    config.write_text(config.read_text(encoding="utf-8") + "flags: {enabled: false}\n", encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
     off = run.parent / "off"
     assert main(["run", "-c", str(config), "--run-dir", str(off), "-q"]) == 0
     code, lines = _check(baseline, off, capsys)
-    assert code == 1 and any(line.startswith("BROKEN mt en-ms p05: new flag: copy") for line in lines), lines
-
-
-def test_a_switched_off_segment_rule_is_stated_in_the_verdict(tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    baseline = _baseline(tmp_path, REFS["en"], REFS["ms"])
-    run = _run(tmp_path, "bad", REFS["en"], _copy_broken(REFS["ms"]))
-    config = run.parent / "config.yaml"
-    config.write_text(config.read_text(encoding="utf-8") + "gate: {segments: {enabled: false}}\n", encoding="utf-8")
-    off = run.parent / "off"
-    assert main(["run", "-c", str(config), "--run-dir", str(off), "-q"]) == 0
-    code, lines = _check(baseline, off, capsys)
-    assert code == 0 and lines[-1] == "PASS: no regression (breakage not checked: gate.segments.enabled is false)"
+    assert code == expected[0] and any(line.startswith(expected[1]) for line in lines), lines
 
 
 def test_a_run_without_its_reference_hash_or_with_foreign_results_is_refused(
