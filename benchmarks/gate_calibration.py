@@ -291,8 +291,9 @@ def designs(data: dict[str, Direction], sizes: Sequence[int], full_trials: int, 
 
 
 def cli_agreement(data: dict[str, Direction], testset: str, count: int) -> tuple[int, int]:
-    """Run ``count`` mixed equal-quality full-set checks and ``count`` regressions through the real CLI (files
-    systems), and count how many verdicts equal :func:`decide`'s on the same outputs."""
+    """Run ``count`` mixed equal-quality checks and ``count`` regressions (20 % of segments from the second
+    system) through the real CLI (files systems; every other one on a 29-segment subset, as a two-file corpus), and
+    count how many verdicts equal :func:`decide`'s on the same outputs."""
     agree = 0
     gate, metrics = Gate(), _metrics()
     rng = np.random.default_rng([SIM_SEED, 99])
@@ -300,31 +301,45 @@ def cli_agreement(data: dict[str, Direction], testset: str, count: int) -> tuple
         root = Path(tmp)
         for t in range(count * 2):
             d = data[DIRECTIONS[t % len(DIRECTIONS)]]
-            ranked = sorted(d.systems.values(), key=lambda s: -s.bleu)
-            systems = ranked[:2]
-            n = len(d.references)
+            systems = sorted(d.systems.values(), key=lambda s: -s.bleu)[:2]
+            n_all = len(d.references)
+            idx = np.arange(n_all) if (t // 2) % 2 == 0 else np.sort(rng.choice(n_all, 29, replace=False))
+            n = len(idx)
             ca = rng.integers(2, size=n) if t < count else np.zeros(n, int)
             cb = rng.integers(2, size=n) if t < count else (rng.random(n) < 0.2).astype(int)
-            expected = decide(side(systems, ca, np.arange(n)), side(systems, cb, np.arange(n)), d.words, gate,
-                              metrics, DEFAULT_AR_TRIALS).failed
+            expected = decide(side(systems, ca, idx), side(systems, cb, idx), d.words[idx], gate, metrics,
+                              DEFAULT_AR_TRIALS).failed
+            corpus = testset
+            if n < n_all:
+                src, tgt = d.name.split("-")
+                for lang, texts in ((src, d.sources), (tgt, d.references)):
+                    (root / f"{t}.{lang}").write_text("".join(texts[i] + "\n" for i in idx), "utf-8")
+                corpus = f"{{ms: {root / f'{t}.ms'}, en: {root / f'{t}.en'}}}"
             paths = []
             for name, choice in (("a", ca), ("b", cb)):
                 hyp = root / f"{t}-{name}.txt"
-                hyp.write_text("".join(systems[c].hypotheses[i] + "\n" for i, c in enumerate(choice)), "utf-8")
+                hyp.write_text("".join(systems[c].hypotheses[i] + "\n" for i, c in zip(idx, choice, strict=True)),
+                               "utf-8")
                 config = root / f"{t}-{name}.yaml"
-                config.write_text(f"corpus: {testset}\nmetrics: [{', '.join(METRIC_NAMES)}]\nsystems:\n  - name: mt\n"
-                                  f"    backend: files\n    hypotheses:\n      {d.name}: {hyp}\n"
+                config.write_text(f"corpus: {corpus}\ndirections: [{d.name}]\nmetrics: [{', '.join(METRIC_NAMES)}]\n"
+                                  "systems:\n  - name: mt\n    backend: files\n    hypotheses:\n"
+                                  f"      {d.name}: {hyp}\n"
                                   "statistics: {resamples: 100}\ncache: {enabled: false}\n", "utf-8")
                 run_dir = root / f"{t}-{name}-run"
-                subprocess.run([sys.executable, "-m", "evalharness", "run", "-c", str(config), "--run-dir",
-                                str(run_dir), "-q"], check=True, capture_output=True)
+                done = subprocess.run([sys.executable, "-m", "evalharness", "run", "-c", str(config), "--run-dir",
+                                       str(run_dir), "-q"], capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"evalharness run failed: {done.stderr.strip()}")
                 paths.append(run_dir)
             baseline = root / f"{t}-base.json"
             subprocess.run([sys.executable, "-m", "evalharness", "baseline", "update", str(paths[0]), "-o",
                             str(baseline)], check=True, capture_output=True)
             code = subprocess.run([sys.executable, "-m", "evalharness", "check", "--baseline", str(baseline),
                                    str(paths[1]), "-q"], capture_output=True).returncode
-            agree += (code == 1) == expected and code in (0, 1)
+            same = (code == 1) == expected and code in (0, 1)
+            agree += same
+            print(f"  CLI check {t + 1}: {d.name}, {n} segments, {'regression' if t >= count else 'equal quality'}: "
+                  f"exit {code}, library says {'fail' if expected else 'pass'}{'' if same else '  <-- differs'}")
     return agree, count * 2
 
 
@@ -363,6 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--cli-checks", type=int, default=0, help="also run N+N checks through the real CLI")
     parser.add_argument("--quick", action="store_true", help="60 full-set and 200 subset trials")
+    parser.add_argument("--cli-only", action="store_true", help="only the --cli-checks, no designs")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args(argv)
     if args.quick:
@@ -383,7 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for s in sorted(d.systems.values(), key=lambda s: -s.bleu):
             counts = {f: sum(f in x for x in s.flags) for f in rule.flags if any(f in x for x in s.flags)}
             print(f"  {name} {s.name:34s} BLEU {s.bleu:5.2f}  breakage flags: {counts or 'none'}")
-    todo = designs(data, sizes, args.full_trials, args.subset_trials, args.near, args.worse_by)
+    todo = [] if args.cli_only else designs(data, sizes, args.full_trials, args.subset_trials, args.near,
+                                            args.worse_by)
     results: dict[Design, list[Outcome]] = {}
     with ProcessPoolExecutor(max_workers=args.jobs, initializer=_init,
                              initargs=(data, perturbed, args.permutations)) as pool:
