@@ -877,6 +877,8 @@ def _score_command(args: argparse.Namespace) -> int:
             low, high = score.get("ci", (None, None))
             ci = "" if low is None else "  " + f"[{low:.2f}, {high:.2f}]".ljust(16)
             print(f"  {metric_label(name):7} {score['score']:6.2f}{ci}  {score['signature']}")
+            if "breakdown" in score:  # as sacrebleu prints it after BLEU's score
+                print(f"  {'':7} {score['breakdown']['verbose_score']}")
     return EXIT_OK
 
 

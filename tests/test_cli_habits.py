@@ -127,3 +127,19 @@ def test_model_shortcut_sets_every_model_system(tiny_model_dir: Path, tmp_path: 
     assert {s["model"] for s in systems.values()} == {str(tiny_model_dir)}
     assert {s["generation"]["batch_size"] for s in systems.values()} == {4}
     assert "loading" not in capsys.readouterr().err  # -q: no status lines either
+
+
+def test_run_keeps_the_bleu_breakdown(tmp_path: Path) -> None:
+    """results.json and summary.md carry BLEU's breakdown as sacrebleu prints it for the same outputs."""
+    assert main(["run", "-c", str(_config(tmp_path)), "--run-dir", str(tmp_path / "r"), "-q"]) == 0
+    results = json.loads((tmp_path / "r" / "results.json").read_text(encoding="utf-8"))
+    scores = results["results"]["mt"]["ms-en"]["scores"]
+    assert "breakdown" not in scores["chrf"]
+    verbose = scores["bleu"]["breakdown"]["verbose_score"]
+    ref = tmp_path / "ref.en"
+    ref.write_text("".join(t + "\n" for t in REFS["en"]), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i", str(tmp_path / "ms-en.txt"), "-m",
+                           "bleu", "-f", "text"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().endswith(f" {verbose}")
+    summary = (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
+    assert f"- mt ms-en BLEU: `{verbose}`" in summary

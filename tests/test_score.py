@@ -422,7 +422,8 @@ def _tiny_testset(files: Files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     for lang, path in sides.items():
         data = path.read_bytes()
         (mirror / name / f"side.{lang}").write_bytes(data)
-        entry["files"][lang] = {"url": f"https://example.invalid/side.{lang}", "sha256": hashlib.sha256(data).hexdigest()}
+        entry["files"][lang] = {"url": f"https://example.invalid/side.{lang}",
+                                "sha256": hashlib.sha256(data).hexdigest()}
     registry = tmp_path / "registry.json"
     registry.write_text(json.dumps({"format": 1, "sets": {name: entry}}), encoding="utf-8")
     monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(registry))
@@ -463,3 +464,29 @@ def test_argument_form_errors_are_one_line(files: Files, tmp_path: Path, monkeyp
     assert main(["score", *(a.format(ref=files.ref, hyp=files.hyp) for a in argv)]) == 2
     out = capsys.readouterr()
     assert message in out.err and out.err.count("\n") == 1 and out.out == ""
+
+
+# --------------------------------------------------------------------------- BLEU's breakdown
+
+
+def _sacrebleu_verbose(*args: str | Path) -> str:
+    """sacrebleu's text line for BLEU, its verbose part: everything after ``= SCORE ``."""
+    out = subprocess.run([sys.executable, "-m", "sacrebleu", *map(str, args), "-m", "bleu", "-f", "text"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return out.split(" = ", 1)[1].split(" ", 1)[1]
+
+
+@pytest.mark.parametrize("nrefs", [1, 2])
+def test_bleu_breakdown_equals_sacrebleu_verbose_line(files: Files, nrefs: int,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`sacrebleu REF -i HYP -m bleu` prints `100.0/76.6/63.0/52.1 (BP = … ratio = … hyp_len = … ref_len = …)`;
+    score's JSON carries it (and its parts), its text prints it under BLEU's score."""
+    refs = [files.ref, files.ref2][:nrefs]
+    theirs = _sacrebleu_verbose(*refs, "-i", files.hyp)
+    scores = _ours([*map(str, refs), "-i", str(files.hyp), "-m", "bleu", "chrf"], capsys)["systems"][0]["scores"]
+    details = scores["bleu"]["breakdown"]
+    assert details["verbose_score"] == theirs and "breakdown" not in scores["chrf"]
+    assert f"hyp_len = {details['hyp_len']} ref_len = {details['ref_len']}" in theirs
+    assert "/".join(f"{p:.1f}" for p in details["precisions"]) == theirs.split(" ")[0]
+    assert main(["score", *map(str, refs), "-i", str(files.hyp), "-m", "bleu"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].strip() == theirs

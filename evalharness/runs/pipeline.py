@@ -176,7 +176,8 @@ def score_direction(metrics: list[Metric], hypotheses: list[str], references: Re
         # sacrebleu fills in a signature only once the metric has scored something (it records nrefs).
         corpus_scores[metric.name] = MetricScore(
             score=metric.score_from_stats(stats), ci=(low, high), signature=metric.signature,
-            segment_signature=metric.segment_signature, higher_is_better=metric.higher_is_better)
+            segment_signature=metric.segment_signature, higher_is_better=metric.higher_is_better,
+            breakdown=metric.breakdown(stats))
     return corpus_scores, segment_scores, all_stats
 
 

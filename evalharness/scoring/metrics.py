@@ -163,6 +163,11 @@ class Metric(ABC):
         scored = score_metrics([self], hypotheses, references, segment_scores=True, sources=sources)[0]
         return scored.stats, [] if scored.scores is None else scored.scores.tolist()
 
+    def breakdown(self, stats: ArrayLike) -> dict[str, Any] | None:
+        """What sacrebleu prints beside the corpus score of these statistics, where it prints anything (BLEU's
+        precisions, brevity penalty and lengths, with its ``verbose_score`` line); None here."""
+        return None
+
     def raw_scores(self, stats: ArrayLike) -> list[float] | None:
         """The metric's own per-segment values where its reported score rescales them (COMET: 0–1), else None."""
         return None
@@ -338,6 +343,11 @@ class BleuMetric(Metric):
         from sacrebleu.metrics.bleu import BLEU
 
         return BLEU(**self.options, effective_order=True) if segment else BLEU(**self.options)
+
+    def breakdown(self, stats: ArrayLike) -> dict[str, Any] | None:
+        """n-gram precisions, brevity penalty, length ratio, hypothesis and reference lengths, and sacrebleu's own
+        line of them (``verbose_score``): how a truncated output shows."""
+        return sb.breakdown(self.corpus_metric, exact_sum(stats))
 
     def scores_of_sums(self, sums: ArrayLike) -> np.ndarray:
         """Vectorised for exp smoothing without effective order (sacrebleu's corpus default)."""

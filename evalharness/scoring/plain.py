@@ -344,6 +344,9 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
             stats = scored.stats
             entry: dict[str, Any] = {"score": m.score_from_stats(stats), "signature": m.signature,
                                      "higher_is_better": m.higher_is_better}
+            details = m.breakdown(stats)
+            if details is not None:  # BLEU: what sacrebleu prints after the score
+                entry["breakdown"] = details
             if bootstrap is not None:
                 low, high = confidence_interval(m, stats, resamples=bootstrap.resamples, seed=bootstrap.seed,
                                                 confidence=bootstrap.confidence)
