@@ -75,15 +75,19 @@ def _add_where(parser: argparse.ArgumentParser, text: str = WHERE_HELP) -> None:
     parser.add_argument("--where", action="append", default=[], metavar="KEY=VALUE", help=text)
 
 
-def _add_run_options(parser: argparse.ArgumentParser, *, dest: str, what: str) -> None:
-    """The options of a command that runs a config: overrides, run directory, progress, cache."""
+QUIET_HELP = "no progress bars, tables or notes (for CI logs): {what}"
+
+
+def _add_run_options(parser: argparse.ArgumentParser, *, dest: str, what: str, quiet: str) -> None:
+    """The options of a command that runs a config: overrides, run directory, progress, cache; ``quiet``: what
+    the command still prints with -q."""
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, dotted, list items by index (repeatable): "
                              "--set systems.0.model=/path/to/model --set systems.0.generation.num_beams=4")
     parser.add_argument("--run-dir", dest=dest, type=Path, help=f"{what} (default: <output_dir>/<timestamp>-<config>/)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing run directory as a whole (otherwise a non-empty one is refused)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or tables (for CI logs)")
+    parser.add_argument("--quiet", "-q", action="store_true", help=QUIET_HELP.format(what=quiet))
     parser.add_argument("--no-cache", action="store_true",
                         help="translate everything afresh, neither reading nor writing the translation cache")
     sugar = parser.add_argument_group(
@@ -174,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Settings: built-in defaults < the YAML file < --set overrides.",
     )
     run.add_argument("--config", "-c", type=Path, required=True, help=CONFIG_HELP)
-    _add_run_options(run, dest="run_dir", what="write the run here")
+    _add_run_options(run, dest="run_dir", what="write the run here", quiet="only the run directory")
     _add_where(run)
     run.add_argument("--html", action="store_true", help="also write report.html (see 'report') in the run directory")
     run.set_defaults(func=_run_command)
@@ -186,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "point is to see the pipeline, the flags and the report without downloading a model.")
     demo.add_argument("--dir", type=Path, default=Path("evalharness-demo"),
                       help="folder for the model and the run (default: %(default)s, in the current directory)")
-    demo.add_argument("--quiet", "-q", action="store_true", help="print only the report's path")
+    demo.add_argument("--quiet", "-q", action="store_true", help=QUIET_HELP.format(what="only the report's path"))
     demo.set_defaults(func=_demo_command)
 
     from evalharness.scoring.defaults import CONFIDENCE  # import-free module: --help stays instant
@@ -314,14 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare a run (a run directory, or --config to run one first) with a baseline file. "
                     "A regression is a move in the bad direction larger than the metric's tolerance AND "
                     "significant at level alpha (config 'gate:' section, else the baseline's, else defaults: "
-                    "each metric's default tolerance, 1.0 point, alpha 0.05, paired bootstrap).",
+                    "each metric's default tolerance, 1.0 point, alpha 0.05, test maxt: one permutation test over "
+                    "all rows of the check, family-wise).",
         epilog="Exit codes: 0 pass; 1 regression found; 2 usage or input error (including a baseline from another "
                "corpus version or with other metric signatures); 3 internal error (a worker died or broke its "
                "protocol), never read as a regression.")
     check.add_argument("--baseline", type=Path, required=True, help="baseline file (evalharness baseline update)")
     check.add_argument("run_dir", nargs="?", type=Path, help="run directory to check")
     check.add_argument("--config", "-c", type=Path, help=f"run this config first, then check its run ({CONFIG_HELP})")
-    _add_run_options(check, dest="new_run_dir", what="where --config writes its run")
+    _add_run_options(check, dest="new_run_dir", what="where --config writes its run",
+                     quiet="only the failures and the verdict line")
     check.add_argument("--junit", type=Path, help="write a JUnit XML report here")
     check.add_argument("--summary-md", type=Path,
                        help="write a Markdown report here (also appended to $GITHUB_STEP_SUMMARY when set)")
@@ -912,7 +918,7 @@ def _compare_command(args: argparse.Namespace) -> int:
 def _check_command(args: argparse.Namespace) -> int:
     from evalharness.errors import InputError
     from evalharness.gate.check import check, gate_settings, precheck, resolve_gate
-    from evalharness.render.comparison import render_text, report_json, write_reports
+    from evalharness.render.comparison import render_quiet, render_text, report_json, write_reports
     from evalharness.runs.files import read, read_run
     from evalharness.textio import check_outputs
 
@@ -953,7 +959,7 @@ def _check_command(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report_json(report), ensure_ascii=False, indent=2))
     else:
-        print(render_text(report), end="")
+        print(render_quiet(report) if args.quiet else render_text(report), end="")
     return EXIT_OK if report.passed else EXIT_PROBLEMS
 
 
@@ -1027,7 +1033,7 @@ def _check_set_command(args: argparse.Namespace) -> int:
     from evalharness.errors import InputError
     from evalharness.gate.check import gate_settings
     from evalharness.gate.sets import check_set, precheck_set
-    from evalharness.render.sets import render_set_text, set_report_json, write_set_reports
+    from evalharness.render.sets import render_set_quiet, render_set_text, set_report_json, write_set_reports
     from evalharness.runs.multi import is_baseline_set, is_run_set, load_baseline_set, members, read_run_set
     from evalharness.runs.pipeline import run_inputs
     from evalharness.textio import check_outputs
@@ -1073,7 +1079,7 @@ def _check_set_command(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(set_report_json(report), ensure_ascii=False, indent=2))
     else:
-        print(render_set_text(report), end="")
+        print(render_set_quiet(report) if args.quiet else render_set_text(report), end="")
     return EXIT_OK if report.passed else EXIT_PROBLEMS
 
 

@@ -143,3 +143,38 @@ def test_run_keeps_the_bleu_breakdown(tmp_path: Path) -> None:
     assert done.stdout.strip().endswith(f" {verbose}")
     summary = (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
     assert f"- mt ms-en BLEU: `{verbose}`" in summary
+
+
+def test_check_quiet_prints_only_failures_and_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """-q means the same in every command: no tables or notes. check -q prints the failures and the verdict line;
+    without -q the table and notes stay."""
+    config = _config(tmp_path)
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "good"), "-q"]) == 0
+    assert main(["baseline", "update", str(tmp_path / "good"), "-o", str(tmp_path / "b.json")]) == 0
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(tmp_path / "b.json"), str(tmp_path / "good"), "-q"]) == 0
+    assert capsys.readouterr().out == "PASS: no regression\n"
+    # a much worse system: half of every hypothesis gone
+    (tmp_path / "ms-en.txt").write_text("".join(" ".join(t.split()[: len(t.split()) // 2]) + "\n"
+                                                for t in REFS["en"]), encoding="utf-8")
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "bad"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(tmp_path / "b.json"), str(tmp_path / "bad"), "-q"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith("FAIL: ") and len(lines) >= 2
+    assert all(line.startswith("REGRESSION ") or "broken" in line or "fails" in line for line in lines[:-1]), lines
+    assert not any("tolerance" in line and "status" in line for line in lines)  # no table header
+    assert main(["check", "--baseline", str(tmp_path / "b.json"), str(tmp_path / "bad")]) == 1
+    full = capsys.readouterr().out
+    assert "status" in full and "Test: one permutation test" in full and full.endswith(lines[-1] + "\n")
+
+
+def test_check_help_says_what_q_does_and_the_default_test(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "paired bootstrap" not in text and "test maxt" in text
+    assert "only the failures and the verdict line" in text
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "only the run directory" in " ".join(capsys.readouterr().out.split())
