@@ -44,7 +44,7 @@ lint: setup
 
 # A random-weight tiny model through the whole pipeline and its HTML report (seconds; the scores are noise).
 demo: setup
-	$(VENV)/bin/evalharness demo --dir build/demo
+	$(VENV)/bin/evalharness demo   # in ./evalharness-demo, where the demo config finds the model
 
 bench: setup
 	$(VENV)/bin/evalharness run --config $(CONFIG)
