@@ -681,7 +681,8 @@ def _run_command(args: argparse.Namespace) -> int:
         print(output.run_dir)  # for CI logs and scripts: the run directory alone
         return EXIT_OK
     print_results(output.results)
-    print(f"wrote {output.run_dir}")
+    report = f" and the report {output.run_dir / 'report.html'} (open it in a browser)" if args.html else ""
+    print(f"wrote {output.run_dir}{report}")
     return EXIT_OK
 
 
@@ -1015,7 +1016,7 @@ def _run_set_command(args: argparse.Namespace, config_path: Path, config: RunCon
     for name, member in output.members:
         print(f"== test set {name} ({member.run_dir}) ==")
         print_results(member.results)
-    print(f"wrote {output.run_dir}")
+    print(f"wrote {output.run_dir}" + (" and report.html in each test set's folder" if args.html else ""))
     return EXIT_OK
 
 

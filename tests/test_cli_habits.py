@@ -178,3 +178,11 @@ def test_check_help_says_what_q_does_and_the_default_test(capsys: pytest.Capture
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     assert "only the run directory" in " ".join(capsys.readouterr().out.split())
+
+
+def test_run_html_names_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["run", "-c", str(_config(tmp_path)), "--run-dir", str(tmp_path / "r"), "--html"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith(f"wrote {tmp_path / 'r'} and the report {tmp_path / 'r' / 'report.html'}")
+    assert (tmp_path / "r" / "report.html").is_file()
