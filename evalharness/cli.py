@@ -75,15 +75,19 @@ def _add_where(parser: argparse.ArgumentParser, text: str = WHERE_HELP) -> None:
     parser.add_argument("--where", action="append", default=[], metavar="KEY=VALUE", help=text)
 
 
-def _add_run_options(parser: argparse.ArgumentParser, *, dest: str, what: str) -> None:
-    """The options of a command that runs a config: overrides, run directory, progress, cache."""
+QUIET_HELP = "no progress bars, tables or notes (for CI logs): {what}"
+
+
+def _add_run_options(parser: argparse.ArgumentParser, *, dest: str, what: str, quiet: str) -> None:
+    """The options of a command that runs a config: overrides, run directory, progress, cache; ``quiet``: what
+    the command still prints with -q."""
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, dotted, list items by index (repeatable): "
                              "--set systems.0.model=/path/to/model --set systems.0.generation.num_beams=4")
     parser.add_argument("--run-dir", dest=dest, type=Path, help=f"{what} (default: <output_dir>/<timestamp>-<config>/)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing run directory as a whole (otherwise a non-empty one is refused)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or tables (for CI logs)")
+    parser.add_argument("--quiet", "-q", action="store_true", help=QUIET_HELP.format(what=quiet))
     parser.add_argument("--no-cache", action="store_true",
                         help="translate everything afresh, neither reading nor writing the translation cache")
     sugar = parser.add_argument_group(
@@ -174,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Settings: built-in defaults < the YAML file < --set overrides.",
     )
     run.add_argument("--config", "-c", type=Path, required=True, help=CONFIG_HELP)
-    _add_run_options(run, dest="run_dir", what="write the run here")
+    _add_run_options(run, dest="run_dir", what="write the run here", quiet="only the run directory")
     _add_where(run)
     run.add_argument("--html", action="store_true", help="also write report.html (see 'report') in the run directory")
     run.set_defaults(func=_run_command)
@@ -186,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "point is to see the pipeline, the flags and the report without downloading a model.")
     demo.add_argument("--dir", type=Path, default=Path("evalharness-demo"),
                       help="folder for the model and the run (default: %(default)s, in the current directory)")
-    demo.add_argument("--quiet", "-q", action="store_true", help="print only the report's path")
+    demo.add_argument("--quiet", "-q", action="store_true", help=QUIET_HELP.format(what="only the report's path"))
     demo.set_defaults(func=_demo_command)
 
     from evalharness.scoring.defaults import CONFIDENCE  # import-free module: --help stays instant
@@ -197,31 +201,41 @@ def build_parser() -> argparse.ArgumentParser:
                     "sacrebleu, no model: corpus scores with their sacrebleu signatures, optionally with bootstrap\n"
                     "confidence intervals, or one score per segment. Line counts are checked (sacrebleu checks\n"
                     "none): a mismatch is an error naming the files.",
-        epilog="For sacrebleu users, the same with evalharness:\n"
-               "  sacrebleu REF -i HYP -m bleu chrf ter\n"
-               "      evalharness score --ref REF --hyp HYP --metrics bleu,chrf,ter\n"
-               "  sacrebleu REF < HYP                        (hypotheses from standard input)\n"
-               "      evalharness score --ref REF < HYP      (or --hyp -)\n"
-               "  sacrebleu REF1 REF2 -i HYP                 (several references per segment)\n"
-               "      evalharness score --ref REF1 --ref REF2 --hyp HYP\n"
-               "  sacrebleu REF -i HYP -tok intl -lc\n"
-               "      evalharness score --ref REF --hyp HYP --tokenize intl --lowercase\n"
-               "  sacrebleu REF -i HYP --sentence-level -m bleu\n"
-               "      evalharness score --ref REF --hyp HYP --sentence-level --metrics bleu\n"
-               "  sacrebleu REF -i HYP --confidence --confidence-n N\n"
-               "      evalharness score --ref REF --hyp HYP --confidence --confidence-n N [--seed S]\n"
-               "Differences: each --hyp file is scored on its own (paired tests: see 'compare'); all four\n"
-               "metrics by default (sacrebleu: BLEU); text output by default (sacrebleu: JSON);\n"
-               "--sentence-level takes several metrics and files; intervals print as [low, high], not μ ± CI.",
+        epilog="sacrebleu's own forms work as they are:\n"
+               "  evalharness score REF -i HYP -m bleu chrf ter          (positional references, -i, -m A B)\n"
+               "  evalharness score REF < HYP                            (hypotheses from standard input)\n"
+               "  evalharness score REF1 REF2 -i HYP                     (several references per segment)\n"
+               "  evalharness score -t flores200-devtest -l ms-en -i HYP (a named test set: 'testsets list')\n"
+               "  evalharness score REF -i HYP -tok intl -lc             (-lc: BLEU only; chrF: --chrf-lowercase)\n"
+               "  evalharness score REF -i HYP --sentence-level -m bleu\n"
+               "  evalharness score REF -i HYP --confidence --confidence-n N [--seed S]\n"
+               "--ref REF and --hyp HYP are the same as REF and -i HYP; -m takes names space- or comma-separated.\n"
+               "Differences: each -i file is scored on its own (paired tests: see 'compare'); all four\n"
+               "metrics by default (sacrebleu: BLEU); chrF++ is -m chrf++ (sacrebleu: -m chrf --chrf-word-order 2);\n"
+               "text output by default (sacrebleu: JSON); --sentence-level takes several metrics and files;\n"
+               "intervals print as [low, high], not μ ± CI.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    score.add_argument("--ref", type=Path, action="extend", nargs="+", required=True, metavar="REF",
-                       help="reference file, one segment a line; several (--ref A --ref B, or --ref A B) give each "
-                            "segment several references, as 'sacrebleu A B -i HYP' does (signature: nrefs:2)")
-    score.add_argument("--hyp", "-i", type=_hyp_source, action="extend", nargs="+", metavar="HYP",
-                       help="hypothesis file, line-aligned with --ref (repeatable; each scored on its own); "
-                            "'-' or no --hyp at all: standard input, as 'sacrebleu REF < HYP'")
-    score.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
-                       help="comma-separated metric names (default: %(default)s; sacrebleu: -m bleu chrf ter)")
+    score.add_argument("refs", nargs="*", type=Path, metavar="REF",
+                       help="reference file(s), one segment a line, before -i, as sacrebleu takes them; several give "
+                            "each segment several references (signature: nrefs:2)")
+    score.add_argument("--ref", type=Path, action="extend", nargs="+", default=[], metavar="REF",
+                       help="the same as a positional REF (--ref A --ref B, or --ref A B)")
+    score.add_argument("--hyp", "-i", "--input", type=_hyp_source, action="extend", nargs="+", metavar="HYP",
+                       help="hypothesis file, line-aligned with the references (several: each scored on its own); "
+                            "'-' or none at all: standard input, as 'sacrebleu REF < HYP'")
+    score.add_argument("--metrics", "-m", action="extend", nargs="+", metavar="NAME",
+                       help=f"metric names, space- or comma-separated: -m bleu chrf ter, --metrics bleu,chrf (default: "
+                            f"{' '.join(DEFAULT_METRICS)}; sacrebleu's default is bleu)")
+    testset = score.add_argument_group(
+        "named test sets", "as sacrebleu -t NAME -l SRC-TGT: the references are the set's target side, fetched and "
+                           "verified on first use (see 'evalharness testsets list')")
+    testset.add_argument("--test-set", "-t", metavar="NAME",
+                         help="score against this test set's references instead of reference files")
+    testset.add_argument("--language-pair", "-l", metavar="SRC-TGT",
+                         help="the direction, e.g. ms-en: Malay sources, English references (with -t)")
+    testset.add_argument("--echo", choices=["src", "ref"],
+                         help="print the test set's source or reference side, one segment a line, and stop (with -t "
+                              "and -l), as sacrebleu --echo")
     score.add_argument("--format", choices=["text", "json"], default="text",
                        help="text (default), or json: one JSON object; with --sentence-level JSON Lines, "
                             "one object per segment")
@@ -229,7 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="BLEU's tokenizer, as sacrebleu -tok (default: %(default)s; flores200/flores101 need "
                             "their SentencePiece model already in $SACREBLEU/models, ~/.sacrebleu by default)")
     score.add_argument("--lowercase", "-lc", action="store_true",
-                       help="case-insensitive BLEU, chrF and chrF++, as sacrebleu -lc (TER ignores case already)")
+                       help="case-insensitive BLEU, as sacrebleu -lc: chrF and chrF++ keep case (--chrf-lowercase), "
+                            "TER ignores case already")
+    score.add_argument("--chrf-lowercase", action="store_true",
+                       help="case-insensitive chrF and chrF++, as sacrebleu --chrf-lowercase")
     _add_where(score, "only lines whose reference is of this length: length=short|medium|long "
                       "(the first --ref's words: <15, 15-39, 40+)")
     score.add_argument("--sentence-level", "-sl", action="store_true",
@@ -301,14 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare a run (a run directory, or --config to run one first) with a baseline file. "
                     "A regression is a move in the bad direction larger than the metric's tolerance AND "
                     "significant at level alpha (config 'gate:' section, else the baseline's, else defaults: "
-                    "each metric's default tolerance, 1.0 point, alpha 0.05, paired bootstrap).",
+                    "each metric's default tolerance, 1.0 point, alpha 0.05, test maxt: one permutation test over "
+                    "all rows of the check, family-wise).",
         epilog="Exit codes: 0 pass; 1 regression found; 2 usage or input error (including a baseline from another "
                "corpus version or with other metric signatures); 3 internal error (a worker died or broke its "
                "protocol), never read as a regression.")
     check.add_argument("--baseline", type=Path, required=True, help="baseline file (evalharness baseline update)")
     check.add_argument("run_dir", nargs="?", type=Path, help="run directory to check")
     check.add_argument("--config", "-c", type=Path, help=f"run this config first, then check its run ({CONFIG_HELP})")
-    _add_run_options(check, dest="new_run_dir", what="where --config writes its run")
+    _add_run_options(check, dest="new_run_dir", what="where --config writes its run",
+                     quiet="only the failures and the verdict line")
     check.add_argument("--junit", type=Path, help="write a JUnit XML report here")
     check.add_argument("--summary-md", type=Path,
                        help="write a Markdown report here (also appended to $GITHUB_STEP_SUMMARY when set)")
@@ -427,7 +446,12 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``evalharness`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # argparse would point at the top-level help; the command's own help is the one that helps
+        where = f"evalharness {args.command}" if args.command else "evalharness"
+        print(f"evalharness: error: unrecognized arguments: {_one_line(' '.join(extra))} (see '{where} --help')",
+              file=sys.stderr)
+        return EXIT_INPUT
     if args.command is None:
         print("evalharness: error: name a command (see 'evalharness --help')", file=sys.stderr)
         return EXIT_INPUT
@@ -657,7 +681,8 @@ def _run_command(args: argparse.Namespace) -> int:
         print(output.run_dir)  # for CI logs and scripts: the run directory alone
         return EXIT_OK
     print_results(output.results)
-    print(f"wrote {output.run_dir}")
+    report = f" and the report {output.run_dir / 'report.html'} (open it in a browser)" if args.html else ""
+    print(f"wrote {output.run_dir}{report}")
     return EXIT_OK
 
 
@@ -721,7 +746,10 @@ def _metric_names(text: str, option: str) -> list[str]:
     try:
         names = [METRICS.require(name) for name in names]
     except UnknownNameError as err:
-        raise InputError(f"{option}: {err}") from None
+        stray = next((n for n in names if n not in METRICS and Path(n).is_file()), None)
+        hint = (f"; {stray} is a file: name reference files first, as in 'score REF -i HYP -m bleu chrf'"
+                if stray else "")
+        raise InputError(f"{option}: {err}{hint}") from None
     if len(set(names)) != len(names):
         raise InputError(f"{option} {text!r}: each metric once")
     return names
@@ -784,18 +812,54 @@ def _metrics_setup_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _score_references(args: argparse.Namespace, metrics: list[str]) -> tuple[list[Path] | None, Path | None]:
+    """``score``'s reference files (positional REF and --ref, or -t NAME -l SRC-TGT) and its source file (--src, or
+    the test set's source side for COMET); with --echo, print that side and return no references."""
+    from evalharness.errors import InputError
+
+    refs: list[Path] = [*args.refs, *args.ref]
+    if args.test_set is None:
+        for flag, value in (("-l/--language-pair", args.language_pair), ("--echo", args.echo)):
+            if value is not None:
+                raise InputError(f"{flag} goes with -t NAME (a named test set, see 'evalharness testsets list')")
+        if not refs:
+            raise InputError("name the reference file(s): score REF -i HYP (or --ref REF), or a named test set: "
+                             "score -t NAME -l SRC-TGT -i HYP")
+        return refs, args.src
+    if refs:
+        raise InputError(f"-t {args.test_set} brings its own references: leave out the reference file "
+                         f"{refs[0]}, or leave out -t")
+    if args.language_pair is None:
+        raise InputError(f"-t {args.test_set} needs the direction: add -l SRC-TGT, e.g. -l ms-en")
+    from evalharness.scoring.plain import testset_files
+
+    source, reference = testset_files(args.test_set, args.language_pair,
+                                      notify=lambda message: print(message, file=sys.stderr))
+    if args.echo is not None:
+        from evalharness.textio import iter_lines
+
+        for line in iter_lines(source if args.echo == "src" else reference, f"test set {args.test_set}"):
+            print(line)
+        return None, None
+    return [reference], args.src if args.src is not None or "comet" not in metrics else source
+
+
 def _score_command(args: argparse.Namespace) -> int:
     from evalharness.scoring.metrics import metric_label
     from evalharness.scoring.plain import STDIN, score_files, sentence_scores
 
-    metrics = _metric_names(args.metrics, "--metrics")
+    metrics = _metric_names(",".join(args.metrics or DEFAULT_METRICS), "--metrics")
     bootstrap = _score_bootstrap(args)
+    references, sources = _score_references(args, metrics)
+    if references is None:  # --echo: the test set's side is printed
+        return EXIT_OK
     hypotheses = args.hyp or [STDIN]  # no --hyp: standard input, as 'sacrebleu REF < HYP'
-    refs = args.ref[0] if len(args.ref) == 1 else args.ref
-    comet = {"sources": args.src, "metric_options": _comet_options(args, metrics)}
+    refs = references[0] if len(references) == 1 else references
+    comet: dict[str, Any] = {"sources": sources, "metric_options": _comet_options(args, metrics)}
+    case: dict[str, Any] = {"tokenize": args.tokenize, "lowercase": args.lowercase,
+                            "chrf_lowercase": args.chrf_lowercase}
     if args.sentence_level:
-        report = sentence_scores(refs, hypotheses, metrics, where=args.where, tokenize=args.tokenize,
-                                 lowercase=args.lowercase, **comet)
+        report = sentence_scores(refs, hypotheses, metrics, where=args.where, **case, **comet)
         for system in report["systems"]:
             if args.format == "json":  # JSON Lines: one object per segment
                 for i, line in enumerate(system["lines"]):
@@ -810,8 +874,7 @@ def _score_command(args: argparse.Namespace) -> int:
             for i, line in enumerate(system["lines"]):
                 print("\t".join([str(line), *(f"{s[i]:.2f}" for s in system["scores"].values())]))
         return EXIT_OK
-    report = score_files(refs, hypotheses, metrics, where=args.where, bootstrap=bootstrap, tokenize=args.tokenize,
-                         lowercase=args.lowercase, **comet)
+    report = score_files(refs, hypotheses, metrics, where=args.where, bootstrap=bootstrap, **case, **comet)
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -821,6 +884,8 @@ def _score_command(args: argparse.Namespace) -> int:
             low, high = score.get("ci", (None, None))
             ci = "" if low is None else "  " + f"[{low:.2f}, {high:.2f}]".ljust(16)
             print(f"  {metric_label(name):7} {score['score']:6.2f}{ci}  {score['signature']}")
+            if "breakdown" in score:  # as sacrebleu prints it after BLEU's score
+                print(f"  {'':7} {score['breakdown']['verbose_score']}")
     return EXIT_OK
 
 
@@ -854,7 +919,7 @@ def _compare_command(args: argparse.Namespace) -> int:
 def _check_command(args: argparse.Namespace) -> int:
     from evalharness.errors import InputError
     from evalharness.gate.check import check, gate_settings, precheck, resolve_gate
-    from evalharness.render.comparison import render_text, report_json, write_reports
+    from evalharness.render.comparison import render_quiet, render_text, report_json, write_reports
     from evalharness.runs.files import read, read_run
     from evalharness.textio import check_outputs
 
@@ -895,7 +960,7 @@ def _check_command(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report_json(report), ensure_ascii=False, indent=2))
     else:
-        print(render_text(report), end="")
+        print(render_quiet(report) if args.quiet else render_text(report), end="")
     return EXIT_OK if report.passed else EXIT_PROBLEMS
 
 
@@ -951,7 +1016,7 @@ def _run_set_command(args: argparse.Namespace, config_path: Path, config: RunCon
     for name, member in output.members:
         print(f"== test set {name} ({member.run_dir}) ==")
         print_results(member.results)
-    print(f"wrote {output.run_dir}")
+    print(f"wrote {output.run_dir}" + (" and report.html in each test set's folder" if args.html else ""))
     return EXIT_OK
 
 
@@ -969,7 +1034,7 @@ def _check_set_command(args: argparse.Namespace) -> int:
     from evalharness.errors import InputError
     from evalharness.gate.check import gate_settings
     from evalharness.gate.sets import check_set, precheck_set
-    from evalharness.render.sets import render_set_text, set_report_json, write_set_reports
+    from evalharness.render.sets import render_set_quiet, render_set_text, set_report_json, write_set_reports
     from evalharness.runs.multi import is_baseline_set, is_run_set, load_baseline_set, members, read_run_set
     from evalharness.runs.pipeline import run_inputs
     from evalharness.textio import check_outputs
@@ -1015,7 +1080,7 @@ def _check_set_command(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(set_report_json(report), ensure_ascii=False, indent=2))
     else:
-        print(render_set_text(report), end="")
+        print(render_set_quiet(report) if args.quiet else render_set_text(report), end="")
     return EXIT_OK if report.passed else EXIT_PROBLEMS
 
 

@@ -127,3 +127,62 @@ def test_model_shortcut_sets_every_model_system(tiny_model_dir: Path, tmp_path: 
     assert {s["model"] for s in systems.values()} == {str(tiny_model_dir)}
     assert {s["generation"]["batch_size"] for s in systems.values()} == {4}
     assert "loading" not in capsys.readouterr().err  # -q: no status lines either
+
+
+def test_run_keeps_the_bleu_breakdown(tmp_path: Path) -> None:
+    """results.json and summary.md carry BLEU's breakdown as sacrebleu prints it for the same outputs."""
+    assert main(["run", "-c", str(_config(tmp_path)), "--run-dir", str(tmp_path / "r"), "-q"]) == 0
+    results = json.loads((tmp_path / "r" / "results.json").read_text(encoding="utf-8"))
+    scores = results["results"]["mt"]["ms-en"]["scores"]
+    assert "breakdown" not in scores["chrf"]
+    verbose = scores["bleu"]["breakdown"]["verbose_score"]
+    ref = tmp_path / "ref.en"
+    ref.write_text("".join(t + "\n" for t in REFS["en"]), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i", str(tmp_path / "ms-en.txt"), "-m",
+                           "bleu", "-f", "text"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().endswith(f" {verbose}")
+    summary = (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
+    assert f"- mt ms-en BLEU: `{verbose}`" in summary
+
+
+def test_check_quiet_prints_only_failures_and_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """-q means the same in every command: no tables or notes. check -q prints the failures and the verdict line;
+    without -q the table and notes stay."""
+    config = _config(tmp_path)
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "good"), "-q"]) == 0
+    assert main(["baseline", "update", str(tmp_path / "good"), "-o", str(tmp_path / "b.json")]) == 0
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(tmp_path / "b.json"), str(tmp_path / "good"), "-q"]) == 0
+    assert capsys.readouterr().out == "PASS: no regression\n"
+    # a much worse system: half of every hypothesis gone
+    (tmp_path / "ms-en.txt").write_text("".join(" ".join(t.split()[: len(t.split()) // 2]) + "\n"
+                                                for t in REFS["en"]), encoding="utf-8")
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "bad"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(tmp_path / "b.json"), str(tmp_path / "bad"), "-q"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith("FAIL: ") and len(lines) >= 2
+    assert all(line.startswith("REGRESSION ") or "broken" in line or "fails" in line for line in lines[:-1]), lines
+    assert not any("tolerance" in line and "status" in line for line in lines)  # no table header
+    assert main(["check", "--baseline", str(tmp_path / "b.json"), str(tmp_path / "bad")]) == 1
+    full = capsys.readouterr().out
+    assert "status" in full and "Test: one permutation test" in full and full.endswith(lines[-1] + "\n")
+
+
+def test_check_help_says_what_q_does_and_the_default_test(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "paired bootstrap" not in text and "test maxt" in text
+    assert "only the failures and the verdict line" in text
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "only the run directory" in " ".join(capsys.readouterr().out.split())
+
+
+def test_run_html_names_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["run", "-c", str(_config(tmp_path)), "--run-dir", str(tmp_path / "r"), "--html"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith(f"wrote {tmp_path / 'r'} and the report {tmp_path / 'r' / 'report.html'}")
+    assert (tmp_path / "r" / "report.html").is_file()

@@ -144,7 +144,7 @@ def test_config_list_and_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [(name, path) for name, path, _ in rows] == [(n, str(REPO / "configs" / f"{n}.yaml"))
                                                        for n in SHIPPED_CONFIGS]
-    assert dict((name, first) for name, _, first in rows)["default"].startswith("Default benchmark")
+    assert {name: about for name, _, about in rows}["default"].startswith("Default benchmark")
     assert main(["config", "show", "ci-example"]) == 0
     assert capsys.readouterr().out == (REPO / "configs" / "ci-example.yaml").read_text(encoding="utf-8")
     mine = tmp_path / "mine.yaml"
@@ -152,3 +152,17 @@ def test_config_list_and_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["config", "show", str(mine)]) == 0
     assert capsys.readouterr().out == mine.read_text(encoding="utf-8")
 
+
+
+@pytest.mark.slow
+def test_wheel_runs_the_demo_config_after_demo_in_an_empty_folder(wheel_env: dict[str, str], tmp_path: Path) -> None:
+    """After `evalharness demo` in a folder, `evalharness run -c demo` there finds the model: the shipped config
+    names no repository path."""
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    demo = _python(["-m", "evalharness", "demo", "-q"], cwd=folder, env=wheel_env)
+    assert demo.returncode == 0, demo.stderr
+    run = _python(["-m", "evalharness", "run", "-c", "demo", "--set", "statistics.resamples=100", "--run-dir",
+                   str(folder / "again"), "-q"], cwd=folder, env=wheel_env)
+    assert run.returncode == 0, run.stderr
+    assert (folder / "again" / "results.json").is_file()

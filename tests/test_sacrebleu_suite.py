@@ -114,12 +114,16 @@ def test_corpus_chrf_defaults(hyps: list[str], refs: list[str], expected: float)
     assert get_metric("chrf", beta=3).corpus_score(hyps, refs) == pytest.approx(expected, abs=1e-4)
 
 
-def test_lowercase_reaches_chrf_and_not_ter() -> None:
-    """sacrebleu's tests have no lowercase chrF case; lowercasing an all-caps hypothesis must make it exact."""
-    chrf, ter = get_metrics(["chrf", "ter"], lowercase=True)
-    assert chrf.corpus_score(["NIEMAND HAT DIE ABSICHT"], ["niemand hat die absicht"]) == pytest.approx(100.0)
-    assert get_metric("chrf").corpus_score(["NIEMAND HAT DIE ABSICHT"], ["niemand hat die absicht"]) < 50
+def test_chrf_lowercase_reaches_chrf_and_lowercase_does_not() -> None:
+    """sacrebleu's CLI: -lc is BLEU's alone, --chrf-lowercase chrF's; lowercasing an all-caps hypothesis must make
+    it exact. (sacrebleu's tests have no lowercase chrF case.)"""
+    hyp, ref = ["NIEMAND HAT DIE ABSICHT"], ["niemand hat die absicht"]
+    chrf, ter = get_metrics(["chrf", "ter"], chrf_lowercase=True)
+    assert chrf.corpus_score(hyp, ref) == pytest.approx(100.0)
+    assert get_metric("chrf").corpus_score(hyp, ref) < 50
     assert "case:lc" in chrf.signature
+    (chrf_lc,) = get_metrics(["chrf"], lowercase=True)
+    assert chrf_lc.options == {} and chrf_lc.corpus_score(hyp, ref) < 50
     assert ter.options == {}  # sacrebleu's TER ignores case already (case:lc in its default signature)
 
 

@@ -327,8 +327,9 @@ def test_help_names_each_sacrebleu_habit(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         main(["score", "--help"])
     text = capsys.readouterr().out
-    for habit in ("sacrebleu REF < HYP", "-i HYP", "sacrebleu REF1 REF2 -i HYP", "--ref REF1 --ref REF2",
-                  "--sentence-level", "--confidence", "--confidence-n N", "--seed", "[low, high]", "standard input"):
+    for habit in ("score REF < HYP", "score REF -i HYP -m bleu chrf ter", "score REF1 REF2 -i HYP",
+                  "-t flores200-devtest -l ms-en -i HYP", "-tok intl -lc", "--chrf-lowercase", "--sentence-level",
+                  "--confidence", "--confidence-n N", "--seed", "[low, high]", "standard input"):
         assert habit in text, habit
 
 
@@ -364,3 +365,128 @@ def test_adapter_refuses_a_flat_reference_list() -> None:
 
     with pytest.raises(TypeError, match="sequence of reference sets"):
         sb.extract_stats(get_metric("bleu").corpus_metric, ["a b"], ["a b"])
+
+
+# --------------------------------------------------------------------------- sacrebleu's own argument forms
+
+
+@pytest.mark.parametrize("form", [
+    ["{ref}", "-i", "{hyp}", "-m", "bleu", "chrf", "ter", "-lc"],
+    ["{ref}", "--input", "{hyp}", "-m", "bleu", "chrf", "ter", "--lowercase"],
+    ["--ref", "{ref}", "--hyp", "{hyp}", "--metrics", "bleu,chrf,ter", "-lc"],
+    ["-m", "bleu,chrf", "ter", "-lc", "--ref", "{ref}", "-i", "{hyp}"],
+], ids=["positional -i -m A B -lc", "--input --lowercase", "--ref --hyp --metrics a,b", "mixed"])
+def test_sacrebleu_argument_forms_equal_sacrebleu_cli(files: Files, form: list[str],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`sacrebleu REF -i HYP -m bleu chrf ter -lc -b`: the same forms, the same numbers; -lc lowercases BLEU alone
+    (chrF keeps case, TER ignores it anyway), as sacrebleu's -lc does."""
+    argv = [a.format(ref=files.ref, hyp=files.hyp) for a in form]
+    scores = _ours(argv, capsys)["systems"][0]["scores"]
+    theirs = _sacrebleu(files.ref, "-i", files.hyp, "-m", "bleu", "chrf", "ter", "-lc")
+    assert [f"{scores[m]['score']:.{WIDTH}f}" for m in ("bleu", "chrf", "ter")] == theirs
+    assert "case:lc" in scores["bleu"]["signature"] and "case:mixed" in scores["chrf"]["signature"]
+    # the hypotheses' recased words make case count: -lc changes BLEU, not chrF
+    plain = _ours([str(files.ref), "-i", str(files.hyp), "-m", "bleu", "chrf"], capsys)["systems"][0]["scores"]
+    assert plain["bleu"]["score"] != scores["bleu"]["score"] and plain["chrf"]["score"] == scores["chrf"]["score"]
+
+
+def test_chrf_lowercase_equals_sacrebleu_cli(files: Files, capsys: pytest.CaptureFixture[str]) -> None:
+    """`sacrebleu REF -i HYP -m chrf --chrf-lowercase` (and chrF++ with word order 2)."""
+    scores = _ours([str(files.ref), "-i", str(files.hyp), "-m", "chrf", "chrf++", "--chrf-lowercase"],
+                   capsys)["systems"][0]["scores"]
+    assert [f"{scores['chrf']['score']:.{WIDTH}f}"] == _theirs([files.ref], files.hyp, "chrf", "--chrf-lowercase")
+    assert [f"{scores['chrf++']['score']:.{WIDTH}f}"] == _theirs([files.ref], files.hyp, "chrf++", "--chrf-lowercase")
+    assert all("case:lc" in s["signature"] for s in scores.values())
+
+
+def test_two_positional_references_equal_sacrebleu_cli(files: Files, capsys: pytest.CaptureFixture[str]) -> None:
+    """`sacrebleu REF1 REF2 -i HYP -m bleu chrf ter`."""
+    scores = _ours([str(files.ref), str(files.ref2), "-i", str(files.hyp), "-m", "bleu", "chrf", "ter"],
+                   capsys)["systems"][0]["scores"]
+    theirs = _sacrebleu(files.ref, files.ref2, "-i", files.hyp, "-m", "bleu", "chrf", "ter")
+    assert [f"{scores[m]['score']:.{WIDTH}f}" for m in ("bleu", "chrf", "ter")] == theirs
+    assert scores["bleu"]["signature"].startswith("nrefs:2|")
+
+
+def _tiny_testset(files: Files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A registered test set whose English side is ``files.ref`` (Malay: the second reference), in a local mirror."""
+    import hashlib
+
+    name, mirror = "tiny-flores", tmp_path / "mirror"
+    (mirror / name).mkdir(parents=True)
+    sides = {"ms": files.ref2, "en": files.ref}
+    entry: dict[str, Any] = {
+        "description": "made in the test", "languages": {"ms": "zsm_Latn", "en": "eng_Latn"}, "original": "en",
+        "lines": 37, "licence": "CC0-1.0", "citation": "this test", "repository": "local/test", "commit": "0" * 40,
+        "line_endings": "lf", "files": {}}
+    for lang, path in sides.items():
+        data = path.read_bytes()
+        (mirror / name / f"side.{lang}").write_bytes(data)
+        entry["files"][lang] = {"url": f"https://example.invalid/side.{lang}",
+                                "sha256": hashlib.sha256(data).hexdigest()}
+    registry = tmp_path / "registry.json"
+    registry.write_text(json.dumps({"format": 1, "sets": {name: entry}}), encoding="utf-8")
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_REGISTRY", str(registry))
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_MIRROR", str(mirror))
+    monkeypatch.setenv("EVALHARNESS_TESTSETS_DIR", str(tmp_path / "testsets-cache"))
+    return name
+
+
+def test_named_test_set_with_t_and_l(files: Files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`score -t NAME -l ms-en -i HYP` scores against the set's English side: the numbers of `sacrebleu EN -i HYP`;
+    `-t` is the test set, not an abbreviation of -tok; --echo prints a side as sacrebleu --echo does."""
+    name = _tiny_testset(files, tmp_path, monkeypatch)
+    report = _ours(["-t", name, "-l", "ms-en", "-i", str(files.hyp), "-m", "bleu", "chrf", "ter"], capsys)
+    scores = report["systems"][0]["scores"]
+    theirs = _sacrebleu(files.ref, "-i", files.hyp, "-m", "bleu", "chrf", "ter")
+    assert [f"{scores[m]['score']:.{WIDTH}f}" for m in ("bleu", "chrf", "ter")] == theirs
+    assert report["references"].endswith("side.en")
+    assert main(["score", "-t", name, "-l", "ms-en", "--echo", "ref"]) == 0
+    assert capsys.readouterr().out == files.ref.read_text(encoding="utf-8")
+    assert main(["score", "-t", name, "-l", "en-ms", "--echo", "src"]) == 0
+    assert capsys.readouterr().out == files.ref.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["-t", "tiny-flores", "-i", "{hyp}"], "-t tiny-flores needs the direction: add -l SRC-TGT"),
+    (["-t", "tiny-flores", "-l", "ms-fr", "-i", "{hyp}"], "-l ms-fr: tiny-flores has the directions ms-en, en-ms"),
+    (["{ref}", "-t", "tiny-flores", "-l", "ms-en", "-i", "{hyp}"], "-t tiny-flores brings its own references"),
+    (["-t", "tiny-flore", "-l", "ms-en", "-i", "{hyp}"], "unknown test set 'tiny-flore'"),
+    (["{ref}", "-l", "ms-en", "-i", "{hyp}"], "-l/--language-pair goes with -t NAME"),
+    (["-i", "{hyp}"], "name the reference file(s): score REF -i HYP"),
+    (["{ref}", "-i", "{hyp}", "-m", "bleu", "{ref}"], "is a file: name reference files first"),
+    (["{ref}", "-i", "{hyp}", "--bogus"], "unrecognized arguments: --bogus (see 'evalharness score --help')"),
+])
+def test_argument_form_errors_are_one_line(files: Files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _tiny_testset(files, tmp_path, monkeypatch)
+    assert main(["score", *(a.format(ref=files.ref, hyp=files.hyp) for a in argv)]) == 2
+    out = capsys.readouterr()
+    assert message in out.err and out.err.count("\n") == 1 and out.out == ""
+
+
+# --------------------------------------------------------------------------- BLEU's breakdown
+
+
+def _sacrebleu_verbose(*args: str | Path) -> str:
+    """sacrebleu's text line for BLEU, its verbose part: everything after ``= SCORE ``."""
+    out = subprocess.run([sys.executable, "-m", "sacrebleu", *map(str, args), "-m", "bleu", "-f", "text"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return out.split(" = ", 1)[1].split(" ", 1)[1]
+
+
+@pytest.mark.parametrize("nrefs", [1, 2])
+def test_bleu_breakdown_equals_sacrebleu_verbose_line(files: Files, nrefs: int,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`sacrebleu REF -i HYP -m bleu` prints `100.0/76.6/63.0/52.1 (BP = … ratio = … hyp_len = … ref_len = …)`;
+    score's JSON carries it (and its parts), its text prints it under BLEU's score."""
+    refs = [files.ref, files.ref2][:nrefs]
+    theirs = _sacrebleu_verbose(*refs, "-i", files.hyp)
+    scores = _ours([*map(str, refs), "-i", str(files.hyp), "-m", "bleu", "chrf"], capsys)["systems"][0]["scores"]
+    details = scores["bleu"]["breakdown"]
+    assert details["verbose_score"] == theirs and "breakdown" not in scores["chrf"]
+    assert f"hyp_len = {details['hyp_len']} ref_len = {details['ref_len']}" in theirs
+    assert "/".join(f"{p:.1f}" for p in details["precisions"]) == theirs.split(" ")[0]
+    assert main(["score", *map(str, refs), "-i", str(files.hyp), "-m", "bleu"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].strip() == theirs

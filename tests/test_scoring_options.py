@@ -44,11 +44,14 @@ def _files_run(tmp_path: Path, name: str, scoring: str = "", corpus: str = CORPU
 
 
 def test_tokenize_and_lowercase_reach_scores_signatures_and_manifest(tmp_path: Path) -> None:
-    run = _files_run(tmp_path, "intl", "scoring: {tokenize: intl, lowercase: true}\n")
+    run = _files_run(tmp_path, "intl", "scoring: {tokenize: intl, lowercase: true, chrf_lowercase: true}\n")
     results = read_results(run)
     metrics = results["manifest"]["metrics"]
     assert metrics["bleu"]["options"] == {"tokenize": "intl", "lowercase": True}
     assert metrics["chrf"]["options"] == metrics["chrf++"]["options"] == {"lowercase": True}
+    # sacrebleu's -lc alone (lowercase) leaves chrF's case alone
+    lc = read_results(_files_run(tmp_path, "lc", "scoring: {lowercase: true}\n"))["manifest"]["metrics"]
+    assert lc["bleu"]["options"] == {"lowercase": True} and lc["chrf"]["options"] == {}
     assert metrics["ter"]["options"] == {}
     bleu = results["results"]["mt"]["ms-en"]["scores"]["bleu"]
     assert "case:lc" in bleu["signature"] and "tok:intl" in bleu["signature"]

@@ -84,19 +84,30 @@ FEW_DIFFERING = 5
 """Below this many differing segments, a p-value is mostly about which segments those are."""
 
 
+def verdict(report: GateReport) -> str:
+    """The one-line verdict: ``PASS: no regression``, or ``FAIL:`` and what failed."""
+    regressions = sum(r.regression for r in report.rows)
+    broken = len(report.broken) if len(report.broken) > report.gate.segments.allowed else 0
+    line = ("PASS: no regression" if report.passed else "FAIL: " + ", ".join(
+        [*([f"{regressions} regression(s)"] if regressions else []),
+         *([f"{broken} broken segment(s)"] if broken else [])]))
+    if not report.gate.segments.enabled:
+        line += " (breakage not checked: gate.segments.enabled is false)"
+    return line
+
+
+def render_quiet(report: GateReport) -> str:
+    """``check -q``: the failures, one line each, then the verdict line; no table, no notes."""
+    return "".join(f"{line}\n" for line in [*report.failures, verdict(report)])
+
+
 def render_text(report: GateReport, *, markdown: bool = False) -> str:
     """Table with the rule and status of every row, failures, and the detectable-difference note."""
     cells = [(f"{r.tolerance:.2f}", str(r.alpha), f"**{r.status}**" if markdown and r.regression else r.status)
              for r in report.rows]
     lines = render_table([r.comparison for r in report.rows], markdown=markdown,
                          extra_header=("tolerance", "α", "status"), extra_cells=cells).splitlines()
-    regressions = sum(r.regression for r in report.rows)
-    broken = len(report.broken) if len(report.broken) > report.gate.segments.allowed else 0
-    verdict_line = ("PASS: no regression" if report.passed else "FAIL: " + ", ".join(
-        [*([f"{regressions} regression(s)"] if regressions else []),
-         *([f"{broken} broken segment(s)"] if broken else [])]))
-    if not report.gate.segments.enabled:
-        verdict_line += " (breakage not checked: gate.segments.enabled is false)"
+    verdict_line = verdict(report)
     out = []
     if markdown:
         out += ["## evalharness check", "",

@@ -10,11 +10,21 @@ from evalharness.gate.sets import SetReport
 from evalharness.render.comparison import junit_xml, render_text, report_json, write_check_outputs
 
 
+def set_verdict(report: SetReport) -> str:
+    """The one-line verdict of a run set: ``PASS: no regression in N test sets`` or the sets that failed."""
+    failed = [name for name, r in report.reports if not r.passed]
+    return (f"PASS: no regression in {len(report.reports)} test sets" if report.passed else
+            f"FAIL: test set(s) {', '.join(failed)}")
+
+
+def render_set_quiet(report: SetReport) -> str:
+    """``check -q`` of a run set: the failures (each naming its test set), then the verdict line."""
+    return "".join(f"{line}\n" for line in [*report.failures, set_verdict(report)])
+
+
 def render_set_text(report: SetReport, *, markdown: bool = False) -> str:
     """Every test set's gate report under a heading naming it; the verdict names the test sets that failed."""
-    failed = [name for name, r in report.reports if not r.passed]
-    verdict = (f"PASS: no regression in {len(report.reports)} test sets" if report.passed else
-               f"FAIL: test set(s) {', '.join(failed)}")
+    verdict = set_verdict(report)
     out = [f"## evalharness check ({len(report.reports)} test sets)" if markdown else
            f"baseline {report.baseline}  vs  run set {report.run}", ""]
     if markdown:

@@ -74,6 +74,18 @@ def signatures(results: Results) -> list[str]:
     return out
 
 
+def breakdowns(results: Results) -> list[str]:
+    """One line per system × direction × metric with a breakdown (BLEU), in sacrebleu's words: n-gram precisions,
+    brevity penalty, length ratio and lengths."""
+    lines = []
+    for system, by_dir in results.results.items():
+        for direction, res in by_dir.items():
+            for name, score in res.scores.items():
+                if score.breakdown is not None:
+                    lines.append(f"- {system} {direction} {metric_label(name)}: `{score.breakdown['verbose_score']}`")
+    return lines
+
+
 def worst_segments(results: Results, segments: Sequence[SegmentRecord], n: int = WORST_N) -> str:
     """The ``n`` lowest-scoring segments per system and direction, by the run's first metric."""
     blocks: list[str] = []
@@ -148,6 +160,8 @@ def render_summary(results: Results, segments: Sequence[SegmentRecord]) -> str:
         score_table(results),
         "\nScores with their 95% bootstrap confidence interval in brackets. Signatures:\n",
         *signatures(results),
+        *(["\nAs sacrebleu details them (n-gram precisions, brevity penalty, length ratio, lengths):\n",
+           *breakdowns(results)] if breakdowns(results) else []),
         "\n## Flags\n",
         "Segments whose output looks wrong whatever its score: length ratio out of band, fewer sentences than the "
         "source, a copy of the source, another language, cut at max_new_tokens (see the README).\n",

@@ -81,12 +81,14 @@ class CacheConfig(Strict):
 
 
 class Scoring(Strict):
-    """sacrebleu's options that change the numbers; each metric takes those that apply to it (BLEU both, chrF and
-    chrF++ ``lowercase``, TER neither). Recorded in every signature and in the manifest; runs scored with other
+    """sacrebleu's options that change the numbers, with its CLI's names and meanings; each metric takes those that
+    apply to it (BLEU ``tokenize`` and ``lowercase``, as ``-tok`` and ``-lc``; chrF and chrF++ ``chrf_lowercase``, as
+    ``--chrf-lowercase``; TER none). Recorded in every signature and in the manifest; runs scored with other
     settings are refused by ``compare`` and ``check``."""
 
     tokenize: str = DEFAULT_TOKENIZE
     lowercase: StrictBool = False
+    chrf_lowercase: StrictBool = False
 
     @field_validator("tokenize")
     @classmethod

@@ -176,7 +176,8 @@ def score_direction(metrics: list[Metric], hypotheses: list[str], references: Re
         # sacrebleu fills in a signature only once the metric has scored something (it records nrefs).
         corpus_scores[metric.name] = MetricScore(
             score=metric.score_from_stats(stats), ci=(low, high), signature=metric.signature,
-            segment_signature=metric.segment_signature, higher_is_better=metric.higher_is_better)
+            segment_signature=metric.segment_signature, higher_is_better=metric.higher_is_better,
+            breakdown=metric.breakdown(stats))
     return corpus_scores, segment_scores, all_stats
 
 
@@ -374,8 +375,7 @@ def plan_run(config: RunConfig, *, config_path: Path | None = None, run_dir: Pat
              overwrite: bool = False, protect: Sequence[Path] = ()) -> RunPlan:
     """Everything a run checks before it loads a model: metrics ready, corpus, run directory, filters."""
     started = datetime.now(timezone.utc)
-    metrics = get_metrics(config.metrics, metric_options(config), tokenize=config.scoring.tokenize,
-                          lowercase=config.scoring.lowercase)
+    metrics = get_metrics(config.metrics, metric_options(config), **config.scoring.model_dump())
     for metric in metrics:
         metric.check_ready()  # e.g. COMET's environment: before any model loads or translates
     PoolSettings().resolved_processes()  # a bad $EVALHARNESS_SCORING_PROCESSES: now, not after translating

@@ -43,6 +43,16 @@ class MetricScore(Record):
     signature: str  # sacrebleu signature of the corpus score
     segment_signature: str  # sacrebleu signature of the per-segment scores
     higher_is_better: bool
+    # what sacrebleu prints after the score, where it prints anything (BLEU: precisions, bp, ratio, hyp_len,
+    # ref_len and its own line of them, verbose_score); absent for other metrics and from older files
+    breakdown: dict[str, Any] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("breakdown") is None:
+            data.pop("breakdown", None)
+        return data
 
 
 class SliceResult(Record):

@@ -67,9 +67,13 @@ class Metric(ABC):
         """The sacrebleu object for corpus scores, or with ``segment`` for per-segment scores."""
 
     @classmethod
-    def options_for(cls, *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> dict[str, Any]:
+    def options_for(cls, *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False,
+                    chrf_lowercase: bool = False) -> dict[str, Any]:
         """The sacrebleu options this metric takes from a run's ``scoring`` settings, only those that differ from
-        sacrebleu's defaults: a run with default settings records ``{}``, as runs made before the settings did."""
+        sacrebleu's defaults: a run with default settings records ``{}``, as runs made before the settings did.
+
+        The names and meanings are sacrebleu's CLI's: ``lowercase`` (``-lc``) is BLEU's, ``chrf_lowercase``
+        (``--chrf-lowercase``) chrF's and chrF++'s; TER ignores case unless told otherwise, and takes neither."""
         return {}
 
     def check_options(self) -> None:
@@ -158,6 +162,11 @@ class Metric(ABC):
         """
         scored = score_metrics([self], hypotheses, references, segment_scores=True, sources=sources)[0]
         return scored.stats, [] if scored.scores is None else scored.scores.tolist()
+
+    def breakdown(self, stats: ArrayLike) -> dict[str, Any] | None:
+        """What sacrebleu prints beside the corpus score of these statistics, where it prints anything (BLEU's
+        precisions, brevity penalty and lengths, with its ``verbose_score`` line); None here."""
+        return None
 
     def raw_scores(self, stats: ArrayLike) -> list[float] | None:
         """The metric's own per-segment values where its reported score rescales them (COMET: 0–1), else None."""
@@ -306,8 +315,9 @@ class BleuMetric(Metric):
     max_chars = 100_000  # 1.2 s and 190 MB for a 1,000,000-character segment, growing linearly: a 50 MB line took 6 GB
 
     @classmethod
-    def options_for(cls, *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> dict[str, Any]:
-        """BLEU takes both: the tokenizer (``tok:`` in its signature) and lowercasing (``case:lc``)."""
+    def options_for(cls, *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False,
+                    chrf_lowercase: bool = False) -> dict[str, Any]:
+        """BLEU takes the tokenizer (``tok:`` in its signature) and ``lowercase`` (``case:lc``), as sacrebleu -lc."""
         options: dict[str, Any] = {}
         if tokenize != DEFAULT_TOKENIZE:
             options["tokenize"] = tokenize
@@ -333,6 +343,11 @@ class BleuMetric(Metric):
         from sacrebleu.metrics.bleu import BLEU
 
         return BLEU(**self.options, effective_order=True) if segment else BLEU(**self.options)
+
+    def breakdown(self, stats: ArrayLike) -> dict[str, Any] | None:
+        """n-gram precisions, brevity penalty, length ratio, hypothesis and reference lengths, and sacrebleu's own
+        line of them (``verbose_score``): how a truncated output shows."""
+        return sb.breakdown(self.corpus_metric, exact_sum(stats))
 
     def scores_of_sums(self, sums: ArrayLike) -> np.ndarray:
         """Vectorised for exp smoothing without effective order (sacrebleu's corpus default)."""
@@ -370,9 +385,11 @@ class ChrfMetric(Metric):
     word_order: ClassVar[int] = 0  # word n-gram order: 0 is chrF, 2 is chrF++
 
     @classmethod
-    def options_for(cls, *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> dict[str, Any]:
-        """chrF takes lowercasing (``case:lc``); it works on characters, so no tokenizer."""
-        return {"lowercase": True} if lowercase else {}
+    def options_for(cls, *, tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False,
+                    chrf_lowercase: bool = False) -> dict[str, Any]:
+        """chrF takes ``chrf_lowercase`` (``case:lc``), as sacrebleu --chrf-lowercase; sacrebleu's -lc (BLEU's
+        ``lowercase``) leaves chrF's case alone. It works on characters, so no tokenizer."""
+        return {"lowercase": True} if chrf_lowercase else {}
 
     def build_sacrebleu(self, *, segment: bool) -> SacreMetric:
         """sacrebleu's CHRF with this class's word order; corpus and segment scores alike."""
@@ -455,14 +472,16 @@ def get_metric(name: str, **options: Any) -> Metric:
 
 
 def get_metrics(names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None = None, *,
-                tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False) -> list[Metric]:
+                tokenize: str = DEFAULT_TOKENIZE, lowercase: bool = False,
+                chrf_lowercase: bool = False) -> list[Metric]:
     """Metric objects for ``names``, in order; unknown names and unusable settings fail before any work is done.
 
     Each metric takes the run's scoring settings that apply to it (:meth:`Metric.options_for`) and, from
     ``options`` (per metric name), the keyword arguments of its constructor (``{"comet": {"model": …}}``).
     """
     classes = [METRICS.get(n) for n in names]
-    return [cls(**cls.options_for(tokenize=tokenize, lowercase=lowercase), **dict((options or {}).get(n, {})))
+    return [cls(**cls.options_for(tokenize=tokenize, lowercase=lowercase, chrf_lowercase=chrf_lowercase),
+                **dict((options or {}).get(n, {})))
             for n, cls in zip(names, classes, strict=True)]
 
 

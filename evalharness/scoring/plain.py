@@ -192,6 +192,25 @@ def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: 
     return PlainSet(list(references), lines, systems, list(where), total, sources)
 
 
+def testset_files(name: str, language_pair: str, *,
+                  notify: Callable[[str], None] | None = None) -> tuple[Path, Path]:
+    """The source and reference files of the named test set ``name`` in the direction ``language_pair``
+    (``ms-en``: Malay sources, English references), fetched and verified on first use: sacrebleu's ``-t NAME -l
+    ms-en``. An unknown name or direction raises a typed error listing what there is."""
+    from evalharness.corpus import load_testset
+    from evalharness.errors import InputError
+    from evalharness.testsets import find
+
+    entry = find(name)
+    source, _, target = language_pair.partition("-")
+    pairs = [f"{a}-{b}" for a in entry.languages for b in entry.languages if a != b]
+    if language_pair not in pairs:
+        raise InputError(f"-l {language_pair}: {name} has the directions {', '.join(pairs)}; give one of them "
+                         "(SOURCE-TARGET: the references are the TARGET side)")
+    corpus = load_testset(entry.name, notify=notify)
+    return corpus.side_files[source], corpus.side_files[target]
+
+
 def _named_errors(plain: PlainSet, name: str, err: HypothesisError) -> HypothesisError:
     """Name the files: "segment N" alone does not say where."""
     kept = " (counting the lines --where kept)" if plain.where else ""
@@ -276,9 +295,9 @@ def _sourced(plain: PlainSet, index: int, metrics: Sequence[Metric], segment_sco
 
 
 def _ready_metrics(metric_names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None,
-                   sources: Path | None, *, tokenize: str, lowercase: bool) -> list[Metric]:
+                   sources: Path | None, *, tokenize: str, lowercase: bool, chrf_lowercase: bool) -> list[Metric]:
     """The metrics, each ready to score (COMET: its environment found), before any file is read."""
-    metrics = get_metrics(metric_names, options, tokenize=tokenize, lowercase=lowercase)
+    metrics = get_metrics(metric_names, options, tokenize=tokenize, lowercase=lowercase, chrf_lowercase=chrf_lowercase)
     for m in metrics:
         if m.needs_sources and sources is None:
             raise HypothesisError(f"{m.label} reads the source of every segment: give the source file with --src FILE")
@@ -298,20 +317,23 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
                 where: Sequence[str] = (), *, bootstrap: Bootstrap | None = None,
                 stdin: BinaryIO | None = None, sources: Path | None = None,
                 metric_options: Mapping[str, Mapping[str, Any]] | None = None, tokenize: str = DEFAULT_TOKENIZE,
-                lowercase: bool = False, settings: PoolSettings | None = None) -> dict[str, Any]:
+                lowercase: bool = False, chrf_lowercase: bool = False,
+                settings: PoolSettings | None = None) -> dict[str, Any]:
     """Corpus scores of line-aligned plain-text hypotheses against one or more reference files.
 
     ``sources`` (``--src``) is read by metrics that need it (COMET); ``metric_options`` are their settings.
     Several reference files are sacrebleu's multi-reference scoring (``nrefs:2`` in the signature). With
     ``bootstrap``, each score also gets ``ci``, its percentile bootstrap interval ``[low, high]``, and its signature
-    the resamples and seed (``bs:1000|seed:12345``, as sacrebleu writes them). ``tokenize`` and ``lowercase`` are
-    sacrebleu's options (each metric takes those that apply to it). Input problems raise
-    :class:`HypothesisError` naming the files (see :func:`read_plain`). ``settings``: how many processes score
-    (default: every core, for inputs large enough to be worth it; the scores are the same either way).
+    the resamples and seed (``bs:1000|seed:12345``, as sacrebleu writes them). ``tokenize``, ``lowercase`` (BLEU's,
+    as ``-lc``) and ``chrf_lowercase`` are sacrebleu's options (each metric takes those that apply to it). Input
+    problems raise :class:`HypothesisError` naming the files (see :func:`read_plain`). ``settings``: how many
+    processes score (default: every core, for inputs large enough to be worth it; the scores are the same either
+    way).
     """
     from evalharness.scoring.significance import confidence_interval
 
-    metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase)
+    metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase,
+                             chrf_lowercase=chrf_lowercase)
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
                        stdin=stdin, sources=sources)
     systems = []
@@ -322,6 +344,9 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
             stats = scored.stats
             entry: dict[str, Any] = {"score": m.score_from_stats(stats), "signature": m.signature,
                                      "higher_is_better": m.higher_is_better}
+            details = m.breakdown(stats)
+            if details is not None:  # BLEU: what sacrebleu prints after the score
+                entry["breakdown"] = details
             if bootstrap is not None:
                 low, high = confidence_interval(m, stats, resamples=bootstrap.resamples, seed=bootstrap.seed,
                                                 confidence=bootstrap.confidence)
@@ -340,12 +365,14 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
 def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Source], metric_names: Sequence[str],
                     where: Sequence[str] = (), *, stdin: BinaryIO | None = None, sources: Path | None = None,
                     metric_options: Mapping[str, Mapping[str, Any]] | None = None, tokenize: str = DEFAULT_TOKENIZE,
-                    lowercase: bool = False, settings: PoolSettings | None = None) -> dict[str, Any]:
+                    lowercase: bool = False, chrf_lowercase: bool = False,
+                    settings: PoolSettings | None = None) -> dict[str, Any]:
     """One score per segment and metric, as sacrebleu's ``sentence_score`` (and ``--sentence-level``) gives it:
     BLEU with effective order. Each system lists ``lines`` (1-based line numbers in the files) and ``scores``
     (metric name → one score per line) with the segment ``signatures``.
     """
-    metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase)
+    metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase,
+                             chrf_lowercase=chrf_lowercase)
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
                        stdin=stdin, sources=sources)
     systems = []

@@ -84,6 +84,20 @@ def score_from_sum(metric: SacreMetric, summed: Any) -> float:
     return float(metric._compute_score_from_stats(summed).score)
 
 
+def breakdown(metric: SacreMetric, summed: Any) -> dict[str, Any] | None:
+    """What sacrebleu prints after a score from one row of summed statistics, where it prints anything (BLEU:
+    n-gram precisions, brevity penalty, length ratio, lengths), with ``verbose_score``, its own text of it
+    (``100.0/76.6/63.0/52.1 (BP = 0.861 ratio = 0.870 hyp_len = 836 ref_len = 961)``); None for a metric
+    whose score sacrebleu prints bare."""
+    score = metric._compute_score_from_stats(summed)
+    verbose = getattr(score, "_verbose", "")
+    if not verbose:
+        return None
+    return {"precisions": [float(p) for p in score.precisions], "bp": float(score.bp),
+            "ratio": float(score.ratio), "hyp_len": int(score.sys_len), "ref_len": int(score.ref_len),
+            "verbose_score": str(verbose)}
+
+
 def p_value(samples: Any, real_difference: float) -> float:
     """sacrebleu's p-value of ``real_difference`` among the resampled differences ``samples`` (a numpy array)."""
     from sacrebleu.significance import _compute_p_value
