@@ -92,7 +92,7 @@ def precheck(baseline: Run | Baseline, config: RunConfig, corpus: Corpus, config
     for name, info in baseline.manifest.metrics.items():
         if METRICS.get(name).needs_sources:
             continue  # COMET's settings are its own config section; its signature is compared with the run's
-        wanted = METRICS.get(name).options_for(tokenize=config.scoring.tokenize, lowercase=config.scoring.lowercase)
+        wanted = METRICS.get(name).options_for(**config.scoring.model_dump())
         if wanted != info.options:
             raise InputError(f"{config_path} scores {metric_label(name)} with sacrebleu options {wanted}, "
                              f"{baseline.origin} with {info.options}: set the config's scoring section as the "
