@@ -293,8 +293,10 @@ def _copy_broken(refs: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize(("extra", "expected"), [
-    # flags off in the run: the report has none, the gate judges its own and still sees the copy
+    # flags off in the run: the report has none, the gate judges its own, still sees the copy, and says so
     ("flags: {enabled: false}\n", (1, "BROKEN mt en-ms p05: new flag: copy")),
+    ("flags: {enabled: false}\n", (1, "FAIL: 1 broken segment(s) (the run's flags.enabled is false: breakage "
+                                       "judged by the gate itself)")),
     # the segment rule off: the verdict says so
     ("gate: {segments: {enabled: false}}\n", (0, "PASS: no regression (breakage not checked: gate.segments.enabled "
                                                   "is false)")),

@@ -58,6 +58,7 @@ class GateReport:
     run: str
     broken: list[SegmentFailure] = field(default_factory=list)  # segments that broke (gate.segments)
     notes: list[str] = field(default_factory=list)  # what could not be checked
+    run_flags_off: bool = False  # the run's config had flags.enabled: false (its report has no flags)
 
     @property
     def passed(self) -> bool:
@@ -226,7 +227,8 @@ def check_all(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gate | None = N
             tolerance, alpha = gate.rule(c.direction, c.metric)
             rows.append(GateRow(c, tolerance, alpha, is_regression(c, tolerance, alpha)))
         broken, notes = segment_failures(baseline, run, gate.segments, judged[k])
-        reports.append(GateReport(rows, gate, str(baseline.origin), str(run.origin), broken, notes))
+        flags_off = (run.manifest.config.get("flags") or {}).get("enabled") is False
+        reports.append(GateReport(rows, gate, str(baseline.origin), str(run.origin), broken, notes, flags_off))
     largest = max((len(records) for _, run in pairs for records in run.segments.values()), default=0)
     if 0 < largest < POWER_SEGMENTS:
         for report in reports:

@@ -93,6 +93,8 @@ def verdict(report: GateReport) -> str:
          *([f"{broken} broken segment(s)"] if broken else [])]))
     if not report.gate.segments.enabled:
         line += " (breakage not checked: gate.segments.enabled is false)"
+    elif report.run_flags_off:
+        line += " (the run's flags.enabled is false: breakage judged by the gate itself)"
     return line
 
 
