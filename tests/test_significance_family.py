@@ -165,23 +165,42 @@ def _calibration(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.mark.slow
-def test_calibration_script_runs_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_calibration_script_runs_on_systems_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The benchmark end to end on three small systems made here (the article with words dropped), the gate's
+    own functions inside and two checks through the real CLI: every design printed, rates in [0, 1]."""
+    import random
+
+    from evalharness.corpus import load_corpus
+
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # the script sets it on import; undone after the test
     calibration = _calibration(monkeypatch)
+    corpus = load_corpus(CORPUS_NAME)
+    for direction, tgt in (("ms-en", "en"), ("en-ms", "ms")):
+        folder = tmp_path / "systems" / direction
+        folder.mkdir(parents=True)
+        for name, drop, seed in (("x", 0.05, 1), ("y", 0.05, 2), ("worse", 0.4, 3)):
+            rng = random.Random(seed)
+            lines = [" ".join(w for w in p.text(tgt).split() if rng.random() > drop) for p in corpus.pairs]
+            (folder / f"{name}.txt").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     out = tmp_path / "calibration.json"
-    assert calibration.main(["--quick", "--jobs", "1", "--json", str(out)]) == 0
+    assert calibration.main(["--systems", str(tmp_path / "systems"), "--testset", CORPUS_NAME, "--sizes", "10",
+                             "--full-trials", "4", "--subset-trials", "6", "--near", "100", "--worse-by", "20",
+                             "--perturbations", "2", "--permutations", "200", "--jobs", "1", "--cli-checks", "1",
+                             "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "false alarm" in printed and "SYNTHETIC" in printed and "Run time" in printed
+    assert "Equal quality: every failure is a false alarm" in printed and "Realistic regressions" in printed
+    assert "through the real CLI" in printed and "2 of 2 verdicts equal" in printed, printed
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert set(data["sets"]) == {"article-paragraph", "article-sentence", "synthetic-80"}
-    for result in data["sets"].values():
-        checks = result["checks"]
-        assert set(checks) == set(calibration.CANDIDATES)
-        for cand in checks.values():
-            assert set(cand) == {"equal", "1%", "2%", "5%", "10%", "20%"}
-            assert all(0 <= r["rate"] <= 1 for r in cand.values())
-        assert result["segment_rule"]["damage"]["emptied"]["chrf_max"] == 0.0
+    kinds = {(d["direction"], d["kind"], d["size"]) for d in data}
+    for direction in ("ms-en", "en-ms"):
+        assert {(direction, k, 29) for k in ("mix", "regression")} <= kinds
+        assert {(direction, k, 10) for k in ("mix", "fixed", "perturbed", "regression")} <= kinds
+    for design in data:
+        assert len(design["outcomes"]) == (4 if design["size"] == 29 else 6)
+        assert all(set(o) == {"metric_rows", "flag_rows", "segments"} for o in design["outcomes"])
+    full = [d for d in data if d["kind"] == "regression" and d["k"] == 100 and d["size"] == 29]
+    assert full and all(any(o["metric_rows"] for o in d["outcomes"]) for d in full)  # 40 % of words lost: seen
 
 
 def test_blocks_of_resamples_give_the_same_p_values(monkeypatch: pytest.MonkeyPatch) -> None:
