@@ -27,8 +27,8 @@ Designs, per direction:
 
 Each rate comes with its 95 % Wilson interval.
 
-    python benchmarks/gate_calibration.py --systems /tmp/realsys              # full run (~25 min on 2 cores)
-    python benchmarks/gate_calibration.py --systems /tmp/realsys --quick      # fewer trials (~3 min)
+    python benchmarks/gate_calibration.py --systems /tmp/realsys              # full run (~18 min on 2 cores)
+    python benchmarks/gate_calibration.py --systems /tmp/realsys --quick      # fewer trials (~6 min)
 """
 
 from __future__ import annotations

@@ -241,6 +241,10 @@ def test_gate_tests_are_one_sided_and_intervals_agree_with_verdicts() -> None:
                     assert (low == -math.inf) == m.higher_is_better and (high == math.inf) != m.higher_is_better
                     beyond = high < bound if m.higher_is_better else low > bound
                     assert (one.family_p_values[i] < alpha) == beyond, (seed, m.name, alpha, tolerance)
+                    end = high if m.higher_is_better else low  # the bound shown: Δ ± margin, moved by rounding only
+                    expected = one.deltas[i] - one.worse[i] * one.margin(i, alpha)  # type: ignore[index]
+                    assert one.identical[i] or math.isclose(end, expected, rel_tol=1e-9, abs_tol=1e-9), \
+                        (seed, m.name, alpha, tolerance, end, expected)
         for i in range(len(metrics)):
             for alpha in (0.01, 0.05, 0.2, 0.5):
                 low2, high2 = two.interval(i, alpha)
@@ -254,6 +258,8 @@ def test_gate_tests_are_one_sided_and_intervals_agree_with_verdicts() -> None:
                     bound = -tolerance if m.higher_is_better else tolerance
                     beyond = r.ci_high < bound if m.higher_is_better else r.ci_low > bound
                     assert (r.p_value < 0.05) == beyond, (seed, m.name, test, tolerance)
+                    shown = r.ci_high if m.higher_is_better else r.ci_low
+                    assert (shown - r.delta) * (1 if m.higher_is_better else -1) >= -1e-9  # Δ's side, not past it
 
 
 def test_a_difference_of_zero_or_at_float_noise_is_never_a_rejection() -> None:
@@ -268,7 +274,10 @@ def test_a_difference_of_zero_or_at_float_noise_is_never_a_rejection() -> None:
         assert r.delta == 0.0 and r.p_value == 1.0 and r.ci_low <= 0 <= r.ci_high
     family = max_statistic_test([FamilyRow(0, metric, stats, other)], trials=500, one_sided=True)
     assert family.deltas[0] == 0.0 and family.family_p_values[0] == 1.0
-    assert family.interval(0, 0.05) == (0.0, 0.0)
+    low, high = family.interval(0, 0.05)  # the same Δ, but not the same segments: not a point interval
+    assert low == -math.inf and high > 0
+    same = max_statistic_test([FamilyRow(0, metric, stats, stats.copy())], trials=500, one_sided=True)
+    assert same.interval(0, 0.05) == (0.0, 0.0) and same.family_p_values[0] == 1.0
 
 
 def test_flag_rate_row_is_a_paired_count() -> None:
@@ -358,3 +367,18 @@ def test_a_tolerance_beyond_any_score_is_refused_and_unbounded_allowance_is_stat
     assert main(["run", "-c", str(config), "--run-dir", str(allowed), "-q"]) == 0
     code, lines = _check(baseline, allowed, capsys)
     assert code == 0 and any("broken segments cannot fail this check" in line for line in lines), lines
+
+
+def test_with_no_breakage_flags_the_collapse_rule_still_checks(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    baseline = _baseline(tmp_path, REFS["en"], REFS["ms"])
+    en_ms = list(REFS["ms"])
+    en_ms[IDS.index("p21")] = ""
+    run = _run(tmp_path, "bad", REFS["en"], en_ms)
+    config = run.parent / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "gate: {segments: {flags: []}}\n", encoding="utf-8")
+    again = run.parent / "again"
+    assert main(["run", "-c", str(config), "--run-dir", str(again), "-q"]) == 0
+    code, lines = _check(baseline, again, capsys)
+    broken = [line for line in lines if line.startswith("BROKEN")]
+    assert code == 1 and len(broken) == 1 and broken[0].startswith("BROKEN mt en-ms p21: chrF "), lines

@@ -19,7 +19,7 @@ from evalharness.corpus import Corpus
 from evalharness.errors import InputError
 from evalharness.gate.compare import Comparison, PairedRow, paired_rows
 from evalharness.gate.segments import FlagRate, JudgedFlags, SegmentFailure, judge_flags, segment_failures
-from evalharness.runs.config import Gate, RunConfig, config_error
+from evalharness.runs.config import Gate, RunConfig, SegmentRule, config_error
 from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.defaults import DEFAULT_AR_TRIALS
 from evalharness.scoring.metrics import METRICS, metric_label
@@ -198,9 +198,8 @@ def flag_rows(judged: dict[tuple[str, str], JudgedFlags], flags: Sequence[str]) 
     segment by segment (a flag neither raises has nothing to test, and no row)."""
     rows = []
     for (system, direction), found in judged.items():
-        differing = sum(fa != fb for fa, fb in zip(found.flags_a, found.flags_b, strict=True))
         rows += [PairedRow(system, direction, FlagRate(flag), FlagRate.stats(found.flags_a, flag),
-                           FlagRate.stats(found.flags_b, flag), differing)
+                           FlagRate.stats(found.flags_b, flag), found.differing)
                  for flag in flags if any(flag in f for f in (*found.flags_a, *found.flags_b))]
     return rows
 
@@ -218,6 +217,15 @@ def check_all(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gate | None = N
             raise InputError(f"{pairs[0][1].origin} and the other runs checked with it carry different gate settings; "
                              "check them with one config")
         gate = gates[0]
+        baseline0, run0 = pairs[0]
+        if run0.gate is None and baseline0.gate is not None and gate.segments != SegmentRule():
+            stale = (f"the gate settings come from {baseline0.origin}, whose segment rule differs from this version's "
+                     f"defaults (flags {gate.segments.flags}, drop {gate.segments.drop:g} to below "
+                     f"{gate.segments.below:g}): set gate.segments in the config to choose")
+        else:
+            stale = None
+    else:
+        stale = None
     reports = []
     judged = [judge_flags(baseline, run, gate.segments) for baseline, run in pairs]
     for k, ((baseline, run), comparisons) in enumerate(zip(pairs, family_comparisons_of(pairs, gate, labels, judged),
@@ -230,9 +238,10 @@ def check_all(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gate | None = N
         flags_off = (run.manifest.config.get("flags") or {}).get("enabled") is False
         reports.append(GateReport(rows, gate, str(baseline.origin), str(run.origin), broken, notes, flags_off))
     largest = max((len(records) for _, run in pairs for records in run.segments.values()), default=0)
-    if 0 < largest < POWER_SEGMENTS:
-        for report in reports:
-            report.notes.append(power_note(largest))
+    if 0 < largest < POWER_SEGMENTS and reports:
+        reports[0].notes.append(power_note(largest))  # once a check, not once a test set
+    if stale and reports:
+        reports[0].notes.append(stale)
     return reports
 
 

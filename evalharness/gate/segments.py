@@ -87,6 +87,8 @@ def gate_flags(sources: Sequence[str], references: Sequence[str], hypotheses: Se
     """The breakage flags of ``rule.flags`` each output raises (name → value), judged now; ``max_tokens`` (a fact
     of generation, not of the text) comes from the ``stored`` flag names."""
     src, tgt = direction.split("-")
+    if not rule.flags:
+        return [{} for _ in hypotheses]
     out = flag_outputs(sources, references, hypotheses, src, tgt, settings=settings, only=rule.flags)
     if stored is not None and "max_tokens" in rule.flags:
         for mine, theirs in zip(out, stored, strict=True):
@@ -109,6 +111,8 @@ class JudgedFlags:
     ids: list[str]
     flags_a: list[dict[str, Any]]  # per segment, flag name → the value that raised it
     flags_b: list[dict[str, Any]]
+    differing: int = 0  # segments whose outputs differ between A and B
+    note: str | None = None  # what could not be judged
 
 
 class FlagRate:
@@ -166,8 +170,13 @@ FLAG_ROW_PREFIX = "flag:"
 
 def judge_flags(a: Run | Baseline, b: Run, rule: SegmentRule) -> dict[tuple[str, str], JudgedFlags]:
     """Per system × direction that both have (same segments), the breakage flags of ``rule.flags`` on both sides,
-    judged with this version's flags and ``b``'s thresholds against ``b``'s sources and references."""
-    if not rule.enabled or not rule.flags:
+    judged with this version's flags and ``b``'s thresholds against ``b``'s sources and references.
+
+    ``max_tokens`` is a fact of generation, not of the text: a run knows it (``hit_limit``), a baseline from the
+    flags it kept; a baseline that kept none (made before flags were kept, or with flags off) cannot say, and the
+    flag is then judged on neither side.
+    """
+    if not rule.enabled:
         return {}
     settings = run_flag_settings(b)
     out = {}
@@ -180,15 +189,30 @@ def judge_flags(a: Run | Baseline, b: Run, rule: SegmentRule) -> dict[tuple[str,
         if ids_a != [r.id for r in records]:
             continue  # compare_runs refuses runs whose segment ids differ, with the details
         sources, references = [r.source for r in records], [r.reference for r in records]
-        stored_a = a.flags(system, direction)
-        if stored_a is None:  # a baseline made before flags were kept: where B hit the limit, A may have too
-            stored_a = [{"max_tokens"} for _ in records]
+        hyps_b = [r.hypothesis for r in records]
+        limits_b: list[set[str]] = [{"max_tokens"} if r.hit_limit else set() for r in records]
+        limits_a = _limits(a, system, direction)
+        note = None
+        if limits_a is None:
+            if "max_tokens" in rule.flags:
+                note = (f"{system} {direction}: {a.origin} kept no segment flags (made before they were kept, or "
+                        "with flags off): max_tokens is not judged; regenerate it with 'evalharness baseline update'")
+            limits_a, limits_b = [set() for _ in records], [set() for _ in records]
         out[(system, direction)] = JudgedFlags(
-            ids_a,
-            gate_flags(sources, references, hyps_a, direction, rule, settings, stored_a),
-            gate_flags(sources, references, [r.hypothesis for r in records], direction, rule, settings,
-                       [{"max_tokens"} if r.hit_limit else set() for r in records]))
+            ids_a, gate_flags(sources, references, hyps_a, direction, rule, settings, limits_a),
+            gate_flags(sources, references, hyps_b, direction, rule, settings, limits_b),
+            sum(x != y for x, y in zip(hyps_a, hyps_b, strict=True)), note)
     return out
+
+
+def _limits(a: Run | Baseline, system: str, direction: str) -> list[set[str]] | None:
+    """Per segment, ``{"max_tokens"}`` where generation stopped at the limit; None where ``a`` cannot say."""
+    if isinstance(a, Run):
+        return [{"max_tokens"} if r.hit_limit else set() for r in a.segments.get((system, direction), [])]
+    if (a.manifest.config.get("flags") or {}).get("enabled") is False:
+        return None  # flags off: the stored (empty) flags say nothing
+    stored = a.flags(system, direction)
+    return None if stored is None else [f & {"max_tokens"} for f in stored]
 
 
 def habits(judged: JudgedFlags, rule: SegmentRule) -> dict[str, int]:
@@ -218,6 +242,8 @@ def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule,
     notes: list[str] = []
     for (system, direction), flags in judged.items():
         records = b.segments[(system, direction)]
+        if flags.note:
+            notes.append(flags.note)
         if rule.allowed >= len(records):
             notes.append(f"{system} {direction}: gate.segments.allowed ({rule.allowed}) is at least its {len(records)} "
                          "segments: broken segments cannot fail this check")

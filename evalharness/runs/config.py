@@ -135,7 +135,7 @@ class SegmentRule(Strict):
     quality differ by tens of points, and each real system drops content or mixes languages on a few segments
     in a thousand that another gets right. Defaults measured on real systems' outputs by
     ``benchmarks/gate_calibration.py --systems`` (README, *Calibration*): the breakage flags
-    (:data:`~evalharness.scoring.flags.BREAKAGE_FLAGS`) and a chrF fall of more than 50 points to below 15 (on
+    (:data:`~evalharness.scoring.flags.BREAKAGE_FLAGS`) and a chrF fall of more than 50 points to below 35 (on
     references of 8 words or more) are what real systems of equal quality almost never differ in; a fall of 25 to
     below 35, the earlier default, tripped between them on 4–19 segments in 1,012. Above ``max_segments`` the whole
     rule is off: on a large set those few segments turn up in nearly every check.

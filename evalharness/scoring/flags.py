@@ -10,7 +10,7 @@ raises one:
   content: it is shorter than the reference by at least half the share of the source's shortest sentence. Two
   sentences merged into one keep their content and their length, and raise nothing;
 - ``truncated``: the output is under 15 % of the reference's length (emptied, a heading replaced by a word),
-  or stops mid-sentence (no final punctuation) under 60 % of its words;
+  or stops mid-sentence (no final punctuation) under 60 % of the reference's words;
 - ``copy``: the output is (nearly) the source itself (difflib similarity of lower-cased text), where the
   reference is not;
 - ``wrong_language``: a language identifier (lingua) is confident the output is in another language, clearly
@@ -160,7 +160,8 @@ def is_close(a: str, b: str) -> bool:
 
 def truncated(hypothesis: str, reference: str, settings: FlagSettings) -> dict[str, Any] | None:
     """The ``truncated`` flag's value, or None: emptied (under ``truncated_ratio`` of the reference's length) or
-    stopped mid-sentence (no final punctuation) under :data:`CUT_RATIO` of its words (a heading cut short too)."""
+    stopped mid-sentence (no final punctuation) under :data:`CUT_RATIO` of the reference's words (a heading cut
+    short too)."""
     if not reference.strip():
         return None
     ratio = len(hypothesis.strip()) / len(reference.strip())

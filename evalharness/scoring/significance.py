@@ -177,7 +177,7 @@ def paired_test(metric: Aggregate, stats_a: ArrayLike, stats_b: ArrayLike, *,
         # identical, Δ = 0, or (one-sided) not worse by more than the margin: never a rejection
         p = 1.0
     low, high = shift_interval(delta, critical_value(null, 1 - confidence), worse)
-    low, high = agree(low, high, rejected=p < 1 - confidence, at=-margin * worse if worse is not None else 0.0)
+    low, high = agree(low, high, rejected=p < 1 - confidence, at=margin * worse if worse is not None else 0.0)
     return PairedResult(score_a, score_b, delta, low, high, float(p), test, samples, seed)
 
 
@@ -471,16 +471,17 @@ class FamilyResult:
     maxima: tuple[float, ...] = ()  # per trial, the largest scaled |Δ| (one-sided: worse-side Δ) over all rows
     worse: tuple[int, ...] | None = None  # one-sided: per row the sign that makes "worse" positive
     tolerances: tuple[float, ...] | None = None  # one-sided: per row the points B must be worse by
+    identical: tuple[bool, ...] = ()  # per row, A's and B's statistics are the same
 
     def interval(self, row: int, alpha: float) -> tuple[float, float]:
         """Simultaneous interval of row ``row``'s Δ at family-wise level ``alpha``: Δ ± c · scale, c the family's
         critical value (one-sided: the bad-side bound only); it excludes 0 (one-sided: the tolerance on the bad
         side) exactly when the row's family p is below ``alpha``."""
-        if self.family_p_values[row] == 1.0 and self.p_values[row] == 1.0 and self.deltas[row] == 0.0:
-            return 0.0, 0.0  # identical statistics, or no difference at all
+        if self.identical and self.identical[row]:
+            return 0.0, 0.0  # identical statistics: no difference at all
         worse = self.worse[row] if self.worse is not None else None
         low, high = shift_interval(self.deltas[row], self.margin(row, alpha), worse)
-        at = -worse * self.tolerances[row] if worse is not None and self.tolerances is not None else 0.0
+        at = worse * self.tolerances[row] if worse is not None and self.tolerances is not None else 0.0
         return agree(low, high, rejected=self.family_p_values[row] < alpha, at=at)
 
     def margin(self, row: int, alpha: float) -> float:
@@ -516,11 +517,12 @@ def max_statistic_test(rows: Sequence[FamilyRow], *, trials: int = DEFAULT_AR_TR
     _, oriented = _oriented(real, null, worse)
     maxima = (oriented / scales).max(axis=1) if len(rows) else np.zeros(trials)
     single = randomization_p_values(real, null, worse)
-    for i, row in enumerate(rows):
-        if np.array_equal(np.asarray(row.stats_a), np.asarray(row.stats_b)) or real[i] == 0.0:
+    identical = tuple(bool(np.array_equal(np.asarray(row.stats_a), np.asarray(row.stats_b))) for row in rows)
+    for i in range(len(rows)):
+        if identical[i] or real[i] == 0.0:
             single[i] = family[i] = 1.0
     return FamilyResult(tuple(float(d) for d in real), tuple(single), tuple(family), trials, seed, standardise,
-                        tuple(float(s) for s in scales), tuple(float(m) for m in maxima), worse, margins)
+                        tuple(float(s) for s in scales), tuple(float(m) for m in maxima), worse, margins, identical)
 
 
 def paired_mdd(metric: Aggregate, stats_a: ArrayLike, stats_b: ArrayLike, *, alpha: float = 0.05,
