@@ -382,3 +382,25 @@ def test_with_no_breakage_flags_the_collapse_rule_still_checks(tmp_path: Path,
     code, lines = _check(baseline, again, capsys)
     broken = [line for line in lines if line.startswith("BROKEN")]
     assert code == 1 and len(broken) == 1 and broken[0].startswith("BROKEN mt en-ms p21: chrF "), lines
+
+
+@pytest.mark.parametrize("test", ["bs", "ar"])
+def test_one_changed_flag_is_not_significant_under_any_test(test: str) -> None:
+    # one segment of 29 newly flagged: every permutation that exchanges it ties; the gate's one-sided tests count
+    # ties (sacrebleu's strict count would give p = 1/(N+1) and call it significant)
+    rate = FlagRate("truncated")
+    a = [{} for _ in range(29)]
+    b = [{"truncated": {"ratio": 0.0}} if i == 4 else {} for i in range(29)]
+    r = paired_test(rate, FlagRate.stats(a, "truncated"), FlagRate.stats(b, "truncated"),  # type: ignore[arg-type]
+                    test=test, samples=1000, one_sided=True)
+    assert r.p_value > 0.05 and r.ci_low <= 0 <= r.ci_high, r  # ar: about 0.5; the bootstrap is coarser
+
+
+def test_a_config_nested_too_deeply_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "deep.yaml"
+    config.write_text("systems: " + "[" * 600 + "]" * 600 + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "r"), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nested too deeply" in err[0] and str(config) in err[0]
+    assert not (tmp_path / "r").exists()

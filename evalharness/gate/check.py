@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from evalharness.corpus import Corpus
 from evalharness.errors import InputError
-from evalharness.gate.compare import Comparison, PairedRow, paired_rows
+from evalharness.gate.compare import Comparison, PairedRow, format_p, paired_rows
 from evalharness.gate.segments import FlagRate, JudgedFlags, SegmentFailure, judge_flags, segment_failures
 from evalharness.runs.config import Gate, RunConfig, SegmentRule, config_error
 from evalharness.runs.schema import Baseline, Run
@@ -45,7 +45,7 @@ class GateRow:
         c = self.comparison
         return (f"REGRESSION {c.system} {c.direction} {metric_label(c.metric)}: baseline {c.a:.2f}, "
                 f"new {c.b:.2f}, delta {c.delta:+.2f} (tolerance {self.tolerance:.2f}), "
-                f"p={c.p_value:.4g} < alpha={self.alpha} ({c.test})")
+                f"p={format_p(c.p_value, c.test)} < alpha={self.alpha} ({c.test})")
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,16 @@ class Comparison:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
+def format_p(p: float, test: str) -> str:
+    """p to the resolution its samples allow: ``≤0.0001`` at the floor 1/(n+1), else four significant digits
+    (``0.04995``, not ``0.0500``, which would read as not below 0.05). Every report prints p through this."""
+    fields = dict(part.split(":", 1) for part in test.split("|") if ":" in part)
+    n = int(fields["n"]) if fields.get("n", "").isdigit() else 0
+    if n and p <= 1.0 / (n + 1) * (1 + 1e-9):
+        return f"≤{1.0 / (n + 1):.2g}"
+    return f"{p:.4g}"
+
+
 def verdict(delta: float, higher_is_better: bool, p_value: float, alpha: float) -> str:
     """``better`` / ``worse`` for B relative to A when significant at ``alpha``, honouring the metric's direction."""
     if p_value >= alpha or delta == 0:

@@ -11,21 +11,11 @@ from typing import Any
 
 from evalharness.errors import OutputError
 from evalharness.gate.check import GateReport
-from evalharness.gate.compare import Comparison
+from evalharness.gate.compare import Comparison, format_p
 from evalharness.gate.segments import FLAG_ROW_PREFIX
 from evalharness.render.tables import markdown_table, text_table
 from evalharness.scoring.metrics import metric_label
 from evalharness.textio import write_outputs
-
-
-def format_p(p: float, test: str) -> str:
-    """p to the resolution its samples allow: ``≤0.0001`` at the floor 1/(n+1), else four significant digits
-    (``0.04995``, not ``0.0500``, which would read as not below 0.05)."""
-    fields = dict(part.split(":", 1) for part in test.split("|") if ":" in part)
-    n = int(fields["n"]) if fields.get("n", "").isdigit() else 0
-    if n and p <= 1.0 / (n + 1) * (1 + 1e-9):
-        return f"≤{1.0 / (n + 1):.2g}"
-    return f"{p:.4g}"
 
 
 def format_interval(low: float, high: float) -> str:

@@ -390,6 +390,8 @@ def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: {what} is nested too deeply to read; is this the {what} file?") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

@@ -172,7 +172,13 @@ def paired_test(metric: Aggregate, stats_a: ArrayLike, stats_b: ArrayLike, *,
         null = moved * worse if worse is not None else np.abs(moved)
     # one-sided with a margin: is B worse by more than ``margin`` points (the gate's tolerance)?
     statistic = delta * worse - margin if worse is not None else abs(delta)
-    p = sb.p_value(null, statistic)
+    if worse is None:
+        p = sb.p_value(null, statistic)  # sacrebleu's convention (strict >), so compare's p equals sacrebleu's
+    else:
+        # the gate's one-sided test counts ties, as maxt does: with few values (one differing segment, a flag's
+        # rate) nearly every trial ties the real difference, and a strict count would call that p = 1/(N+1)
+        tie = _TIE * max(1.0, abs(statistic))
+        p = float((np.count_nonzero(null >= statistic - tie) + 1) / (len(null) + 1))
     if np.array_equal(a_arr, b_arr) or statistic <= 0 or delta == 0:
         # identical, Δ = 0, or (one-sided) not worse by more than the margin: never a rejection
         p = 1.0
