@@ -1,8 +1,8 @@
 """The layout follows the pipeline: each package imports only itself and the packages before it.
 
-testsets → corpus → systems → store → scoring → runs → gate → render, over a foundation (errors, paths, textio,
-registry), with the CLI and the tiny-model tool on top. Imports inside functions count too: a lazy import that points
-the wrong way is still a cycle waiting to happen.
+testsets → corpus → systems → store → scoring → runs → gate → render, over a foundation (errors, environment, paths,
+textio, registry), with the CLI and the tiny-model tool on top. Imports inside functions count too: a lazy import
+that points the wrong way is still a cycle waiting to happen.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "evalharness"
-FOUNDATION = {"errors", "paths", "textio", "registry", "__init__"}
+FOUNDATION = {"errors", "environment", "paths", "textio", "registry", "__init__"}
 LAYERS = ["foundation", "testsets", "corpus", "systems", "store", "scoring", "runs", "gate", "render", "top"]
 TOP = {"cli", "tiny_model", "__main__"}
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from evalharness.environment import env_seconds
 from evalharness.errors import DownloadError
 from evalharness.testsets.registry import SetEntry, SetFile
 
@@ -41,16 +42,9 @@ ENV_CONNECT = "EVALHARNESS_TESTSETS_CONNECT_TIMEOUT"
 
 def connect_deadline() -> float:
     """:data:`CONNECT_DEADLINE_S`, or ``$EVALHARNESS_TESTSETS_CONNECT_TIMEOUT`` where it is a positive number."""
-    value = os.environ.get(ENV_CONNECT, "").strip()
-    if not value:
-        return CONNECT_DEADLINE_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0 or seconds == float("inf"):
-        raise DownloadError(f"{ENV_CONNECT}={value!r}: expected a number of seconds above 0, e.g. 10")
-    return seconds
+    return env_seconds(ENV_CONNECT, CONNECT_DEADLINE_S, DownloadError, "10")
+
+
 READ_TIMEOUT_S = 30.0
 """How long a started download may stall between two chunks before it is abandoned."""
 DOWNLOAD_DEADLINE_S = 300.0
@@ -62,16 +56,7 @@ ENV_DOWNLOAD = "EVALHARNESS_TESTSETS_DOWNLOAD_TIMEOUT"
 
 def download_deadline() -> float:
     """:data:`DOWNLOAD_DEADLINE_S`, or ``$EVALHARNESS_TESTSETS_DOWNLOAD_TIMEOUT`` where it is a positive number."""
-    value = os.environ.get(ENV_DOWNLOAD, "").strip()
-    if not value:
-        return DOWNLOAD_DEADLINE_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise DownloadError(f"{ENV_DOWNLOAD}={value!r}: expected a number of seconds above 0, e.g. 600")
-    return seconds
+    return env_seconds(ENV_DOWNLOAD, DOWNLOAD_DEADLINE_S, DownloadError, "600")
 
 
 _CHUNK = 1 << 16

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from evalharness.environment import env_seconds
 from evalharness.errors import ConfigError, MissingDependencyError, ModelLoadError, WorkerError
 from evalharness.scoring.comet.env import SETUP_COMMAND, EnvInfo, probe, worker_script
 
@@ -55,16 +56,7 @@ class CometProtocolError(WorkerError):
 
 def _timeout(default: float) -> float:
     """``default``, or ``$EVALHARNESS_COMET_TIMEOUT`` where it is set (a number of seconds above 0)."""
-    value = os.environ.get(ENV_TIMEOUT, "").strip()
-    if not value:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < math.inf:
-        raise ConfigError(f"{ENV_TIMEOUT}={value!r}: expected a number of seconds above 0, e.g. 1200")
-    return seconds
+    return env_seconds(ENV_TIMEOUT, default, ConfigError, "1200")
 
 
 class CometWorker:
