@@ -361,7 +361,18 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("-o", "--output", type=Path, required=True,
                         help="baseline file to write (a symbolic link is written through)")
     update.set_defaults(func=_baseline_command)
+    _register_commands(sub)
     return parser
+
+
+def _register_commands(sub: Any) -> None:
+    """Add the commands that live in their own module under ``evalharness.commands``."""
+    import importlib
+
+    from evalharness.commands import COMMANDS
+
+    for name in COMMANDS:
+        importlib.import_module(f"evalharness.commands.{name}").register(sub)
 
 
 def _add_testsets_parser(sub: Any) -> None:

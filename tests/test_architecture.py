@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "evalharness"
 FOUNDATION = {"errors", "environment", "paths", "textio", "registry", "__init__"}
 LAYERS = ["foundation", "testsets", "corpus", "systems", "store", "scoring", "runs", "gate", "render", "top"]
-TOP = {"cli", "tiny_model", "__main__"}
+TOP = {"cli", "commands", "tiny_model", "__main__"}
 
 
 def _layer(module: str) -> str:
