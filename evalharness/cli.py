@@ -796,7 +796,7 @@ def _score_bootstrap(args: argparse.Namespace) -> Any:
 
 
 def _comet_options(args: argparse.Namespace, metrics: list[str]) -> dict[str, dict[str, Any]]:
-    """``score``'s --comet-* options as the metric's settings, with the translation cache for its scores."""
+    """``score``'s --comet-* options as the metric's settings."""
     from evalharness.errors import InputError
 
     given = {"model": args.comet_model, "batch_size": args.comet_batch_size, "device": args.comet_device,
@@ -806,9 +806,7 @@ def _comet_options(args: argparse.Namespace, metrics: list[str]) -> dict[str, di
         if extra:
             raise InputError(f"{extra[0]} goes with --metrics comet")
         return {}
-    from evalharness.store import default_cache_path
-
-    return {"comet": {**{k: v for k, v in given.items() if v is not None}, "cache": str(default_cache_path())}}
+    return {"comet": {k: v for k, v in given.items() if v is not None}}
 
 
 def _metrics_setup_command(args: argparse.Namespace) -> int:
@@ -866,7 +864,10 @@ def _score_command(args: argparse.Namespace) -> int:
         return EXIT_OK
     hypotheses = args.hyp or [STDIN]  # no --hyp: standard input, as 'sacrebleu REF < HYP'
     refs = references[0] if len(references) == 1 else references
-    comet: dict[str, Any] = {"sources": sources, "metric_options": _comet_options(args, metrics)}
+    from evalharness.store import StoreAt, default_cache_path
+
+    comet: dict[str, Any] = {"sources": sources, "metric_options": _comet_options(args, metrics),
+                             "store": StoreAt(default_cache_path())}  # COMET's segment scores, opened if needed
     case: dict[str, Any] = {"tokenize": args.tokenize, "lowercase": args.lowercase,
                             "chrf_lowercase": args.chrf_lowercase}
     if args.sentence_level:

@@ -36,9 +36,9 @@ _DEFAULT_PYTHON = venv_python(default_venv())
 
 def test_comet_is_registered_as_a_higher_is_better_metric_needing_sources() -> None:
     cls = METRICS.get("comet")
-    assert (cls.name, cls.label, cls.higher_is_better, cls.needs_sources) == ("comet", "COMET", True, True)
+    assert (cls.name, cls.label, cls.higher_is_better) == ("comet", "COMET", True) and "sources" in cls.reads
     assert cls.default_tolerance == 1.0  # COMET points (×100 scale)
-    assert not METRICS.get("chrf").needs_sources
+    assert "sources" not in METRICS.get("chrf").reads
 
 
 def test_statistics_are_score_and_count_and_the_corpus_score_is_the_mean_times_100() -> None:

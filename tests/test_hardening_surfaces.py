@@ -271,7 +271,8 @@ def test_an_overlong_segment_is_refused_by_every_metric_not_scored_for_minutes(
 
 def test_the_length_cap_holds_for_run_scoring_too() -> None:
     from evalharness.errors import HypothesisError
-    from evalharness.scoring.metrics import get_metrics, score_metrics
+    from evalharness.scoring.metrics import get_metrics
+    from evalharness.scoring.scorer import score_metrics
 
     with pytest.raises(HypothesisError, match="the reference has 100,001 characters; BLEU takes at most 100,000"):
         score_metrics(get_metrics(["bleu", "chrf"]), ["short"], ["x" * 100_001])
@@ -320,16 +321,26 @@ def test_a_metric_that_gives_non_finite_scores_is_an_error_never_a_row() -> None
     import numpy as np
 
     from evalharness.errors import InternalError
-    from evalharness.scoring.metrics import Metric, score_metrics
+    from evalharness.scoring.metrics import Metric
+    from evalharness.scoring.scorer import score_metrics
 
     class Broken(Metric):
-        name, label, higher_is_better, needs_sources = "broken", "Broken", True, True
+        name, label, higher_is_better = "broken", "Broken", True
+        reads = frozenset({"hypotheses", "references", "sources"})
 
         def __init__(self, value: float) -> None:
-            self.options, self.value = {}, value
+            super().__init__()
+            self.value = value
 
-        def build_sacrebleu(self, *, segment: bool) -> Any:
-            raise NotImplementedError
+        @property
+        def signature(self) -> str:
+            return "broken"
+
+        def segment_stats(self, hypotheses: Any, references: Any, *, sources: Any = None) -> Any:
+            return self.evaluate(hypotheses, references, sources=sources)[0]
+
+        def score_of_sum(self, summed: Any) -> float:
+            return float(summed[0])
 
         def evaluate(self, hypotheses: Any, references: Any, *, sources: Any = None) -> Any:
             stats = np.array([[0.5, 1.0], [self.value, 1.0]])

@@ -72,7 +72,7 @@ CORPUS_TER = [
 
 @pytest.mark.parametrize(("tokenize", "expected"), CORPUS_BLEU)
 def test_multi_reference_corpus_bleu_per_tokenizer(tokenize: str, expected: float) -> None:
-    (bleu,) = get_metrics(["bleu"], tokenize=tokenize)
+    (bleu,) = get_metrics(["bleu"], scoring={"tokenize": tokenize})
     assert bleu.corpus_score(HYPS, REFS) == pytest.approx(expected, abs=1e-6)
     assert f"nrefs:2|case:mixed|eff:no|tok:{tokenize}|" in bleu.signature
 
@@ -93,7 +93,7 @@ def test_multi_reference_from_stacked_corpus_references() -> None:
 
 @pytest.mark.parametrize(("tokenize", "lowercase", "expected"), SENTENCE_BLEU)
 def test_sentence_bleu_tokenizers_and_lowercase(tokenize: str, lowercase: bool, expected: float) -> None:
-    (bleu,) = get_metrics(["bleu"], tokenize=tokenize, lowercase=lowercase)
+    (bleu,) = get_metrics(["bleu"], scoring={"tokenize": tokenize, "lowercase": lowercase})
     assert bleu.segment_scores([SENT_SYS], [SENT_REF])[0] == pytest.approx(expected, abs=1e-3)
     assert ("case:lc" if lowercase else "case:mixed") in bleu.segment_signature
 
@@ -118,11 +118,11 @@ def test_chrf_lowercase_reaches_chrf_and_lowercase_does_not() -> None:
     """sacrebleu's CLI: -lc is BLEU's alone, --chrf-lowercase chrF's; lowercasing an all-caps hypothesis must make
     it exact. (sacrebleu's tests have no lowercase chrF case.)"""
     hyp, ref = ["NIEMAND HAT DIE ABSICHT"], ["niemand hat die absicht"]
-    chrf, ter = get_metrics(["chrf", "ter"], chrf_lowercase=True)
+    chrf, ter = get_metrics(["chrf", "ter"], scoring={"chrf_lowercase": True})
     assert chrf.corpus_score(hyp, ref) == pytest.approx(100.0)
     assert get_metric("chrf").corpus_score(hyp, ref) < 50
     assert "case:lc" in chrf.signature
-    (chrf_lc,) = get_metrics(["chrf"], lowercase=True)
+    (chrf_lc,) = get_metrics(["chrf"], scoring={"lowercase": True})
     assert chrf_lc.options == {} and chrf_lc.corpus_score(hyp, ref) < 50
     assert ter.options == {}  # sacrebleu's TER ignores case already (case:lc in its default signature)
 
@@ -134,8 +134,8 @@ def test_corpus_ter(hyps: list[str], refs: list[str], expected: float) -> None:
 
 def test_default_settings_record_no_options() -> None:
     """A default run records ``{}``, as runs made before the settings existed, so old baselines stay comparable."""
-    assert all(METRICS.get(name).options_for() == {} for name in ("bleu", "chrf", "chrf++", "ter"))
-    assert METRICS.get("bleu").options_for(tokenize="intl", lowercase=True) == {"tokenize": "intl",
+    assert all(METRICS.get(name).settings_from_scoring() == {} for name in ("bleu", "chrf", "chrf++", "ter"))
+    assert METRICS.get("bleu").settings_from_scoring(tokenize="intl", lowercase=True) == {"tokenize": "intl",
                                                                                   "lowercase": True}
 
 
@@ -211,7 +211,7 @@ def test_paired_significance_reproduces_sacrebleus_expected_p_values(
     from sacrebleu.significance import PairedTest
 
     baseline, outputs, refs = wmt17
-    (bleu,) = get_metrics(["bleu"], tokenize="none")
+    (bleu,) = get_metrics(["bleu"], scoring={"tokenize": "none"})
     base_stats = bleu.segment_stats(baseline, refs)
     samples, expected = (2000, MOSES_P) if test == "bs" else (10000, MULTEVAL_P)
     ours = {name: paired_test(bleu, base_stats, bleu.segment_stats(hyps, refs), test=test,  # type: ignore[arg-type]

@@ -17,9 +17,10 @@ import pytest
 import sacrebleu
 
 from evalharness.scoring import parallel
-from evalharness.scoring.metrics import get_metrics, score_metrics
+from evalharness.scoring.metrics import get_metrics
 from evalharness.scoring.parallel import PoolSettings
 from evalharness.scoring.plain import score_files, sentence_scores
+from evalharness.scoring.scorer import score_metrics
 from evalharness.scoring.significance import _draws, bootstrap_scores
 from evalharness.textio import iter_lines, read_lines
 

@@ -91,12 +91,10 @@ def precheck(baseline: Run | Baseline, config: RunConfig, corpus: Corpus, config
     if absent:
         raise InputError(f"{config_path} does not compute {', '.join(absent)}, which {baseline.origin} gates")
     for name, info in baseline.manifest.metrics.items():
-        if METRICS.get(name).needs_sources:
-            continue  # COMET's settings are its own config section; its signature is compared with the run's
-        wanted = METRICS.get(name).options_for(**config.scoring.model_dump())
-        if wanted != info.options:
-            raise InputError(f"{config_path} scores {metric_label(name)} with sacrebleu options {wanted}, "
-                             f"{baseline.origin} with {info.options}: set the config's scoring section as the "
+        wanted = config.metric_options(name)
+        if not METRICS.get(name).same_scores(wanted, info.options):
+            raise InputError(f"{config_path} scores {metric_label(name)} with settings {wanted}, {baseline.origin} "
+                             f"with {info.options}: set the config's scoring section or the metric's settings as the "
                              "baseline's, or update the baseline")
 
 

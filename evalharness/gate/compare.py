@@ -11,14 +11,18 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalharness.corpus.tags import matches, parse_where
 from evalharness.errors import EvalHarnessWarning, InputError
 from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.defaults import DEFAULT_SEED
-from evalharness.scoring.metrics import METRICS, Metric, get_metric, metric_label, score_metrics, stack_references
+from evalharness.scoring.metrics import METRICS, Metric, ScoreStore, get_metric, metric_label, stack_references
+from evalharness.scoring.scorer import score_metrics
+from evalharness.scoring.signature import Signature
 from evalharness.scoring.significance import Aggregate, Test, paired_mdd, paired_test
+from evalharness.store import StoreAt
 
 if TYPE_CHECKING:
     import numpy as np
@@ -79,29 +83,31 @@ def check_comparable(a: Run | Baseline, b: Run) -> None:
                              "--where or --limit, or edited references); compare runs of the same selection")
 
 
-def scored_metric(a: Run | Baseline, b: Run, name: str) -> Metric:
-    """Metric ``name`` built as both runs were scored with it: with the sacrebleu options their manifests record
-    (a metric neither computed: with ``b``'s scoring settings). Different options raise :class:`InputError`.
+def recorded_options(run: Run | Baseline, name: str) -> dict[str, Any]:
+    """The settings ``run`` scored metric ``name`` with, as its manifest records them; for a metric it did not
+    compute (or a file from before settings were recorded), the ones its config gives."""
+    cls = METRICS.get(name)
+    info = run.manifest.metrics.get(name)
+    if info is not None and (info.options or cls.section is None):
+        return info.options
+    config = run.manifest.config
+    section = (config.get(cls.section) if cls.section else None) or {}
+    return cls.check_settings({**cls.settings_from_scoring(**(config.get("scoring") or {})), **section})
 
-    A metric with settings of its own (COMET) takes them from the config section of its name in ``b``'s manifest
-    (the signatures, compared first, pin model and version) and reads and fills ``b``'s store, so re-testing the
-    run's own outputs scores nothing again.
+
+def scored_metric(a: Run | Baseline, b: Run, name: str, *, store: ScoreStore | None = None) -> Metric:
+    """Metric ``name`` built as both runs were scored with it, from the settings their manifests record (a metric
+    neither computed: with ``b``'s config). Settings that give other scores raise :class:`InputError`.
+
+    ``store``: where a metric slow to score (COMET) reads and fills segment scores, ``b``'s own store, so that
+    re-testing the run's own outputs scores nothing again.
     """
-    if METRICS.get(name).needs_sources:
-        return get_metric(name, **(b.manifest.config.get(name) or {}), cache=b.manifest.cache)
-    options = []
-    for run in (a, b):
-        info = run.manifest.metrics.get(name)
-        if info is not None:
-            options.append(info.options)
-        else:
-            scoring = run.manifest.config.get("scoring") or {}
-            options.append(METRICS.get(name).options_for(**scoring))
-    if options[0] != options[1]:
-        raise InputError(f"{metric_label(name)} was scored with other sacrebleu options in {a.origin} ({options[0]}) "
+    options = [recorded_options(run, name) for run in (a, b)]
+    if not METRICS.get(name).same_scores(*options):
+        raise InputError(f"{metric_label(name)} was scored with other settings in {a.origin} ({options[0]}) "
                          f"than in {b.origin} ({options[1]}); scores are not comparable: score both with the same "
-                         "scoring settings")
-    return get_metric(name, **options[1])
+                         "settings")
+    return get_metric(name, store=store, **options[1])
 
 
 def compare_runs(a: Run | Baseline, b: Run, *, metrics: Sequence[str] | None = None, test: Test = "bs",
@@ -210,14 +216,16 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
         raise InputError(f"{a.origin} has no {', '.join(unknown)} score for {system} {direction} "
                          f"(it has {', '.join(scores_a)})")
     chosen: list[Metric] = []
+    store = StoreAt(Path(b.manifest.cache)) if b.manifest.cache else None
     for name in list(metrics or scores_a):
         if name not in scores_b:
             raise InputError(f"{b.origin}: no {name} score for {system} {direction}, which {a.origin} has")
         sig_a, sig_b = scores_a[name].signature, scores_b[name].signature
         if sig_a != sig_b:
-            raise InputError(f"{metric_label(name)} signatures differ for {system} {direction}: {sig_a} "
+            differ = "; ".join(Signature.parse(sig_a).differences(Signature.parse(sig_b)))
+            raise InputError(f"{metric_label(name)} signatures differ for {system} {direction} ({differ}): {sig_a} "
                              f"({a.origin}) vs {sig_b} ({b.origin}); scores are not comparable")
-        chosen.append(scored_metric(a, b, name))
+        chosen.append(scored_metric(a, b, name, store=store))
     # every metric's statistics from one pass over each side's text (on every core for large sets); the same
     # segments of the same corpus: B's sources are A's (for the metrics that read them)
     sources = [seg_b[i].source for i in keep]
@@ -226,7 +234,9 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
         stats_b = score_metrics(chosen, chosen_b, refs, sources=sources)
     finally:
         for metric in chosen:
-            metric.close()  # a store a metric opened (COMET's scores); the statistics are all it is needed for
+            metric.close()
+        if store is not None:
+            store.close()  # opened only if a metric used it (COMET's scores); the statistics are all it is needed for
     if not filters:  # the scores on file must be the scores of the outputs on file
         for metric, x, y in zip(chosen, stats_a, stats_b, strict=True):
             for run, name, stats in ((a, name_a, x.stats), (b, name_b, y.stats)):

@@ -11,13 +11,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SerializeAsAny, StrictBool, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializeAsAny,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
 from evalharness.registry import did_you_mean
 from evalharness.runs.executor import ExecutorSettings, LocalExecutor
-from evalharness.scoring.comet.settings import CometSettings
 from evalharness.scoring.defaults import (
     CONFIDENCE,
     DEFAULT_AR_TRIALS,
@@ -28,7 +38,7 @@ from evalharness.scoring.defaults import (
     TOKENIZERS,
 )
 from evalharness.scoring.flags import BREAKAGE_FLAGS, FLAG_NAMES, FlagSettings
-from evalharness.scoring.metrics import METRICS, default_tolerances
+from evalharness.scoring.metrics import METRICS, SOURCES, default_tolerances
 from evalharness.systems.settings import (
     FilesSettings,
     ModelSettings,
@@ -160,7 +170,7 @@ class SegmentRule(Strict):
     @classmethod
     def _known_metric(cls, metric: str) -> str:
         name = _known_metrics([metric])[0]
-        if METRICS.get(name).needs_sources:
+        if SOURCES in METRICS.get(name).reads:
             raise ValueError(f"{name} reads the sources, which the segment rule does not keep: use a string "
                              "metric (chrf, chrf++, bleu, ter)")
         return name
@@ -256,6 +266,58 @@ class CorpusFiles(Strict):
     en: str
 
 
+METRIC_SETTINGS_ERROR = "metric_settings"
+"""The pydantic error type of a metric's own settings model refusing a setting (its message names the key)."""
+
+LEGACY_SECTIONS = ("comet",)
+"""Top-level config sections that held a metric's settings before ``metrics`` took entries; still read, and written
+where run files have always had them."""
+
+
+def split_metric_entries(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with ``metrics`` as names and ``metric_settings`` as each named metric's checked settings."""
+    data = dict(data)
+    if "metric_settings" in data:
+        raise PydanticCustomError(METRIC_SETTINGS_ERROR, "{message}",
+                                  {"key": "metric_settings", "message": "metric_settings: unknown key; give a "
+                                   "metric's settings in its entry: metrics: [{name: comet, model: …}]"})
+    settings: dict[str, tuple[str, Any]] = {}
+    entries = data.get("metrics")
+    if isinstance(entries, list):
+        names: list[Any] = []
+        for i, entry in enumerate(entries):
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                settings[entry["name"]] = (f"metrics.{i}", {k: v for k, v in entry.items() if k != "name"})
+                entry = entry["name"]
+            names.append(entry)
+        data["metrics"] = names
+    for section in LEGACY_SECTIONS:
+        given = data.pop(section, None)
+        if given is not None:
+            if section in settings:
+                raise PydanticCustomError(METRIC_SETTINGS_ERROR, "{message}", {
+                    "key": section, "message": f"{section}: its settings are also in its metrics entry; "
+                    "give them once"})
+            settings[section] = (section, given)
+    checked: dict[str, dict[str, Any]] = {}
+    for name, (key, given) in settings.items():
+        if name not in METRICS:
+            continue  # the metrics field's own check names an unknown metric
+        if not isinstance(given, dict):
+            raise PydanticCustomError(METRIC_SETTINGS_ERROR, "{message}", {
+                "key": key, "message": f"{key}: expected a mapping of {name}'s settings (got {type(given).__name__})"})
+        cls = METRICS.get(name)
+        try:
+            checked[name] = cls.check_settings(given)
+        except ConfigError as err:  # named by where the settings sit in this file (metrics.1.…, comet.…)
+            message = str(err)
+            if message.startswith(cls.settings_key()):
+                message = key + message[len(cls.settings_key()):]
+            raise PydanticCustomError(METRIC_SETTINGS_ERROR, "{message}", {"key": key, "message": message}) from None
+    data["metric_settings"] = checked
+    return data
+
+
 class RunConfig(Strict):
     """The whole run: corpus, directions, systems, metrics, where to write."""
 
@@ -275,8 +337,31 @@ class RunConfig(Strict):
     flags: FlagsConfig = Field(default_factory=FlagsConfig)
     where: list[str] = Field(default_factory=list)
     limit: StrictInt | None = Field(default=None, ge=1)  # only the first N segments (after where): a smoke test
-    comet: CometSettings | None = None  # the COMET model and how it runs, when metrics include comet
+    # each metric's own settings (from ``metrics: [{name: comet, model: …}]`` entries, or a legacy section such as
+    # ``comet:``), validated by the metric; filled by the parser, never a key of the file
+    metric_settings: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
     executor: ExecutorSettings = Field(default_factory=LocalExecutor)  # where translating runs: here, or Ray
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_entries(cls, data: Any) -> Any:
+        """``metrics`` entries with settings, and legacy sections (``comet:``), as names plus each metric's settings,
+        each checked by the metric's own model."""
+        return split_metric_entries(data) if isinstance(data, dict) else data
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The layout run files have always had: names in ``metrics`` (an entry ``{name, …settings}`` for a metric with
+        settings of its own), a legacy section (``comet``) in its place before ``executor``."""
+        data: dict[str, Any] = handler(self)
+        settings = self.metric_settings
+        data["metrics"] = [{"name": n, **settings[n]} if n in settings and n not in LEGACY_SECTIONS else n
+                           for n in self.metrics]
+        executor = data.pop("executor", None)
+        for section in LEGACY_SECTIONS:
+            data[section] = settings.get(section)
+        data["executor"] = executor
+        return data
 
     @field_validator("metrics")
     @classmethod
@@ -319,6 +404,13 @@ class RunConfig(Strict):
                 raise ValueError(f"systems.{i} ({system.name}) runs in no direction of the run "
                                  f"(its directions {system.directions}, the run's {self.directions})")
         return self
+
+    def metric_options(self, name: str) -> dict[str, Any]:
+        """The settings metric ``name`` is built with in this run, as its manifest records them: the ``scoring``
+        section's that apply to it, then its own."""
+        cls = METRICS.get(name)
+        return cls.check_settings({**cls.settings_from_scoring(**self.scoring.model_dump()),
+                                   **self.metric_settings.get(name, {})})
 
     def system_directions(self, system: SystemSettings) -> list[str]:
         """The directions ``system`` runs in: its own list, limited to the run's directions."""
@@ -475,6 +567,10 @@ def config_error(label: str, err: ValidationError, *, prefix: str = "",
     The given value is shown abbreviated: a YAML alias bomb expands to gigabytes when printed whole.
     """
     first = err.errors()[0]
+    if first["type"] == METRIC_SETTINGS_ERROR:  # a metric's own settings model spoke: its key and message as they are
+        ctx = first.get("ctx") or {}
+        key, message = str(ctx.get("key", "metrics")), str(ctx.get("message", first["msg"]))
+        return ConfigError(f"{blame(key) if blame is not None else label}: {message}")
     # a union's branch names (corpus: str | CorpusFiles) are no keys of the file: leave them out
     parts = [str(p) for p in first["loc"] if str(p) not in _UNION_TAGS]
     key = ".".join([*([prefix] if prefix else []), *parts]) or "(top level)"

@@ -165,6 +165,9 @@ def _run_set_on_ray(settings: RayExecutor, parts: list[Member], staging: Path, *
 
     plans = [plan_run(m.config, config_path=config_path, run_dir=staging / m.folder) for m in parts]
     store = open_store(parts[0].config)  # the members' configs differ in their corpus alone
+    for plan in plans:
+        for metric in plan.metrics:
+            metric.store = store
     try:
         works = [TestSetWork(m.name, plan.systems(store, notify), plan.segments, plan.keep)
                  for m, plan in zip(parts, plans, strict=True)]

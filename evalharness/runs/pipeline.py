@@ -35,8 +35,9 @@ from evalharness.runs.schema import (
     references_hash,
 )
 from evalharness.scoring.flags import count_flags, flag_outputs
-from evalharness.scoring.metrics import Metric, References, get_metrics, score_metrics, stack_references
+from evalharness.scoring.metrics import Metric, References, get_metrics, stack_references
 from evalharness.scoring.parallel import PoolSettings
+from evalharness.scoring.scorer import score_metrics
 from evalharness.scoring.significance import confidence_interval
 from evalharness.scoring.slices import slice_scores
 from evalharness.store import TranslationCache, default_cache_path
@@ -224,16 +225,6 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
 # --------------------------------------------------------------------------- the whole run
 
 
-def metric_options(config: RunConfig) -> dict[str, dict[str, Any]]:
-    """Per metric name, what its constructor takes from the config: COMET its section and the store's path."""
-    options: dict[str, dict[str, Any]] = {}
-    if "comet" in config.metrics:
-        cache = (str(Path(config.cache.path).expanduser() if config.cache.path else default_cache_path())
-                 if config.cache.enabled else None)
-        options["comet"] = {**(config.comet.model_dump() if config.comet else {}), "cache": cache}
-    return options
-
-
 def translate_locally(config: RunConfig, systems: list[System], segments: list[Segment], keep: dict[str, list[int]],
                       progress: ProgressFactory | None) -> tuple[list[Translated], dict[str, Any]]:
     """The translate stage in this process: each system in each of its directions, then closed."""
@@ -330,6 +321,8 @@ def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = 
     """
     plan = plan_run(config, config_path=config_path, run_dir=run_dir, overwrite=overwrite, protect=protect)
     store = open_store(config)
+    for metric in plan.metrics:
+        metric.store = store  # a metric slow to score (COMET) keeps its segment scores beside the translations
     try:
         systems = plan.systems(store, notify)
         executor: dict[str, Any] = {"kind": "local"}
@@ -375,7 +368,7 @@ def plan_run(config: RunConfig, *, config_path: Path | None = None, run_dir: Pat
              overwrite: bool = False, protect: Sequence[Path] = ()) -> RunPlan:
     """Everything a run checks before it loads a model: metrics ready, corpus, run directory, filters."""
     started = datetime.now(timezone.utc)
-    metrics = get_metrics(config.metrics, metric_options(config), **config.scoring.model_dump())
+    metrics = get_metrics(config.metrics, config.metric_settings, scoring=config.scoring.model_dump())
     for metric in metrics:
         metric.check_ready()  # e.g. COMET's environment: before any model loads or translates
     PoolSettings().resolved_processes()  # a bad $EVALHARNESS_SCORING_PROCESSES: now, not after translating

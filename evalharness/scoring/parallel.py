@@ -21,14 +21,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
     import numpy as np
-
-    from evalharness.scoring.metrics import Metric
+    from sacrebleu.metrics.base import Metric as SacreMetric
 
 PROCESSES_ENV = "EVALHARNESS_SCORING_PROCESSES"
 """Environment variable: how many processes score segments (1: this process only; at most the usable cores);
@@ -38,6 +37,15 @@ Chunk = tuple[Sequence[str], Sequence[Sequence[str | None]]]
 """Hypotheses and their reference sets (sacrebleu's layout: one sequence per set), aligned."""
 
 Spec = tuple[type, dict[str, Any]]
+
+
+class Metric(Protocol):
+    """What this module needs of a metric of sacrebleu's family (:class:`~evalharness.scoring.sacrebleu_metrics.
+    SacrebleuMetric`): its sacrebleu objects and the settings that build it again in a worker."""
+
+    options: dict[str, Any]
+    corpus_metric: SacreMetric
+    segment_metric: SacreMetric
 """How a worker rebuilds a metric: its class (pickled by reference) and its options."""
 
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias
 from evalharness.errors import HypothesisError
 from evalharness.scoring import sacrebleu_adapter as sb
 from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, DEFAULT_TOKENIZE
-from evalharness.scoring.metrics import Metric, get_metrics
+from evalharness.scoring.metrics import SOURCES, Metric, ScoreStore, get_metrics
+from evalharness.scoring.sacrebleu_metrics import SacrebleuMetric
 
 if TYPE_CHECKING:
     from evalharness.scoring.parallel import PoolSettings, Scored
@@ -227,7 +228,7 @@ def _score_system(plain: PlainSet, index: int, metrics: Sequence[Metric], *, seg
     from evalharness.scoring.parallel import Scored, score_stream
 
     name = plain.systems[index][0]
-    streamed = [m for m in metrics if not m.needs_sources]
+    streamed = [m for m in metrics if isinstance(m, SacrebleuMetric)]  # sacrebleu's family streams; others whole
     done = 0
     counts: set[int] = set()
 
@@ -263,23 +264,25 @@ def _score_system(plain: PlainSet, index: int, metrics: Sequence[Metric], *, seg
                                       "while it was read; score it again once it is complete")
             for metric in streamed:
                 sb.record_reference_count([metric.corpus_metric, metric.segment_metric], counts)
-        whole_text = _sourced(plain, index, [m for m in metrics if m.needs_sources], segment_scores)
+        whole_text = _whole(plain, index, [m for m in metrics if m not in streamed], segment_scores)
     except HypothesisError as err:
         raise _named_errors(plain, name, err) from None
-    by_metric = dict(zip(map(id, streamed), out, strict=True))
-    return [whole_text[id(m)] if m.needs_sources else by_metric[id(m)] for m in metrics]
+    by_metric = {**dict(zip(map(id, streamed), out, strict=True)), **whole_text}
+    return [by_metric[id(m)] for m in metrics]
 
 
-def _sourced(plain: PlainSet, index: int, metrics: Sequence[Metric], segment_scores: bool) -> dict[int, Scored]:
-    """Results of the metrics that read sources (COMET), keyed by ``id(metric)``: the kept lines read whole (such a
-    metric batches on its own; its test sets are small), the sources' kept lines beside them."""
-    from evalharness.scoring.metrics import score_metrics
+def _whole(plain: PlainSet, index: int, metrics: Sequence[Metric], segment_scores: bool) -> dict[int, Scored]:
+    """Results of the metrics outside sacrebleu's family (COMET, plug-ins), keyed by ``id(metric)``: the kept lines
+    read whole (such a metric batches on its own; its test sets are small), with the sources' kept lines beside
+    them for a metric that reads them."""
+    from evalharness.scoring.scorer import score_metrics
     from evalharness.textio import iter_lines
 
     if not metrics:
         return {}
-    if plain.sources is None:
-        raise HypothesisError(f"{metrics[0].label} reads the source of every segment: give the source file with "
+    reading = [m for m in metrics if SOURCES in m.reads]
+    if reading and plain.sources is None:
+        raise HypothesisError(f"{reading[0].label} reads the source of every segment: give the source file with "
                               "--src FILE")
     hyps: list[str] = []
     sets: list[list[str]] = [[] for _ in plain.references]
@@ -288,18 +291,21 @@ def _sourced(plain: PlainSet, index: int, metrics: Sequence[Metric], segment_sco
         for acc, more in zip(sets, chunk_sets, strict=True):
             acc += more
     kept = set(plain.lines)
-    sources = [line for number, line in enumerate(iter_lines(plain.sources, "source file"), 1) if number in kept]
+    sources = None if plain.sources is None else [
+        line for number, line in enumerate(iter_lines(plain.sources, "source file"), 1) if number in kept]
     scored = score_metrics(metrics, hyps, sets if len(sets) > 1 else sets[0], segment_scores=segment_scores,
                            sources=sources)
     return {id(m): x for m, x in zip(metrics, scored, strict=True)}
 
 
 def _ready_metrics(metric_names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None,
-                   sources: Path | None, *, tokenize: str, lowercase: bool, chrf_lowercase: bool) -> list[Metric]:
+                   sources: Path | None, *, tokenize: str, lowercase: bool, chrf_lowercase: bool,
+                   store: ScoreStore | None = None) -> list[Metric]:
     """The metrics, each ready to score (COMET: its environment found), before any file is read."""
-    metrics = get_metrics(metric_names, options, tokenize=tokenize, lowercase=lowercase, chrf_lowercase=chrf_lowercase)
+    metrics = get_metrics(metric_names, options, store=store,
+                          scoring={"tokenize": tokenize, "lowercase": lowercase, "chrf_lowercase": chrf_lowercase})
     for m in metrics:
-        if m.needs_sources and sources is None:
+        if SOURCES in m.reads and sources is None:
             raise HypothesisError(f"{m.label} reads the source of every segment: give the source file with --src FILE")
         m.check_ready()
     return metrics
@@ -307,9 +313,8 @@ def _ready_metrics(metric_names: Sequence[str], options: Mapping[str, Mapping[st
 
 def _with_bootstrap(m: Metric, bootstrap: Bootstrap) -> str:
     """The signature with the bootstrap's resamples and seed, as sacrebleu's --confidence writes them."""
-    corpus_metric = getattr(m, "corpus_metric", None)
-    if corpus_metric is not None:
-        return sb.signature(corpus_metric, resamples=bootstrap.resamples, seed=bootstrap.seed)
+    if isinstance(m, SacrebleuMetric):
+        return sb.signature(m.corpus_metric, resamples=bootstrap.resamples, seed=bootstrap.seed)
     return f"{m.signature}|bs:{bootstrap.resamples}|seed:{bootstrap.seed}"
 
 
@@ -318,10 +323,11 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
                 stdin: BinaryIO | None = None, sources: Path | None = None,
                 metric_options: Mapping[str, Mapping[str, Any]] | None = None, tokenize: str = DEFAULT_TOKENIZE,
                 lowercase: bool = False, chrf_lowercase: bool = False,
-                settings: PoolSettings | None = None) -> dict[str, Any]:
+                settings: PoolSettings | None = None, store: ScoreStore | None = None) -> dict[str, Any]:
     """Corpus scores of line-aligned plain-text hypotheses against one or more reference files.
 
-    ``sources`` (``--src``) is read by metrics that need it (COMET); ``metric_options`` are their settings.
+    ``sources`` (``--src``) is read by metrics that need it (COMET); ``metric_options`` are per-metric settings;
+    ``store`` keeps the segment scores of a metric slow to compute (COMET's) between calls.
     Several reference files are sacrebleu's multi-reference scoring (``nrefs:2`` in the signature). With
     ``bootstrap``, each score also gets ``ci``, its percentile bootstrap interval ``[low, high]``, and its signature
     the resamples and seed (``bs:1000|seed:12345``, as sacrebleu writes them). ``tokenize``, ``lowercase`` (BLEU's,
@@ -333,7 +339,7 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
     from evalharness.scoring.significance import confidence_interval
 
     metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase,
-                             chrf_lowercase=chrf_lowercase)
+                             chrf_lowercase=chrf_lowercase, store=store)
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
                        stdin=stdin, sources=sources)
     systems = []
@@ -366,13 +372,13 @@ def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Sour
                     where: Sequence[str] = (), *, stdin: BinaryIO | None = None, sources: Path | None = None,
                     metric_options: Mapping[str, Mapping[str, Any]] | None = None, tokenize: str = DEFAULT_TOKENIZE,
                     lowercase: bool = False, chrf_lowercase: bool = False,
-                    settings: PoolSettings | None = None) -> dict[str, Any]:
+                    settings: PoolSettings | None = None, store: ScoreStore | None = None) -> dict[str, Any]:
     """One score per segment and metric, as sacrebleu's ``sentence_score`` (and ``--sentence-level``) gives it:
     BLEU with effective order. Each system lists ``lines`` (1-based line numbers in the files) and ``scores``
     (metric name → one score per line) with the segment ``signatures``.
     """
     metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase,
-                             chrf_lowercase=chrf_lowercase)
+                             chrf_lowercase=chrf_lowercase, store=store)
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
                        stdin=stdin, sources=sources)
     systems = []

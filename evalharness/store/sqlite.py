@@ -295,3 +295,31 @@ class TranslationCache:
     def integrity(self) -> str:
         """SQLite's integrity check: ``ok`` when the file is sound."""
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+class StoreAt:
+    """The store at ``path``, opened on first use: what a metric that keeps scores is given when the caller does
+    not know whether it will need the store (a check re-scoring a run that had COMET, or had not)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._store: TranslationCache | None = None
+
+    def _open(self) -> TranslationCache:
+        if self._store is None:
+            self._store = TranslationCache(self.path)
+        return self._store
+
+    def get_scores(self, keys: Sequence[str]) -> dict[str, float]:
+        """As :meth:`TranslationCache.get_scores`."""
+        return self._open().get_scores(keys)
+
+    def put_scores(self, metric: str, items: Iterable[tuple[str, float]]) -> None:
+        """As :meth:`TranslationCache.put_scores`."""
+        self._open().put_scores(metric, items)
+
+    def close(self) -> None:
+        """Close the store if it was opened."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None

@@ -14,15 +14,23 @@ from __future__ import annotations
 import atexit
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import ValidationError
-
-from evalharness.errors import ConfigError, HypothesisError, ModelLoadError
+from evalharness.errors import HypothesisError, ModelLoadError
 from evalharness.scoring.comet.settings import CometSettings
-from evalharness.scoring.metrics import Metric, References, check_aligned, reference_sets
+from evalharness.scoring.metrics import (
+    HYPOTHESES,
+    REFERENCES,
+    SOURCES,
+    Metric,
+    References,
+    ScoreStore,
+    check_aligned,
+    reference_sets,
+)
+from evalharness.scoring.signature import Signature
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,7 +38,6 @@ if TYPE_CHECKING:
 
     from evalharness.scoring.comet.client import CometWorker
     from evalharness.scoring.comet.env import EnvInfo
-    from evalharness.store import TranslationCache
 
 _WORKERS: dict[Path, CometWorker] = {}
 """One worker per environment for the whole process (a run and the check after it share it and its models)."""
@@ -78,28 +85,25 @@ class CometMetric(Metric):
     # than one BLEU point; and the gate also needs the drop to be significant. Kocmi et al. (2024, "Navigating
     # the Metrics Maze") map COMET deltas to agreement with human judgement: tighten or loosen it from there.
     default_tolerance = 1.0
-    needs_sources: ClassVar[bool] = True
+    reads: ClassVar[frozenset[str]] = frozenset({HYPOTHESES, REFERENCES, SOURCES})
+    Settings = CometSettings
+    section = "comet"  # configs written before metric entries keep its settings in a ``comet:`` section
 
-    def __init__(self, *, cache: str | None = None, **options: Any) -> None:
-        """``options``: the ``comet:`` config section (:class:`CometSettings`); ``cache``: the translation store's
-        path, or None to score everything afresh."""
-        try:
-            self.settings = CometSettings.model_validate(options)
-        except ValidationError as err:
-            first = err.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"comet.{key}: {first['msg']}") from None
-        self.options = options
-        self.cache_path = cache
-        self._store: TranslationCache | None = None
+    def __init__(self, *, store: ScoreStore | None = None, **settings: Any) -> None:
+        """``settings``: :class:`CometSettings` (a config's ``comet`` entry); ``store``: where segment scores are kept
+        between runs, or None to score everything afresh."""
+        super().__init__(store=store, **settings)
+        self.settings = CometSettings.model_validate(self.options)
         self._info: EnvInfo | None = None
         self.scored = 0  # segments the worker scored (not found in the cache), for tests and reports
 
-    def build_sacrebleu(self, *, segment: bool) -> Any:
-        """COMET is no sacrebleu metric: there is nothing to build (never called; ``__init__`` is this class's)."""
-        raise NotImplementedError("COMET has no sacrebleu object")
-
     # ------------------------------------------------------------------ environment
+
+    @classmethod
+    def same_scores(cls, mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
+        """Equal settings but ``python``: where the environment lives does not change a score (its versions are in
+        the signature, compared too)."""
+        return {k: v for k, v in mine.items() if k != "python"} == {k: v for k, v in theirs.items() if k != "python"}
 
     def env(self) -> EnvInfo:
         """The COMET environment's versions; :class:`MissingDependencyError` naming the setup command if absent."""
@@ -132,15 +136,12 @@ class CometMetric(Metric):
 
     @property
     def signature(self) -> str:
-        """``nrefs:1|model:…|comet:2.2.7|precision:fp32|batch:8|device:cpu|scale:100``."""
+        """``nrefs:1|model:…|comet:2.2.7|precision:fp32|batch:8|device:cpu|scale:100``; the segment scores' too (a
+        corpus score is their mean)."""
         s = self.settings
-        return (f"nrefs:1|model:{s.model}|comet:{self.env().comet}|precision:{s.precision}|batch:{s.batch_size}"
-                f"|device:{s.device}|scale:100")
-
-    @property
-    def segment_signature(self) -> str:
-        """The same as the corpus signature: a corpus score is the mean of the segment scores."""
-        return self.signature
+        return str(Signature([("nrefs", 1), ("model", s.model), ("comet", self.env().comet),
+                              ("precision", s.precision), ("batch", s.batch_size), ("device", s.device),
+                              ("scale", 100)]))
 
     # ------------------------------------------------------------------ statistics
 
@@ -203,22 +204,13 @@ class CometMetric(Metric):
         return "comet:" + hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8",
                                                                                    "surrogatepass")).hexdigest()
 
-    def _cache(self) -> TranslationCache | None:
-        if self.cache_path is None:
-            return None
-        if self._store is None:
-            from evalharness.store import TranslationCache
-
-            self._store = TranslationCache(Path(self.cache_path).expanduser())
-        return self._store
-
     def raw_segment_scores(self, sources: Sequence[str], hypotheses: Sequence[str],
                            references: Sequence[str]) -> list[float]:
         """COMET's own value of each (source, hypothesis, reference), from the cache or the worker."""
         from evalharness.scoring.comet.env import comet_python
 
         keys = [self._key(s, h, r) for s, h, r in zip(sources, hypotheses, references, strict=True)]
-        store = self._cache()
+        store = self.store
         found = store.get_scores(keys) if store is not None else {}
         todo: dict[str, tuple[str, str, str]] = {}
         for key, triple in zip(keys, zip(sources, hypotheses, references, strict=True), strict=True):
@@ -235,9 +227,3 @@ class CometMetric(Metric):
             found = {**found, **fresh}
             self.scored += len(todo)
         return [found[key] for key in keys]
-
-    def close(self) -> None:
-        """Close the cache connection (the worker stays up for the process; it ends with it)."""
-        if self._store is not None:
-            self._store.close()
-            self._store = None
