@@ -277,6 +277,9 @@ class RunConfig(Strict):
     limit: StrictInt | None = Field(default=None, ge=1)  # only the first N segments (after where): a smoke test
     comet: CometSettings | None = None  # the COMET model and how it runs, when metrics include comet
     executor: ExecutorSettings = Field(default_factory=LocalExecutor)  # where translating runs: here, or Ray
+    # where 'run --record' and 'check --baseline history:…' find the results history (a file or postgresql://…);
+    # not part of what a run measures, so it is left out of the manifest
+    history: str | None = Field(default=None, exclude=True)
 
     @field_validator("metrics")
     @classmethod
