@@ -286,8 +286,9 @@ class HistoryStore:
 
         t = self.tables
         with self._transaction() as conn:
+            # RETURNING says whether this writer added the run (rowcount is not reliable across drivers)
             added = conn.execute(insert(t["runs"]).values(**entry["run"]).on_conflict_do_nothing(
-                index_elements=["id"])).rowcount == 1
+                index_elements=["id"]).returning(t["runs"].c.id)).first() is not None
             if added:
                 for table in ("systems", "scores", "segments"):
                     if entry[table]:
