@@ -213,7 +213,8 @@ def pr_comment(report: GateReport, *, baseline: str, warnings: Sequence[str] = (
     else:
         out += ["No significant change.", ""]
     if others:
-        out += [f"<details><summary>{len(others)} change(s) not significant</summary>", "",
+        out += [f"<details><summary>{len(others)} change(s) not significant (the gate tests for worsening only, "
+                "one-sided)</summary>", "",
                 markdown_table(head, [_row_cells(r) for r in others]), "", "</details>", ""]
     if report.broken:
         out += [f"### Broken segments ({len(report.broken)}, {report.gate.segments.allowed} allowed)", ""]
