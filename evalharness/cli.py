@@ -684,6 +684,10 @@ def _run_command(args: argparse.Namespace) -> int:
         from evalharness.render.html import write_report
 
         write_report([output.run_dir], output.run_dir / "report.html")
+    if args.record:
+        from evalharness.commands.history import record_run
+
+        print(record_run(args, output.run_dir, config.history), file=sys.stderr)
     if args.format == "json":
         print(json.dumps({"run_dir": str(output.run_dir), **output.results.model_dump(mode="json")},
                          ensure_ascii=False, indent=2))
@@ -929,6 +933,7 @@ def _compare_command(args: argparse.Namespace) -> int:
 
 
 def _check_command(args: argparse.Namespace) -> int:
+    from evalharness.commands.history import CheckHook
     from evalharness.errors import InputError
     from evalharness.gate.check import check, gate_settings, precheck, resolve_gate
     from evalharness.render.comparison import render_quiet, render_text, report_json, write_reports
@@ -942,12 +947,14 @@ def _check_command(args: argparse.Namespace) -> int:
         if args.config is None and getattr(args, option) not in (None, False, []):
             flag = {"new_run_dir": "run-dir", "overrides": "set"}.get(option, option.replace("_", "-"))
             raise InputError(f"--{flag} goes with --config (check runs a config first), not with a RUN_DIR")
+    hook = CheckHook(args)  # --baseline history:BRANCH, --pr-comment
+    hook.check_options()
     if _is_set_check(args):
         return _check_set_command(args)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     outputs = {"--junit": args.junit, "--summary-md": args.summary_md,
-               "$GITHUB_STEP_SUMMARY": Path(step_summary) if step_summary else None}
-    inputs = [args.baseline, *(_run_files(args.run_dir) if args.run_dir else [])]
+               "$GITHUB_STEP_SUMMARY": Path(step_summary) if step_summary else None, **hook.outputs()}
+    inputs = [*hook.inputs(), *(_run_files(args.run_dir) if args.run_dir else [])]
     loaded = None
     if args.config is not None:  # everything the run will read, and the folder it will write, are inputs too
         from evalharness.runs.pipeline import open_corpus, run_inputs
@@ -955,20 +962,26 @@ def _check_command(args: argparse.Namespace) -> int:
         loaded = _load(args)
         corpus = open_corpus(loaded[1])
         inputs += [*run_inputs(loaded[1], loaded[0], corpus), *([args.new_run_dir] if args.new_run_dir else [])]
-    check_outputs(outputs, inputs, kinds={"--junit": b"evalharness.check", "--summary-md": b"## evalharness check"})
+    check_outputs(outputs, inputs, kinds={"--junit": b"evalharness.check", "--summary-md": b"## evalharness check",
+                                          "--pr-comment": b"<!-- evalharness-pr-comment -->"})
     if step_summary and not Path(step_summary).parent.is_dir():
         raise InputError(f"$GITHUB_STEP_SUMMARY {step_summary}: its folder does not exist")
-    baseline = read(args.baseline)  # read it first: a bad baseline should not cost a translation run
-    if baseline.gate is not None:
+    # read it first: a bad baseline should not cost a translation run (a history baseline is chosen after it)
+    baseline = None if hook.from_history else read(args.baseline)
+    if baseline is not None and baseline.gate is not None:
         gate_settings(str(args.baseline), baseline.gate)  # a hand-edited NaN tolerance fails now, not after the run
     if loaded is not None:
-        precheck(baseline, loaded[1], corpus, loaded[0])  # a baseline this run cannot match fails before it runs
-        output = _run(args, *loaded, args.new_run_dir, protect=[args.baseline])
+        if baseline is not None:
+            precheck(baseline, loaded[1], corpus, loaded[0])  # a baseline this run cannot match fails before it runs
+        output = _run(args, *loaded, args.new_run_dir, protect=hook.inputs())
         run = read_run(output.run_dir, role="the checked run")
     else:
         run = read_run(args.run_dir, role="the checked run")
+    if baseline is None:
+        baseline = hook.baseline(run, loaded[1].history if loaded is not None else None)
     report = check(baseline, run, resolve_gate(run, baseline))
     write_reports(report, junit=args.junit, summary_md=args.summary_md)
+    hook.finish(report, baseline)
     if args.format == "json":
         print(json.dumps(report_json(report), ensure_ascii=False, indent=2))
     else:
@@ -1017,6 +1030,10 @@ def _run_set_command(args: argparse.Namespace, config_path: Path, config: RunCon
 
         for _, member in output.members:
             write_report([member.run_dir], member.run_dir / "report.html")
+    if args.record:
+        from evalharness.commands.history import record_run
+
+        print(record_run(args, output.run_dir, config.history), file=sys.stderr)
     if args.format == "json":
         print(json.dumps({"run_dir": str(output.run_dir), "test_sets": {
             name: {"run_dir": str(m.run_dir), **m.results.model_dump(mode="json")} for name, m in output.members}},

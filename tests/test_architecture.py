@@ -1,8 +1,8 @@
 """The layout follows the pipeline: each package imports only itself and the packages before it.
 
-testsets → corpus → systems → store → scoring → runs → gate → render, over a foundation (errors, environment, paths,
-textio, registry), with the CLI and the tiny-model tool on top. Imports inside functions count too: a lazy import
-that points the wrong way is still a cycle waiting to happen.
+testsets → corpus → systems → store → scoring → runs → gate → history → render, over a foundation (errors,
+environment, paths, textio, registry), with the CLI and the tiny-model tool on top. Imports inside functions count
+too: a lazy import that points the wrong way is still a cycle waiting to happen.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "evalharness"
 FOUNDATION = {"errors", "environment", "paths", "textio", "registry", "__init__"}
-LAYERS = ["foundation", "testsets", "corpus", "systems", "store", "scoring", "runs", "gate", "render", "top"]
+LAYERS = ["foundation", "testsets", "corpus", "systems", "store", "scoring", "runs", "gate", "history", "render", "top"]
 TOP = {"cli", "commands", "tiny_model", "__main__"}
 
 

@@ -341,6 +341,9 @@ class RunConfig(Strict):
     # ``comet:``), validated by the metric; filled by the parser, never a key of the file
     metric_settings: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
     executor: ExecutorSettings = Field(default_factory=LocalExecutor)  # where translating runs: here, or Ray
+    # where 'run --record' and 'check --baseline history:…' find the results history (a file or postgresql://…);
+    # not part of what a run measures, so it is left out of the manifest
+    history: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
