@@ -144,7 +144,7 @@ def build_llm(out_dir: Path, texts: Sequence[str] | None = None, *, layers: int 
     trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=specials,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     bpe.train_from_iterator(list(texts if texts is not None else corpus_texts()), trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|begin|>", eos_token="<|end|>",
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|begin|>", eos_token="<|end|>",  # type: ignore[no-untyped-call]
                                         pad_token="<|pad|>")
     tokenizer.chat_template = CHAT_TEMPLATE
     torch.manual_seed(seed)

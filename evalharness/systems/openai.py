@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, StrictInt, field_validator
+from pydantic_core import PydanticCustomError
 
 from evalharness.errors import ConfigError, MissingDependencyError, TranslationError
 from evalharness.systems.base import BatchFn, System, Translation
@@ -138,8 +139,9 @@ class OpenAISettings(SystemSettings):
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected an http(s) URL up to the API version, e.g. http://127.0.0.1:8000/v1")
-        if parts.username or parts.password:
-            raise ValueError("credentials in the URL would be recorded with it: use api_key_env")
+        if parts.username or parts.password:  # not echoed back (runs/config.py leaves a "secret" error's value out)
+            raise PydanticCustomError("secret", "credentials in the URL would be recorded with it: put the key in an "
+                                      "environment variable and name it in api_key_env")
         if parts.query or parts.fragment:
             raise ValueError("no query or fragment: the URL is the API's base, e.g. http://127.0.0.1:8000/v1")
         return url.strip().rstrip("/")
