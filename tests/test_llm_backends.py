@@ -70,6 +70,8 @@ class FaultServer:
                     answer = f"Here is the translation:\n{answer}"
                 if step == "think":
                     answer = f"<think>The user wants English.\nOkay.</think>\n{answer}"
+                if step == "multiline":
+                    answer = f"{answer}\nNote: a literal translation."
                 return self._send(200, self._completion(answer))
 
             def _completion(self, text: str) -> bytes:
@@ -152,13 +154,15 @@ def openai_system(url: str, **more: Any) -> dict[str, Any]:
 def test_faults_are_retried_and_cleaned_and_nothing_bad_is_cached(tmp_path: Path, corpus: dict[str, str],
                                                                    server: Any, cli_env: dict[str, str]) -> None:
     fault = server({1: [429], 2: [500, 500], 3: [("slow", 3.0)], 4: ["truncated"], 5: ["empty"], 6: ["preamble"],
-                    7: ["think"]})
+                    7: ["think"], 8: ["multiline"]})
     config = write_config(tmp_path, corpus, openai_system(fault.url))
     done = cli(["run", "-c", str(config), "--run-dir", str(tmp_path / "run"), "-q"], cli_env)
     assert done.returncode == 0, done.stderr
     records = read_segments(tmp_path / "run")
-    assert [r["hypothesis"] for r in records] == [f"T:{s}" for s in SOURCES]
-    assert [r.get("postprocessed", []) for r in records] == [[], [], [], [], [], ["preamble"], ["think"], []]
+    assert [r["hypothesis"] for r in records] == [f"T:{s}" for s in SOURCES[:7]] + [
+        f"T:{SOURCES[7]}\nNote: a literal translation."]  # kept as it came, and noted
+    assert [r.get("postprocessed", []) for r in records] == [[], [], [], [], [], ["preamble"], ["think"],
+                                                             ["multi_line"]]
     # 429 + Retry-After: 1 -> the second try came at least a second after the first
     first, second = fault.requests_for(1)
     assert second - first >= 0.95
@@ -168,12 +172,12 @@ def test_faults_are_retried_and_cleaned_and_nothing_bad_is_cached(tmp_path: Path
     system = read_results(tmp_path / "run")["manifest"]["systems"]["llm"]
     assert system["http_429"] == 1
     assert system["retries"] == 6  # 429, 500, 500, timeout, truncated, empty
-    assert system["postprocessed"] == {"preamble": 1, "think": 1}
+    assert system["postprocessed"] == {"multi_line": 1, "preamble": 1, "think": 1}
     assert system["system_fingerprints"] == ["fp_test"] and system["host"].startswith("127.0.0.1:")
     assert system["cache"].startswith("cached: temperature 0")
     # the cache holds the eight good answers (raw, as the server gave them) and nothing empty or truncated
     stored = cached_outputs(tmp_path / "cache.sqlite3")
-    assert len(stored) == 8 and all(s.rstrip().endswith(("Tokyo.",)) for s in stored)
+    assert len(stored) == 8 and all(s.rstrip().endswith(("Tokyo.", "translation.")) for s in stored)
     # with the server gone, a rerun is served from the cache, notes included
     fault.stop()
     again = cli(["run", "-c", str(config), "--run-dir", str(tmp_path / "run2"), "-q"], cli_env)
@@ -231,6 +235,8 @@ def test_the_api_key_is_sent_but_never_written(tmp_path: Path, corpus: dict[str,
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
     assert KEY not in done.stdout + done.stderr
+    report = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert '"postprocessed": {"llm": ["preamble"]}' in report.replace('\\"', '"')  # the note reaches the report
     # a server that echoes the key in an error body: the one-line error hides it
     echo = server({n: ["echo-key-400"] for n in range(1, 9)}, key=KEY)
     config = write_config(tmp_path, corpus, openai_system(echo.url, api_key_env="EH_TEST_API_KEY"))

@@ -27,7 +27,7 @@ from pydantic import Field, StrictInt, field_validator
 from evalharness.errors import ConfigError, TranslationError
 from evalharness.systems.base import BatchFn, System, Translation
 from evalharness.systems.batching import run_concurrently
-from evalharness.systems.postprocess import check_rules, clean, ordered
+from evalharness.systems.postprocess import check_rules, finish, ordered
 from evalharness.systems.settings import SystemSettings
 
 STDERR_TAIL = 300
@@ -116,13 +116,8 @@ class CommandSystem(System):
         return [a.replace("{source_language}", src).replace("{target_language}", tgt) for a in self.settings.command]
 
     def finish(self, raw: Translation, source: str) -> Translation:
-        """The configured clean-up rules applied, each removal noted and counted."""
-        if not self.settings.postprocess:
-            return raw
-        text, notes = clean(raw.text, source, self.settings.postprocess)
-        for note in notes:
-            self.postprocessed[note] = self.postprocessed.get(note, 0) + 1
-        return Translation(text, raw.tokens, raw.hit_limit, notes, raw.text if text != raw.text else None)
+        """The configured clean-up rules applied, each removal (and a multi-line answer) noted and counted."""
+        return finish(raw, source, self.settings.postprocess, self.postprocessed)
 
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   on_batch: BatchFn | None = None) -> list[Translation]:

@@ -31,7 +31,7 @@ from pydantic_core import PydanticCustomError
 from evalharness.errors import ConfigError, MissingDependencyError, TranslationError
 from evalharness.systems.base import BatchFn, System, Translation
 from evalharness.systems.batching import run_concurrently
-from evalharness.systems.postprocess import DEFAULT_RULES, check_rules, clean, ordered
+from evalharness.systems.postprocess import DEFAULT_RULES, check_rules, finish, ordered
 from evalharness.systems.settings import Strict, SystemSettings
 
 DEFAULT_LANGUAGE_NAMES = {"ms": "Malay", "en": "English"}
@@ -414,13 +414,9 @@ class OpenAISystem(System):
         return self.finish(raw, source)
 
     def finish(self, raw: Translation, source: str) -> Translation:
-        """The configured clean-up rules applied, each removal noted and counted."""
-        text, notes = clean(raw.text, source, self.settings.postprocess)
-        if notes:
-            with self.tally.lock:
-                for note in notes:
-                    self.tally.postprocessed[note] = self.tally.postprocessed.get(note, 0) + 1
-        return Translation(text, raw.tokens, raw.hit_limit, notes, raw.text if text != raw.text else None)
+        """The configured clean-up rules applied, each removal (and a multi-line answer) noted and counted."""
+        with self.tally.lock:
+            return finish(raw, source, self.settings.postprocess, self.tally.postprocessed)
 
     # ------------------------------------------------------------------ the corpus
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from evalharness.systems.base import Translation
+
 END_TOKENS = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end|>", "</s>", "<eos>",
               "<|end_of_text|>", "<|return|>")
 """Chat end tokens that servers leave in the text when the template's stop token is not set up as such."""
@@ -111,3 +113,19 @@ def check_rules(rules: Sequence[str]) -> list[str]:
     if len(set(rules)) != len(rules):
         raise ValueError(f"each post-processing rule once: {list(rules)}")
     return list(rules)
+
+
+MULTI_LINE = "multi_line"
+"""The note on an answer that spans several lines for a one-line source (kept as it is: it is a symptom — an
+explanation, a list of alternatives — not a wrapper a rule can safely cut)."""
+
+
+def finish(raw: Translation, source: str, rules: Sequence[str], counts: dict[str, int]) -> Translation:
+    """``raw`` cleaned by ``rules``, with its notes (``multi_line`` included) added to ``counts``; the raw text is
+    kept on the output when a rule changed it (the cache stores that)."""
+    text, notes = clean(raw.text, source, rules)
+    if "\n" not in source.strip() and "\n" in text:
+        notes = (*notes, MULTI_LINE)
+    for note in notes:
+        counts[note] = counts.get(note, 0) + 1
+    return Translation(text, raw.tokens, raw.hit_limit, notes, raw.text if text != raw.text else None)
