@@ -236,7 +236,7 @@ def test_the_api_key_is_sent_but_never_written(tmp_path: Path, corpus: dict[str,
             assert KEY.encode() not in path.read_bytes(), path
     assert KEY not in done.stdout + done.stderr
     report = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
-    assert '"postprocessed": {"llm": ["preamble"]}' in report.replace('\\"', '"')  # the note reaches the report
+    assert '"postprocessed":{"llm":["preamble"]}' in report  # the note reaches the report's data
     # a server that echoes the key in an error body: the one-line error hides it
     echo = server({n: ["echo-key-400"] for n in range(1, 9)}, key=KEY)
     config = write_config(tmp_path, corpus, openai_system(echo.url, api_key_env="EH_TEST_API_KEY"))

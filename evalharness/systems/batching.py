@@ -41,27 +41,24 @@ def run_concurrently(batches: Sequence[Sequence[int]], work: Callable[[Sequence[
     total = sum(len(b) for b in batches)
     outputs: list[Translation | None] = [None] * (max((max(b) for b in batches if b), default=-1) + 1)
     failure: BaseException | None = None
-    pending = iter(batches)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batches)))) as pool:
-        running: dict[Future[list[Translation]], Sequence[int]] = {}
-
-        def submit() -> None:
-            for batch in pending:
-                running[pool.submit(work, batch)] = batch
-                return
-
-        for _ in range(workers):
-            submit()
+        # all queued at once: a free thread takes the next batch itself, without waiting for this thread to wake
+        running: dict[Future[list[Translation]], Sequence[int]] = {pool.submit(work, b): b for b in batches}
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             positions: list[int] = []
             finished: list[Translation] = []
             for future in done:
                 batch = running.pop(future)
+                if future.cancelled():
+                    continue
                 try:
                     result = future.result()
                 except BaseException as err:  # the first error is the one reported; the rest are the same outage
-                    failure = failure or err
+                    if failure is None:
+                        failure = err
+                        for queued in running:  # no new batch starts; those in flight finish and are reported
+                            queued.cancel()
                     continue
                 for i, t in zip(batch, result, strict=True):
                     outputs[i] = t
@@ -69,9 +66,6 @@ def run_concurrently(batches: Sequence[Sequence[int]], work: Callable[[Sequence[
                 finished += result
             if positions and on_batch:
                 on_batch(positions, finished)
-            if failure is None:
-                for _ in done:
-                    submit()
     if failure is not None:
         raise failure
     done_count = sum(o is not None for o in outputs)

@@ -396,8 +396,8 @@ class OpenAISystem(System):
     def _failure(self, position: int, status: str, attempt: int) -> str:
         tries = f"after {attempt + 1} tries" if attempt else "on the first try"
         return (f"system {self.name!r} ({host_of(self.settings.base_url)}): segment {position + 1} failed {tries}: "
-                f"{status}; the answers before it are cached, rerun to send only the rest (or raise "
-                f"{self.key}.max_retries / timeout_s)")
+                f"{status}; the answers that came back are in the translation cache (when it is on): a rerun sends "
+                f"only the rest (or raise {self.key}.max_retries / timeout_s)")
 
     def _answer(self, text: str, data: dict[str, Any], source: str) -> Translation:
         usage: dict[str, Any] = data["usage"] if isinstance(data.get("usage"), dict) else {}
