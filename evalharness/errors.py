@@ -35,6 +35,11 @@ class ModelLoadError(EvalHarnessError):
     """A model cannot be found or loaded (missing directory, hub unreachable, bad files)."""
 
 
+class TranslationError(EvalHarnessError):
+    """A system could not translate (exit code 2): an HTTP endpoint kept failing, a command died, hung or printed
+    the wrong number of lines. The message names the system, the segment or command, and what came back."""
+
+
 class MissingDependencyError(EvalHarnessError):
     """An optional dependency is not installed; the message names the extra to install."""
 

@@ -8,6 +8,7 @@ translations are noise: use it to test plumbing, never quality.
     python -m evalharness.tiny_model OUT_DIR            # tiny: seconds to build and run
     python -m evalharness.tiny_model OUT_DIR --opus-mt  # opus-mt size (d_model 512, 6+6 layers, ~60k vocab)
     python -m evalharness.tiny_model OUT_DIR --comet    # a random COMET checkpoint (needs the COMET environment)
+    python -m evalharness.tiny_model OUT_DIR --llm      # a random Llama chat model, for `transformers serve`
 """
 
 from __future__ import annotations
@@ -120,6 +121,44 @@ def build_marian(out_dir: Path, texts: Sequence[str] | None = None, *, arch: Arc
     return out_dir
 
 
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+"""A minimal chat template (roles as special tokens), enough for a chat-completions server to build prompts."""
+
+
+def build_llm(out_dir: Path, texts: Sequence[str] | None = None, *, layers: int = 2, hidden: int = 32,
+              vocab: int = 400, seed: int = 0) -> Path:
+    """Write a random-weight Llama causal LM with a byte-level BPE tokenizer (trained on the shipped article) and
+    a chat template to ``out_dir``: what ``transformers serve`` loads like a hub chat model. Its answers are noise.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<|begin|>", "<|end|>", "<|pad|>", "<|system|>", "<|user|>", "<|assistant|>"]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator(list(texts if texts is not None else corpus_texts()), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|begin|>", eos_token="<|end|>",  # type: ignore[no-untyped-call]
+                                        pad_token="<|pad|>")
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
+                         num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=2,
+                         max_position_embeddings=2048, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    model = LlamaForCausalLM(config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
 def build_comet(out_dir: Path, *, size: str = "tiny", seed: int = 0, python: Path | None = None) -> Path:
     """Write a random-weight COMET checkpoint to ``out_dir`` (``hparams.yaml``, ``checkpoints/model.ckpt``, and
     the XLM-R encoder with a SentencePiece tokenizer trained on the shipped article in ``encoder/``).
@@ -157,12 +196,16 @@ def main(argv: Iterable[str] | None = None) -> int:
                              "'evalharness metrics setup comet')")
     parser.add_argument("--comet-size", choices=["tiny", "large"], default="tiny",
                         help="with --comet: tiny (default) or XLM-R large's shape (~2.2 GB)")
+    parser.add_argument("--llm", action="store_true", help="a random-weight Llama chat model instead (for an "
+                        "OpenAI-compatible server such as `transformers serve`)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(list(argv) if argv is not None else None)
     from evalharness.errors import EvalHarnessError
 
     try:
-        if args.comet:
+        if args.llm:
+            build_llm(args.out_dir, seed=args.seed)
+        elif args.comet:
             build_comet(args.out_dir, size=args.comet_size, seed=args.seed)
         else:
             build_marian(args.out_dir, arch=OPUS_MT if args.opus_mt else TINY, seed=args.seed)

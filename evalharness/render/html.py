@@ -99,11 +99,14 @@ def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
                     row = rows.setdefault((direction, record.id), {
                         "index": len(rows), "id": record.id, "direction": direction, "source": record.source,
                         "reference": record.reference, "hyps": {}, "scores": {}, "flags": {}, "tags": record.tags,
+                        "postprocessed": {},
                     })
                     row["hyps"][key] = record.hypothesis
                     row["scores"][key] = {m: _number(v) for m, v in record.scores.items()}
                     if record.flags:
                         row["flags"][key] = sorted(record.flags)
+                    if record.postprocessed:  # what the clean-up rules removed (LLM backends): never silent
+                        row["postprocessed"][key] = list(record.postprocessed)
     for row in rows.values():
         row["flagged"] = bool(row["flags"])
         parts = [row["id"], row["source"], row["reference"], *row["hyps"].values(),

@@ -578,7 +578,9 @@ def config_error(label: str, err: ValidationError, *, prefix: str = "",
     parts = [str(p) for p in first["loc"] if str(p) not in _UNION_TAGS]
     key = ".".join([*([prefix] if prefix else []), *parts]) or "(top level)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    got = f" (got {_short_repr(first['input'])})" if first["type"] not in ("missing", "extra_forbidden") else ""
+    # a "secret" error (credentials in a URL) must not print the value back into a CI log
+    got = f" (got {_short_repr(first['input'])})" if first["type"] not in ("missing", "extra_forbidden",
+                                                                             "secret") else ""
     msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
     source = blame(key) if blame is not None else label
     return ConfigError(f"{source}: {key}: {msg}{got}{more}")

@@ -111,7 +111,7 @@ def rejoin(outputs: list[Translation], counts: list[int]) -> list[Translation]:
         part = outputs[pos : pos + n]
         pos += n
         out.append(Translation(" ".join(t.text for t in part if t.text), sum(t.tokens for t in part),
-                               any(t.hit_limit for t in part)))
+                               any(t.hit_limit for t in part), tuple(n for t in part for n in t.notes)))
     return out
 
 
@@ -218,6 +218,7 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
         scores={m: seg_scores[m][i] for m in seg_scores}, raw_scores={m: raw[m][i] for m in raw},
         output_tokens=translations[i].tokens, hit_limit=translations[i].hit_limit,
         flags=flags[i], tags=tags[i], other_references=list(others[i]),
+        postprocessed=list(translations[i].notes),
     ) for i, seg in enumerate(chosen)]
     return result, records
 

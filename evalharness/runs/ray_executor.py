@@ -314,8 +314,7 @@ def open_job(index: int, system: System, direction: str, test_set: str, segments
     if isinstance(system, CachedSystem):
         ident = identity_hash(system.identity())
         job.keys = [entry_key(ident, src, tgt, t) for t in units]
-        found = system.cache_store.get_many(job.keys)
-        job.outputs = [found.get(k) for k in job.keys]
+        job.outputs = system.lookup(job.keys, units)
         job.hits = sum(o is not None for o in job.outputs)
     return job
 
@@ -330,8 +329,7 @@ def store_shard(job: Job, shard: Shard, outputs: Sequence[Translation]) -> None:
     system = job.system
     if isinstance(system, CachedSystem):
         src, tgt = job.direction.split("-")
-        system.cache_store.put_many(identity_hash(system.identity()), system.identity(), src, tgt,
-                                    ((job.keys[p], t) for p, t in zip(shard.positions, outputs, strict=True)))
+        system.keep(src, tgt, [(job.keys[p], t) for p, t in zip(shard.positions, outputs, strict=True)])
 
 
 def finish_job(job: Job) -> Translated:
@@ -479,7 +477,9 @@ def translate_sets_on_ray(settings: RayExecutor, config: RunConfig, sets: Sequen
             for work in sets:
                 for index, system in enumerate(work.systems):
                     for direction in config.system_directions(system.settings):
-                        if not model_system(system).cacheable:  # nothing to load: not worth a trip to the cluster
+                        # nothing to load (not worth a trip to the cluster), or an HTTP endpoint whose concurrency and
+                        # rate limit must hold for the whole run: translated here, on the driver's threads
+                        if not model_system(system).cacheable or model_system(system).runs_on_driver:
                             done[index, direction, work.name] = translate_direction(
                                 system, direction, work.segments, work.keep[direction], progress)
                         else:

@@ -180,11 +180,13 @@ class SegmentRecord(Record):
     other_references: list[str] = Field(default_factory=list)  # more references than ``reference`` (corpus has them)
     # metric name -> its own value where the score rescales it (COMET: 0–1, the score is ×100)
     raw_scores: dict[str, float] = Field(default_factory=dict)
+    # the post-processing rules that changed the system's answer (``think``, ``preamble``: systems/postprocess.py)
+    postprocessed: list[str] = Field(default_factory=list)
 
     @model_serializer(mode="wrap")
     def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        for key in ("other_references", "raw_scores"):
+        for key in ("other_references", "raw_scores", "postprocessed"):
             if not data.get(key):
                 data.pop(key, None)
         return data

@@ -17,6 +17,8 @@ SYSTEMS.register("transformers", "evalharness.systems.hf:TransformersSystem")
 SYSTEMS.register("files", "evalharness.systems.files:FilesSystem")
 SYSTEMS.register("copy", "evalharness.systems.files:CopySystem")
 SYSTEMS.register("ct2", "evalharness.systems.ct2:CT2System")
+SYSTEMS.register("openai", "evalharness.systems.openai:OpenAISystem")
+SYSTEMS.register("command", "evalharness.systems.command:CommandSystem")
 
 __all__ = ["SYSTEMS", "BatchFn", "Store", "System", "SystemSettings", "Translation", "create_system"]
 
@@ -27,4 +29,4 @@ def create_system(settings: SystemSettings, *, seed: int = 0, index: int = 0, st
     from evalharness.systems.cached import CachedSystem
 
     system = SYSTEMS.get(settings.backend)(settings, seed=seed, key=f"systems.{index}", store=store, notify=notify)
-    return CachedSystem(system, store) if store is not None and system.cacheable else system
+    return CachedSystem(system, store) if store is not None and system.cacheable and system.repeatable() else system

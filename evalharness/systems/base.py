@@ -11,11 +11,18 @@ from evalharness.systems.settings import SystemSettings
 
 
 class Translation(NamedTuple):
-    """One output: its text, how many tokens were generated, and whether it stopped at max_new_tokens."""
+    """One output: its text, how many tokens were generated, and whether it stopped at max_new_tokens.
+
+    ``notes`` names the post-processing rules that changed the text (``think``, ``preamble``: see
+    :mod:`evalharness.systems.postprocess`); ``raw`` is the text as the engine gave it, when a rule changed it —
+    what the translation cache keeps, so a rerun served from it reports the same notes.
+    """
 
     text: str
     tokens: int = 0
     hit_limit: bool = False
+    notes: tuple[str, ...] = ()
+    raw: str | None = None
 
 
 BatchFn = Callable[[Sequence[int], Sequence[Translation]], None]
@@ -55,6 +62,10 @@ class System(ABC):
     cacheable: ClassVar[bool] = False
     """True for systems whose outputs the translation cache may keep (model systems)."""
 
+    runs_on_driver: ClassVar[bool] = False
+    """True for systems whose work happens elsewhere (an HTTP endpoint): on a Ray cluster they run in the driver,
+    so that their concurrency and rate limits hold for the whole run instead of once per worker."""
+
     whole_corpus: ClassVar[bool] = False
     """True for systems whose outputs are line-aligned with the whole corpus (files): they are always asked for
     every segment, and a ``--where`` filter picks from their outputs."""
@@ -91,6 +102,15 @@ class System(ABC):
     def identity(self) -> dict[str, Any]:
         """Everything that determines the outputs (the translation cache key is built from it)."""
         return self.manifest()
+
+    def repeatable(self) -> bool:
+        """True when asking again gives the same outputs; only then may the translation cache serve them (an LLM
+        sampled at a temperature above 0 with no seed is not)."""
+        return True
+
+    def finish(self, raw: Translation, source: str) -> Translation:
+        """A stored output (its ``raw`` text) made into what :meth:`translate` returns: post-processing again."""
+        return raw
 
     def facts(self) -> dict[str, Any]:
         """What is known only once the system is loaded (classes, parameter count, device); None before."""

@@ -26,6 +26,11 @@ def entry_key(identity: str, src: str, tgt: str, text: str) -> str:
     return hashlib.sha256("\0".join((identity, src, tgt, text)).encode()).hexdigest()
 
 
+def stored_form(output: Translation) -> Translation:
+    """What the store keeps of an output: the engine's own text, before post-processing (``finish`` redoes it)."""
+    return output if output.raw is None else Translation(output.raw, output.tokens, output.hit_limit)
+
+
 class CachedSystem(System):
     """Wraps ``inner`` (a cacheable system) with ``store``; translates only what the store does not hold."""
 
@@ -73,24 +78,32 @@ class CachedSystem(System):
         """The wrapped system's identity."""
         return self._key()[1]
 
+    def lookup(self, keys: Sequence[str], texts: Sequence[str]) -> list[Translation | None]:
+        """The stored output of each key (None where there is none), post-processed again by the wrapped system."""
+        found = self.cache_store.get_many(keys)
+        return [self.inner.finish(found[k], t) if k in found else None for k, t in zip(keys, texts, strict=True)]
+
+    def keep(self, src: str, tgt: str, items: Sequence[tuple[str, Translation]]) -> None:
+        """Store outputs under their keys (the engine's own text: see :func:`stored_form`)."""
+        ident, description = self._key()
+        self.cache_store.put_many(ident, description, src, tgt, ((k, stored_form(t)) for k, t in items))
+
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   on_batch: BatchFn | None = None) -> list[Translation]:
         """Stored outputs first (reported as one batch), then the missing ones translated and stored per batch."""
-        ident, description = self._key()
+        ident, _ = self._key()
         keys = [entry_key(ident, src, tgt, t) for t in texts]
-        found = self.cache_store.get_many(keys)
-        outputs: list[Translation | None] = [found.get(k) for k in keys]
+        outputs = self.lookup(keys, texts)
         missing = [i for i, o in enumerate(outputs) if o is None]
         present = [i for i, o in enumerate(outputs) if o is not None]
         self.hits, self.misses = len(present), len(missing)
         if on_batch and present:
-            on_batch(present, [found[keys[i]] for i in present])
+            on_batch(present, [o for o in outputs if o is not None])
         if missing:
             self.inner.prepare()
 
             def stored(positions: Sequence[int], done: Sequence[Translation]) -> None:
-                self.cache_store.put_many(ident, description, src, tgt,
-                                          ((keys[missing[p]], t) for p, t in zip(positions, done, strict=True)))
+                self.keep(src, tgt, [(keys[missing[p]], t) for p, t in zip(positions, done, strict=True)])
                 if on_batch:
                     on_batch([missing[p] for p in positions], done)
 

@@ -240,6 +240,9 @@
     }
     td.appendChild(scores);
     for (const f of r.flags[sys.key] || []) td.appendChild(el("span", { class: "flag" }, f));
+    for (const n of (r.postprocessed || {})[sys.key] || [])
+      td.appendChild(el("span", { class: "note", title: "the system's answer was changed by this post-processing rule" },
+        "postprocessed: " + n));
     return td;
   }
 
