@@ -16,7 +16,7 @@ from pydantic import Field, SerializeAsAny, StrictBool, StrictInt, ValidationErr
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
 from evalharness.registry import did_you_mean
-from evalharness.runs.executor import ExecutorSettings, LocalExecutor
+from evalharness.runs.executor import ExecutorSettings, LocalSettings
 from evalharness.scoring.comet.settings import CometSettings
 from evalharness.scoring.defaults import (
     CONFIDENCE,
@@ -276,7 +276,7 @@ class RunConfig(Strict):
     where: list[str] = Field(default_factory=list)
     limit: StrictInt | None = Field(default=None, ge=1)  # only the first N segments (after where): a smoke test
     comet: CometSettings | None = None  # the COMET model and how it runs, when metrics include comet
-    executor: ExecutorSettings = Field(default_factory=LocalExecutor)  # where translating runs: here, or Ray
+    executor: ExecutorSettings = Field(default_factory=LocalSettings)  # where translating runs: here, or Ray
 
     @field_validator("metrics")
     @classmethod
