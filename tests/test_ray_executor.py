@@ -83,7 +83,8 @@ def test_executor_config_defaults_to_local_and_validates_ray_keys(tmp_path: Path
 
 
 def test_cli_shortcuts_set_the_executor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from evalharness.cli import _load, build_parser
+    from evalharness.cli import build_parser
+    from evalharness.commands.options import load_run_config as _load
 
     args = build_parser().parse_args(["run", "-c", str(DEFAULT), "--ray-address", "10.0.0.5:6379"])
     executor = _load(args)[1].executor
