@@ -150,7 +150,7 @@ def shard_overhead(address: str, env: dict[str, str]) -> float:
     """
     import ray
 
-    from evalharness.runs.executor import RayExecutor, plan_shards
+    from evalharness.runs.executor import RaySettings, plan_shards
     from evalharness.runs.ray_executor import Dispatcher
     from evalharness.systems import create_system
     from evalharness.systems.settings import parse_system
@@ -160,7 +160,7 @@ def shard_overhead(address: str, env: dict[str, str]) -> float:
     try:
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
         system = create_system(parse_system({"name": "copy", "backend": "copy"}))
-        settings = RayExecutor(kind="ray", address=address, shard_size=1)
+        settings = RaySettings(kind="ray", address=address, shard_size=1)
         dispatcher = Dispatcher(ray, [system], settings, 1, 0, address, print)
         texts = [f"line {i}" for i in range(OVERHEAD_SHARDS + 1)]
         dispatcher.add(plan_shards(0, "ms-en", "overhead", list(range(len(texts))), texts, 1))

@@ -297,11 +297,11 @@ def test_ray_resources_below_rays_precision_are_refused_in_one_line(
 
 
 def test_ray_workers_are_bounded_by_whole_cpus_and_by_the_shards() -> None:
-    from evalharness.runs.executor import RayExecutor, Resources
+    from evalharness.runs.executor import RaySettings, Resources
     from evalharness.runs.ray_executor import worker_slots
 
     def slots(nodes: list[dict[str, float]], shards: int, **resources: float) -> int:
-        return worker_slots(nodes, RayExecutor(kind="ray", resources=Resources(**resources)), "auto", shards)
+        return worker_slots(nodes, RaySettings(kind="ray", resources=Resources(**resources)), "auto", shards)
 
     two_cores = [{"CPU": 2.0, "GPU": 0.0}]
     assert slots(two_cores, 8, num_cpus=0.001) == 2  # was 2,000 (one model-loading worker per shard: 8)

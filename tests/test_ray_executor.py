@@ -31,7 +31,7 @@ import pytest
 from evalharness.cli import main
 from evalharness.errors import ConfigError
 from evalharness.runs.config import load_config
-from evalharness.runs.executor import LocalExecutor, RayExecutor, host_port, plan_shards
+from evalharness.runs.executor import LocalSettings, RaySettings, host_port, plan_shards
 from tests.conftest import REPO
 
 DEFAULT = REPO / "configs" / "default.yaml"
@@ -62,11 +62,11 @@ def _free_port() -> int:
 
 def test_executor_config_defaults_to_local_and_validates_ray_keys(tmp_path: Path) -> None:
     config = load_config(DEFAULT)
-    assert isinstance(config.executor, LocalExecutor)
+    assert isinstance(config.executor, LocalSettings)
     assert config.model_dump(mode="json")["executor"] == {"kind": "local"}
     ray = load_config(DEFAULT, ["executor.kind=ray", "executor.address=ray://head.example:10001",
                                 "executor.resources={num_gpus: 1, num_cpus: 4}", "executor.shard_size=16"])
-    assert isinstance(ray.executor, RayExecutor)
+    assert isinstance(ray.executor, RaySettings)
     assert (ray.executor.address, ray.executor.shard_size, ray.executor.resources.num_gpus) == (
         "ray://head.example:10001", 16, 1.0)
     bad = {"executor.kind=ray|executor.shard_size=0": "executor.shard_size: Input should be greater than or equal",
@@ -83,15 +83,16 @@ def test_executor_config_defaults_to_local_and_validates_ray_keys(tmp_path: Path
 
 
 def test_cli_shortcuts_set_the_executor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from evalharness.cli import _load, build_parser
+    from evalharness.cli import build_parser
+    from evalharness.commands.options import load_run_config as _load
 
     args = build_parser().parse_args(["run", "-c", str(DEFAULT), "--ray-address", "10.0.0.5:6379"])
     executor = _load(args)[1].executor
-    assert isinstance(executor, RayExecutor) and executor.address == "10.0.0.5:6379"
+    assert isinstance(executor, RaySettings) and executor.address == "10.0.0.5:6379"
     yaml = tmp_path / "ray.yaml"
     yaml.write_text(DEFAULT.read_text(encoding="utf-8") + "executor: {kind: ray, shard_size: 5}\n", encoding="utf-8")
     args = build_parser().parse_args(["run", "-c", str(yaml), "--executor", "local"])
-    assert isinstance(_load(args)[1].executor, LocalExecutor)  # the config's Ray keys go with it
+    assert isinstance(_load(args)[1].executor, LocalSettings)  # the config's Ray keys go with it
     assert main(["run", "-c", str(DEFAULT), "--executor", "local", "--ray-address", "h:1"]) == 2
     assert "--ray-address goes with --executor ray" in capsys.readouterr().err
     assert main(["check", "--baseline", str(REPO / "baselines" / "ci-example.json"), str(tmp_path),

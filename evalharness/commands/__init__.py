@@ -11,5 +11,6 @@ A new command is one new module here plus its name in ``COMMANDS`` below.
 
 from __future__ import annotations
 
-COMMANDS: tuple[str, ...] = ("history",)
+COMMANDS: tuple[str, ...] = ("corpus", "testsets", "config", "run", "demo", "score", "metrics", "compare", "check",
+                             "report", "cache", "baseline", "history")
 """Modules under ``evalharness.commands`` whose ``register`` the CLI calls, in ``--help`` order."""

@@ -4,6 +4,11 @@ A regression is a move in the metric's bad direction that is larger than its tol
 significant at the configured level (paired test on the same segments). Either alone is not enough:
 a tiny significant change and a large insignificant one both pass. Separately, a segment that broke (see
 :mod:`evalharness.gate.segments`) fails the check even when the corpus score hardly moved.
+
+A check is of a run's test sets (one, or a run set's several), each against the baseline of the same test set,
+under the same gate settings; the rows of every test set form one family of the ``maxt`` test (metrics ×
+directions × systems × test sets), so the chance that a check of unchanged systems fails stays near α however
+many test sets the run has. The check fails when any test set fails.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -24,6 +29,9 @@ from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.defaults import DEFAULT_AR_TRIALS
 from evalharness.scoring.metrics import METRICS, metric_label
 from evalharness.scoring.significance import FamilyRow, max_statistic_test, paired_test
+
+if TYPE_CHECKING:
+    from evalharness.runs.pipeline import Member
 
 
 @dataclass(frozen=True)
@@ -257,3 +265,72 @@ def power_note(segments: int) -> str:
             f"to a real system 3.8 BLEU worse was caught in {POWER_SMALL:.1%} of checks of 29 segments, in "
             f"{POWER_FLORES:.0%} on FLORES-200 devtest's 1,012 (README, Calibration): add flores200-devtest to "
             "corpora: (as configs/ci-flores.yaml does)")
+
+
+# --------------------------------------------------------------------------- a check of a run's test sets
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """``check`` of a run: one gate report per test set, in the baseline's order.
+
+    ``single``: a run of one corpus against a baseline of one (the reports name no test set); otherwise a run set
+    against a baseline set."""
+
+    reports: list[tuple[str, GateReport]]
+    baseline: str
+    run: str
+    single: bool
+    notes: list[str] = field(default_factory=list)  # test sets of the run that the baseline does not gate
+
+    @property
+    def passed(self) -> bool:
+        """True when every test set passed."""
+        return all(report.passed for _, report in self.reports)
+
+    @property
+    def failures(self) -> list[str]:
+        """Each test set's failure lines, each starting with the test set's name (a single run's: as they are)."""
+        if self.single:
+            return self.reports[0][1].failures
+        return [f"{name}: {line}" for name, report in self.reports for line in report.failures]
+
+
+def precheck_members(baselines: Sequence[tuple[str, Baseline | Run]], parts: Sequence[Member], config_path: Path, *,
+                     single: bool) -> None:
+    """Refuse, before anything runs, baselines that the config's run could never be checked against."""
+    if single:
+        precheck(baselines[0][1], parts[0].config, parts[0].corpus, config_path)
+        return
+    by_name = {m.name: m for m in parts}
+    missing = [name for name, _ in baselines if name not in by_name]
+    if missing:
+        raise InputError(f"{config_path} does not run the test set(s) {', '.join(missing)}, which the baseline gates; "
+                         f"its corpora are {', '.join(by_name)}")
+    for name, baseline in baselines:
+        member = by_name[name]
+        try:
+            precheck(baseline, member.config, member.corpus, config_path)
+        except InputError as err:
+            raise InputError(f"test set {name!r}: {err}") from None
+
+
+def check_run(baselines: Sequence[tuple[str, Baseline | Run]], runs: Sequence[tuple[str, Run]], *,
+              baseline_path: Path, run_path: Path, single: bool) -> CheckReport:
+    """Check each test set of ``runs`` against the baseline of the same name (a single run against the single
+    baseline, whatever their corpora: the comparison names a mismatch); errors name the test set."""
+    if single:
+        (name, baseline), (_, run) = baselines[0], runs[0]
+        return CheckReport([(name, check_all([(baseline, run)])[0])], str(baseline_path), str(run_path), True)
+    by_name = dict(runs)
+    missing = [name for name, _ in baselines if name not in by_name]
+    if missing:
+        raise InputError(f"{run_path} has no results for the test set(s) {', '.join(missing)}, which {baseline_path} "
+                         f"gates (the run has {', '.join(by_name)}); run the same corpora, or update the baseline")
+    checked = check_all([(baseline, by_name[name]) for name, baseline in baselines],
+                        labels=[name for name, _ in baselines])
+    reports = [(name, report) for (name, _), report in zip(baselines, checked, strict=True)]
+    gated = {name for name, _ in baselines}
+    notes = [f"test set {name} is in the run but not in the baseline: not gated" for name, _ in runs
+             if name not in gated]
+    return CheckReport(reports, str(baseline_path), str(run_path), False, notes)

@@ -1,4 +1,8 @@
-"""Comparisons and gate reports for people and CI: text and Markdown tables, JUnit XML, the step summary."""
+"""Comparisons and gate reports for people and CI: text and Markdown tables, JUnit XML, the step summary.
+
+A check's report (:class:`~evalharness.gate.check.CheckReport`) is rendered by :func:`render_check`,
+:func:`check_json` and :func:`write_check_reports`: a single run's as one gate report, a run set's with each test
+set's gate report under its name and one verdict."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.errors import OutputError
-from evalharness.gate.check import GateReport
+from evalharness.gate.check import CheckReport, GateReport
 from evalharness.gate.compare import Comparison, format_p
 from evalharness.gate.segments import FLAG_ROW_PREFIX
 from evalharness.render.tables import markdown_table, text_table
@@ -162,13 +166,6 @@ def junit_xml(report: GateReport) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_reports(report: GateReport, *, junit: Path | None = None, summary_md: Path | None = None,
-                  environ: dict[str, Any] | None = None) -> None:
-    """Write the JUnit and Markdown files asked for, and append to ``$GITHUB_STEP_SUMMARY`` when set."""
-    write_check_outputs(render_text(report, markdown=True), junit_xml(report) if junit else "", junit=junit,
-                        summary_md=summary_md, environ=environ)
-
-
 def write_check_outputs(markdown: str, junit_text: str, *, junit: Path | None, summary_md: Path | None,
                         environ: Mapping[str, Any] | None = None) -> None:
     """The JUnit and Markdown files of a check (both or neither), then the Markdown appended to
@@ -199,3 +196,75 @@ def report_json(report: GateReport) -> dict[str, Any]:
                              "before": b.before, "after": b.after} for b in report.broken],
         "notes": report.notes,
     }
+
+
+# --------------------------------------------------------------------------- a check of a run's test sets
+
+
+def render_check(report: CheckReport, *, quiet: bool = False, markdown: bool = False) -> str:
+    """``check``'s text (``quiet``: ``check -q``'s failures and verdict line; ``markdown``: the step summary)."""
+    if report.single:
+        only = report.reports[0][1]
+        return render_quiet(only) if quiet else render_text(only, markdown=markdown)
+    return render_set_quiet(report) if quiet else render_set_text(report, markdown=markdown)
+
+
+def check_json(report: CheckReport) -> dict[str, Any]:
+    """``check --format json``: the gate's result for scripts."""
+    return report_json(report.reports[0][1]) if report.single else set_report_json(report)
+
+
+def write_check_reports(report: CheckReport, *, junit: Path | None = None, summary_md: Path | None = None) -> None:
+    """Write the JUnit and Markdown files asked for (both or neither); append to ``$GITHUB_STEP_SUMMARY``."""
+    xml = ""
+    if junit:
+        xml = junit_xml(report.reports[0][1]) if report.single else set_junit_xml(report)
+    write_check_outputs(render_check(report, markdown=True), xml, junit=junit, summary_md=summary_md)
+
+
+def set_verdict(report: CheckReport) -> str:
+    """The one-line verdict of a run set: ``PASS: no regression in N test sets`` or the sets that failed."""
+    failed = [name for name, r in report.reports if not r.passed]
+    return (f"PASS: no regression in {len(report.reports)} test sets" if report.passed else
+            f"FAIL: test set(s) {', '.join(failed)}")
+
+
+def render_set_quiet(report: CheckReport) -> str:
+    """``check -q`` of a run set: the failures (each naming its test set), then the verdict line."""
+    return "".join(f"{line}\n" for line in [*report.failures, set_verdict(report)])
+
+
+def render_set_text(report: CheckReport, *, markdown: bool = False) -> str:
+    """Every test set's gate report under a heading naming it; the verdict names the test sets that failed."""
+    verdict_line = set_verdict(report)
+    out = [f"## evalharness check ({len(report.reports)} test sets)" if markdown else
+           f"baseline {report.baseline}  vs  run set {report.run}", ""]
+    if markdown:
+        out += [f"**{verdict_line}** — baseline `{report.baseline}`, run set `{report.run}`", ""]
+    for name, member in report.reports:
+        text = render_text(member, markdown=markdown).rstrip("\n").splitlines()
+        if markdown and text and text[0] == "## evalharness check":
+            text = text[1:]
+        out += [f"### Test set `{name}`" if markdown else f"== test set {name} ==", *text, ""]
+    out += [f"Note: {n}" for n in report.notes]
+    if report.failures:
+        out += [f"- {f}" if markdown else f for f in report.failures] + [""]
+    if not markdown:
+        out += [verdict_line]
+    return "\n".join(out) + "\n"
+
+
+def set_junit_xml(report: CheckReport) -> str:
+    """JUnit XML: one test suite per test set (``evalharness.check.<name>``)."""
+    suites = ET.Element("testsuites", name="evalharness.check")
+    for name, member in report.reports:
+        suite = ET.fromstring(junit_xml(member).split("?>", 1)[1])
+        suite.set("name", f"evalharness.check.{name}")
+        suites.append(suite)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def set_report_json(report: CheckReport) -> dict[str, Any]:
+    """The result for scripts: verdict, failures (each naming its test set), and each test set's report."""
+    return {"passed": report.passed, "baseline": report.baseline, "run": report.run, "failures": report.failures,
+            "notes": report.notes, "test_sets": {name: report_json(r) for name, r in report.reports}}

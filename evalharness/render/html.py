@@ -62,6 +62,20 @@ def _number(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _comparisons(runs: list[Run], labels: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each later run compared with the first, row by row; a run that cannot be compared is a note instead."""
+    from evalharness.gate.compare import compare_runs
+
+    comparisons: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for label, run in zip(labels[1:], runs[1:], strict=True):
+        try:
+            comparisons += [{"run": label, **c.to_json()} for c in compare_runs(runs[0], run)]
+        except InputError as err:
+            notes.append(f"{label} not compared with {labels[0]}: {err}")
+    return comparisons, notes
+
+
 def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
     """Everything the page shows, as plain JSON-able data.
 
@@ -69,8 +83,6 @@ def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
     there are several runs; the page builds each direction's segment table from the entries of that
     direction only, so no column is empty by construction.
     """
-    from evalharness.gate.compare import compare_runs
-
     metrics: list[str] = []
     higher: dict[str, bool] = {}
     systems, score_rows, slice_rows = [], [], []
@@ -112,13 +124,7 @@ def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
         parts = [row["id"], row["source"], row["reference"], *row["hyps"].values(),
                  *(f for names in row["flags"].values() for f in names)]
         row["search"] = " ".join(parts).lower()
-    comparisons: list[dict[str, Any]] = []
-    notes: list[str] = []
-    for label, run in zip(labels[1:], runs[1:], strict=True):
-        try:
-            comparisons += [{"run": label, **c.to_json()} for c in compare_runs(runs[0], run)]
-        except InputError as err:
-            notes.append(f"{label} not compared with {labels[0]}: {err}")
+    comparisons, notes = _comparisons(runs, labels)
     return {
         "runs": [{"label": label, "summary": _run_summary(run), "manifest": run.manifest.model_dump(mode="json")}
                  for label, run in zip(labels, runs, strict=True)],

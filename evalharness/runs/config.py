@@ -27,7 +27,7 @@ from pydantic_core import PydanticCustomError
 from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
 from evalharness.registry import did_you_mean
-from evalharness.runs.executor import ExecutorSettings, LocalExecutor
+from evalharness.runs.executor import ExecutorSettings, LocalSettings
 from evalharness.scoring.defaults import (
     CONFIDENCE,
     DEFAULT_AR_TRIALS,
@@ -340,7 +340,7 @@ class RunConfig(Strict):
     # each metric's own settings (from ``metrics: [{name: comet, model: …}]`` entries, or a legacy section such as
     # ``comet:``), validated by the metric; filled by the parser, never a key of the file
     metric_settings: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
-    executor: ExecutorSettings = Field(default_factory=LocalExecutor)  # where translating runs: here, or Ray
+    executor: ExecutorSettings = Field(default_factory=LocalSettings)  # where translating runs: here, or Ray
     # where 'run --record' and 'check --baseline history:…' find the results history (a file or postgresql://…);
     # not part of what a run measures, so it is left out of the manifest
     history: str | None = Field(default=None, exclude=True)

@@ -1,18 +1,27 @@
-"""Where the translate stage runs: in this process (``local``, the default) or on a Ray cluster (``ray``).
+"""Where the translate stage runs: the :class:`Executor` interface, its settings, and the local executor.
+
+A run hands its executor every test set's work at once (a run of one corpus is a run set of one) and gets back,
+per test set, the translations the evaluate stage scores. :class:`LocalExecutor` translates in this process;
+:class:`~evalharness.runs.ray_executor.RayExecutor` on a Ray cluster, in one dispatch for all test sets. The run
+chooses one, once, from ``executor.kind`` (:func:`evalharness.runs.pipeline.executor_for`).
 
 The settings live here so the config can validate them without importing Ray; the Ray driver is
-:mod:`evalharness.runs.ray_executor`, imported only when ``executor.kind`` is ``ray``. A unit of work is a
+:mod:`evalharness.runs.ray_executor`, imported only when ``executor.kind`` is ``ray``. A unit of Ray's work is a
 :class:`Shard`: up to ``shard_size`` inputs of one system in one direction of one test set.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
+from evalharness.corpus import Segment
+from evalharness.runs.translate import ProgressFactory, Translated, translate_direction
+from evalharness.systems import System
 from evalharness.systems.base import Translation
 from evalharness.systems.settings import Strict
 
@@ -22,7 +31,7 @@ DEFAULT_SHARD_SIZE = 32
 _HOST_PORT = re.compile(r"^(?:ray://)?(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
 
 
-class LocalExecutor(Strict):
+class LocalSettings(Strict):
     """Translate in this process, one system after the other (today's behaviour)."""
 
     kind: Literal["local"] = "local"
@@ -50,7 +59,7 @@ class Resources(Strict):
         return self
 
 
-class RayExecutor(Strict):
+class RaySettings(Strict):
     """Translate on a Ray cluster: shards of every system × direction spread over one actor per loaded system.
 
     ``address``: ``auto`` (``$RAY_ADDRESS``, else the cluster started on this machine with ``ray start``),
@@ -76,7 +85,7 @@ class RayExecutor(Strict):
         raise ValueError("expected auto, local, HOST:PORT or ray://HOST:PORT")
 
 
-ExecutorSettings = Annotated[LocalExecutor | RayExecutor, Field(discriminator="kind")]
+ExecutorSettings = Annotated[LocalSettings | RaySettings, Field(discriminator="kind")]
 """``executor:`` in a config: ``{kind: local}`` or ``{kind: ray, address: …, shard_size: …, resources: …}``."""
 
 
@@ -111,3 +120,76 @@ def plan_shards(system: int, direction: str, test_set: str, positions: list[int]
     """``positions`` (with their ``texts``) cut into consecutive shards of at most ``shard_size`` inputs."""
     return [Shard(system, direction, test_set, n, positions[i : i + shard_size], texts[i : i + shard_size])
             for n, i in enumerate(range(0, len(positions), shard_size))]
+
+
+# --------------------------------------------------------------------------- the interface
+
+
+@dataclass
+class TestSetWork:
+    """One test set's part of a translate stage: its name, the systems as its run built them (a ``files`` system
+    reads that test set's file) with the directions each translates, its segments and the positions each direction
+    keeps."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    name: str
+    systems: list[System]
+    directions: list[list[str]]  # per system, in config order
+    segments: list[Segment]
+    keep: dict[str, list[int]]
+
+
+@dataclass
+class Translations:
+    """What an executor hands back for one test set: every system × direction, in config order, and each system's
+    manifest entry."""
+
+    translated: list[Translated]
+    systems: dict[str, Any]
+
+
+class Executor(Protocol):
+    """Runs the translate stage of a run: every system × direction × test set, the systems closed afterwards."""
+
+    def translate(self, works: Sequence[TestSetWork], *, progress: ProgressFactory | None,
+                  notify: Callable[[str], None] | None) -> tuple[list[Translations], dict[str, Any]]:
+        """Per test set (in the order given) its translations, and the executor's description for the manifest."""
+        ...
+
+
+class LocalExecutor:
+    """Translate in this process: one test set after the other, each system in each of its directions, then closed.
+
+    ``name_sets``: say which test set is translated (a run set's progress on stderr)."""
+
+    def __init__(self, *, name_sets: bool = False) -> None:
+        self.name_sets = name_sets
+
+    def translate(self, works: Sequence[TestSetWork], *, progress: ProgressFactory | None,
+                  notify: Callable[[str], None] | None) -> tuple[list[Translations], dict[str, Any]]:
+        """See :meth:`Executor.translate`."""
+        out: list[Translations] = []
+        try:
+            for number, work in enumerate(works, 1):
+                if self.name_sets and notify is not None:
+                    notify(f"test set {work.name} ({number} of {len(works)})")
+                out.append(self._translate_set(work, progress))
+        finally:  # on every path: a model load that failed must not leave the other systems open
+            for work in works:
+                for system in work.systems:
+                    system.close()
+        return out, {"kind": "local"}
+
+    @staticmethod
+    def _translate_set(work: TestSetWork, progress: ProgressFactory | None) -> Translations:
+        translated: list[Translated] = []
+        manifests: dict[str, Any] = {}
+        for system, directions in zip(work.systems, work.directions, strict=True):
+            try:
+                translated += [translate_direction(system, d, work.segments, work.keep[d], progress)
+                               for d in directions]
+                manifests[system.name] = {**system.manifest(), "directions": directions}
+            finally:
+                system.close()  # before the next system loads its model
+        return Translations(translated, manifests)

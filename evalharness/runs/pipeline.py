@@ -1,14 +1,16 @@
 """The run pipeline, top to bottom: corpus → systems (translate stage) → metrics (evaluate stage) → run directory.
 
-Everything that can be checked before translating (config, corpus, metric names, backends, models) is checked
-first. The translate stage asks every system for every direction (through the translation store) and closes
-each system when it is done; the evaluate stage scores, flags and slices what came back. Nothing is written
-until both have finished, so a failed run leaves no partial results.
+One path for every run: a config with ``corpus:`` is a run set of one test set, written as a plain run directory;
+one with ``corpora:`` writes a run set folder (:mod:`evalharness.runs.multi`) with a run directory per test set.
+Everything that can be checked before translating (config, corpora, metric names, backends, models, the run
+directory) is checked first. The translate stage is the config's :class:`~evalharness.runs.executor.Executor`
+(chosen once, by :func:`executor_for`), given every test set at once; the evaluate stage scores, flags and slices
+what came back. Nothing is written until both have finished, so a failed run leaves no partial results.
 """
 
 from __future__ import annotations
 
-import time
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,24 +18,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
-from evalharness.corpus.sentences import split_sentences
 from evalharness.corpus.tags import matches, parse_where, tags_for
-from evalharness.errors import HypothesisError, InputError
-from evalharness.runs.config import CorpusFiles, RunConfig, Statistics
-from evalharness.runs.executor import RayExecutor
-from evalharness.runs.files import write_run
+from evalharness.errors import ConfigError, HypothesisError, InputError
+from evalharness.runs.config import CORPUS_PLACEHOLDER, CorpusFiles, RunConfig, Statistics
+from evalharness.runs.executor import Executor, LocalExecutor, RaySettings, TestSetWork, Translations
+from evalharness.runs.files import staged_directory, write_run
 from evalharness.runs.manifest import build_manifest
+from evalharness.runs.multi import write_set_files
 from evalharness.runs.schema import (
-    RESULTS_FILE,
     SCHEMA_VERSION,
-    SEGMENTS_FILE,
-    SUMMARY_FILE,
     DirectionResult,
     MetricScore,
     Results,
     SegmentRecord,
     references_hash,
 )
+from evalharness.runs.target import check_run_dir, check_set_dir, default_run_dir, run_inputs
+from evalharness.runs.translate import ProgressFactory, Translated
 from evalharness.scoring.flags import count_flags, flag_outputs
 from evalharness.scoring.metrics import Metric, References, get_metrics, stack_references
 from evalharness.scoring.parallel import PoolSettings
@@ -41,15 +42,11 @@ from evalharness.scoring.scorer import score_metrics
 from evalharness.scoring.significance import confidence_interval
 from evalharness.scoring.slices import slice_scores
 from evalharness.store import TranslationCache, default_cache_path
-from evalharness.systems import System, Translation, create_system
-from evalharness.systems.cached import CachedSystem
-from evalharness.systems.settings import FilesSettings, ModelSettings, looks_like_path
+from evalharness.systems import System, create_system
+from evalharness.systems.settings import FilesSettings
 
 if TYPE_CHECKING:
     import numpy as np
-
-ProgressFactory = Callable[[str, int], Any]
-"""Makes a progress bar: (description, total) → object with ``update(n)`` and ``close()``."""
 
 Summarizer = Callable[[Results, list[SegmentRecord]], str]
 """Renders ``summary.md`` (``evalharness.render.summary.render_summary``; given by the caller, since rendering
@@ -58,7 +55,7 @@ sits above runs in the layout)."""
 
 @dataclass
 class RunOutput:
-    """What a finished run produced."""
+    """What a finished run of one test set produced."""
 
     run_dir: Path
     results: Results
@@ -67,55 +64,100 @@ class RunOutput:
 
 
 @dataclass
-class Translated:
-    """What the translate stage hands the evaluate stage for one system × direction."""
+class RunSetOutput:
+    """What a finished run produced: its folder and each test set's run, in config order.
 
-    system: str
-    direction: str
-    segments: list[Segment]  # the segments chosen by ``where``, in corpus order
-    translations: list[Translation]  # one per chosen segment
-    translate_s: float
-    cache: dict[str, int]
+    ``single``: the config named one ``corpus:``, and ``run_dir`` is that test set's run directory itself (the
+    one member's ``run_dir``); otherwise ``run_dir`` is a run set folder holding one run directory per member."""
+
+    run_dir: Path
+    members: list[tuple[str, RunOutput]]
+    single: bool
+
+
+# --------------------------------------------------------------------------- the test sets of a run
+
+
+@dataclass
+class Member:
+    """One test set of a run, before it runs: its name, its folder in a run set ("" for a run of one corpus),
+    its single-corpus config, the corpus."""
+
+    name: str
+    folder: str
+    config: RunConfig
+    corpus: Corpus
 
 
 def open_corpus(config: RunConfig) -> Corpus:
-    """The corpus named or given as files by the config (one with ``corpora`` runs through runs/multi.py)."""
+    """The corpus named or given as files by a config of one corpus (one with ``corpora``: :func:`members`)."""
     if config.corpora is not None:
-        raise InputError("a config with 'corpora' is a run over several test sets: run it with runs.multi.run_set")
+        raise InputError("a config with 'corpora' is a run over several test sets: open them with members()")
     if isinstance(config.corpus, CorpusFiles):
         return load_plain_pair({"ms": config.corpus.ms, "en": config.corpus.en})
     return load_corpus(config.corpus)
 
 
-def translation_units(segments: list[Segment], src: str, segmentation: str) -> tuple[list[str], list[int]]:
-    """What the system is asked to translate: whole segments, or their sentences (and how many per segment).
-
-    Sentence mode uses the corpus's own sentence alignment where it has one, else sentencex.
-    """
-    if segmentation == "paragraph":
-        return [seg.texts[src] for seg in segments], [1] * len(segments)
-    units: list[str] = []
-    counts: list[int] = []
-    for seg in segments:
-        sentences = list(seg.sentences.get(src, ())) or split_sentences(seg.texts[src], src) or [seg.texts[src]]
-        units.extend(sentences)
-        counts.append(len(sentences))
-    return units, counts
-
-
-def rejoin(outputs: list[Translation], counts: list[int]) -> list[Translation]:
-    """One output per segment: its sentences' translations joined by a space."""
-    out: list[Translation] = []
-    pos = 0
-    for n in counts:
-        part = outputs[pos : pos + n]
-        pos += n
-        out.append(Translation(" ".join(t.text for t in part if t.text), sum(t.tokens for t in part),
-                               any(t.hit_limit for t in part), tuple(n for t in part for n in t.notes)))
+def members(config: RunConfig) -> list[Member]:
+    """The test sets of a run, each opened (a named test set is fetched and verified now, before any model loads),
+    with the config that runs it alone: the corpus of a config with ``corpus:``, else each of ``corpora`` (two
+    corpora of one name are refused)."""
+    if config.corpora is None:
+        corpus = open_corpus(config)
+        return [Member(corpus.name, "", config, corpus)]
+    out: list[Member] = []
+    for i, spec in enumerate(config.corpora):
+        single = config.model_copy(update={"corpus": spec, "corpora": None})
+        corpus = open_corpus(single)
+        folder = re.sub(r"[^A-Za-z0-9._+-]+", "_", corpus.name).strip(".") or f"corpus-{i + 1}"
+        for other in out:
+            if other.name == corpus.name or other.folder == folder:
+                raise InputError(f"corpora.{i}: corpus {corpus.name!r} is already in the run (corpora lists each "
+                                 "corpus once)")
+        out.append(Member(corpus.name, folder, _files_for(single, folder, several=len(config.corpora) > 1), corpus))
     return out
 
 
-# --------------------------------------------------------------------------- translate stage
+def _files_for(config: RunConfig, folder: str, *, several: bool) -> RunConfig:
+    """``config`` with ``{corpus}`` in each files system's hypotheses paths replaced by the test set's folder name,
+    so one config names one hypotheses file per test set; a file that is not there is an error naming both.
+
+    With ``several`` test sets, a path without ``{corpus}`` is refused: one file would be scored against every
+    test set's references, silently wrong wherever two sets have the same number of segments."""
+    systems = []
+    for i, system in enumerate(config.systems):
+        if several and isinstance(system, FilesSettings):
+            for direction, path in system.hypotheses.items():
+                if CORPUS_PLACEHOLDER not in path:
+                    raise ConfigError(f"systems.{i}.hypotheses.{direction}: {path} would be read for every test set "
+                                      f"of the run; put {CORPUS_PLACEHOLDER} in the path (one file per test set, "
+                                      f"e.g. hyps/{CORPUS_PLACEHOLDER}.en)")
+        if isinstance(system, FilesSettings) and any(CORPUS_PLACEHOLDER in p for p in system.hypotheses.values()):
+            hypotheses = {d: p.replace(CORPUS_PLACEHOLDER, folder) for d, p in system.hypotheses.items()}
+            for direction, path in hypotheses.items():
+                if not Path(path).expanduser().is_file():
+                    raise ConfigError(f"systems.{i}.hypotheses.{direction}: file not found for test set {folder}: "
+                                      f"{path}")
+            system = system.model_copy(update={"hypotheses": hypotheses})
+        systems.append(system)
+    return config.model_copy(update={"systems": systems})
+
+
+def member_inputs(parts: Sequence[Member], config_path: Path | None) -> list[Path]:
+    """Every file or folder the run of these test sets reads."""
+    return [p for m in parts for p in run_inputs(m.config, config_path, m.corpus)]
+
+
+def executor_for(config: RunConfig) -> Executor:
+    """The executor ``executor.kind`` asks for; Ray's module is imported only when it is chosen."""
+    if isinstance(config.executor, RaySettings):
+        from evalharness.runs.ray_executor import RayExecutor
+
+        return RayExecutor(config.executor, seed=config.seed)
+    return LocalExecutor(name_sets=config.corpora is not None)
+
+
+# --------------------------------------------------------------------------- planning
 
 
 def chosen_segments(segments: list[Segment], where: Sequence[str], direction: str, corpus_name: str) -> list[int]:
@@ -128,27 +170,50 @@ def chosen_segments(segments: list[Segment], where: Sequence[str], direction: st
     return keep
 
 
-def translate_direction(system: System, direction: str, segments: list[Segment], keep: list[int],
-                        progress: ProgressFactory | None) -> Translated:
-    """One system in one direction: the chosen segments translated (or split, translated and rejoined)."""
-    src, tgt = direction.split("-")
-    chosen = [segments[i] for i in keep]
-    asked = segments if system.whole_corpus else chosen
-    units, per_segment = translation_units(asked, src, system.segmentation)
-    bar = progress(f"{system.name} {direction}", len(units)) if progress else None
-    load_before, t0 = system.load_s, time.perf_counter()
-    unit_out = system.translate(units, src, tgt, on_batch=(lambda idx, _: bar.update(len(idx))) if bar else None)
-    elapsed = time.perf_counter() - t0 - (system.load_s - load_before)
-    if bar:
-        bar.close()
-    if len(unit_out) != len(units):
-        raise HypothesisError(f"system {system.name!r} returned {len(unit_out)} outputs for {len(units)} inputs")
-    cache = ({"hits": system.hits, "misses": system.misses} if isinstance(system, CachedSystem)
-             else {"hits": 0, "misses": len(units)})
-    translations = rejoin(unit_out, per_segment)
-    if system.whole_corpus:
-        translations = [translations[i] for i in keep]
-    return Translated(system.name, direction, chosen, translations, elapsed, cache)
+@dataclass
+class RunPlan:
+    """One test set's run checked and ready to translate: what it scores with and on which segments."""
+
+    config: RunConfig
+    config_path: Path | None
+    started: datetime
+    metrics: list[Metric]
+    corpus: Corpus
+    segments: list[Segment]
+    keep: dict[str, list[int]]  # per direction, the positions of the segments scored
+
+    def work(self, name: str, store: TranslationCache | None, notify: Callable[[str], None] | None) -> TestSetWork:
+        """The translate stage's work: the config's systems, each checked against the corpus (a ``files``
+        system's line count), with their directions."""
+        systems: list[System] = [create_system(s, seed=self.config.seed, index=i, store=store, notify=notify)
+                                 for i, s in enumerate(self.config.systems)]
+        for system in systems:
+            system.preflight(len(self.segments))
+        directions = [self.config.system_directions(s.settings) for s in systems]
+        return TestSetWork(name, systems, directions, self.segments, self.keep)
+
+
+def plan_run(config: RunConfig, corpus: Corpus, *, config_path: Path | None = None) -> RunPlan:
+    """Everything one test set's run checks before it loads a model: metrics ready, filters, segments kept."""
+    started = datetime.now(timezone.utc)
+    metrics = get_metrics(config.metrics, config.metric_settings, scoring=config.scoring.model_dump())
+    for metric in metrics:
+        metric.check_ready()  # e.g. COMET's environment: before any model loads or translates
+    PoolSettings().resolved_processes()  # a bad $EVALHARNESS_SCORING_PROCESSES: now, not after translating
+    segments: list[Segment] = corpus.segments(config.level)
+    parse_where(config.where)  # a bad filter fails before any model loads
+    used = {d for s in config.systems for d in config.system_directions(s)}
+    keep: dict[str, list[int]] = {d: chosen_segments(segments, config.where, d, corpus.name)[: config.limit]
+                                  for d in config.directions if d in used}
+    return RunPlan(config, config_path, started, metrics, corpus, segments, keep)
+
+
+def open_store(config: RunConfig) -> TranslationCache | None:
+    """The translation store the config asks for, or None when it is disabled."""
+    if not config.cache.enabled:
+        return None
+    path = Path(config.cache.path).expanduser() if config.cache.path else default_cache_path()
+    return TranslationCache(path)
 
 
 # --------------------------------------------------------------------------- evaluate stage
@@ -223,185 +288,80 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
     return result, records
 
 
-# --------------------------------------------------------------------------- the whole run
-
-
-def translate_locally(config: RunConfig, systems: list[System], segments: list[Segment], keep: dict[str, list[int]],
-                      progress: ProgressFactory | None) -> tuple[list[Translated], dict[str, Any]]:
-    """The translate stage in this process: each system in each of its directions, then closed."""
-    translated: list[Translated] = []
-    manifests: dict[str, Any] = {}
-    for system in systems:
-        try:
-            directions = config.system_directions(system.settings)
-            translated += [translate_direction(system, d, segments, keep[d], progress) for d in directions]
-            manifests[system.name] = {**system.manifest(), "directions": directions}
-        finally:
-            system.close()
-    return translated, manifests
-
-
-def open_store(config: RunConfig) -> TranslationCache | None:
-    """The translation store the config asks for, or None when it is disabled."""
-    if not config.cache.enabled:
-        return None
-    path = Path(config.cache.path).expanduser() if config.cache.path else default_cache_path()
-    return TranslationCache(path)
-
-
-def default_run_dir(config: RunConfig, config_path: Path | None, now: datetime) -> Path:
-    """``<output_dir>/<UTC timestamp>-<config name>``, with ``-2``, ``-3``… if that is taken (same second)."""
-    stem = config_path.stem if config_path else "run"
-    base = Path(config.output_dir) / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{stem}"
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
-
-
-def run_inputs(config: RunConfig, config_path: Path | None, corpus: Corpus) -> list[Path]:
-    """Every file or folder a run reads: its run directory must hold none of them."""
-    paths: list[Path] = [*([config_path] if config_path else []), *corpus.files]
-    for system in config.systems:
-        if isinstance(system, ModelSettings) and looks_like_path(system.model):
-            paths.append(Path(system.model).expanduser())
-        if isinstance(system, FilesSettings):
-            paths += [Path(p).expanduser() for p in system.hypotheses.values()]
-    if config.cache.enabled:
-        paths.append(Path(config.cache.path).expanduser() if config.cache.path else default_cache_path())
-    return paths
-
-
-RUN_DIR_FILES = frozenset({RESULTS_FILE, SEGMENTS_FILE, SUMMARY_FILE, "report.html"})
-"""What a run directory holds: ``--overwrite`` replaces nothing else."""
-
-
-def check_target(target: Path, inputs: list[Path]) -> None:
-    """Refuse an output folder that is a file, or that is or holds an input of the run."""
-    if target.exists() and not target.is_dir():
-        raise InputError(f"{target}: exists and is not a directory; give a new run directory")
-    resolved = target.resolve()
-    for path in inputs:
-        where = path.resolve()
-        if where == resolved or resolved in where.parents:
-            raise InputError(f"{target}: the run directory would replace {path}, an input of this run; "
-                             "give another run directory")
-
-
-def check_run_dir(target: Path, *, overwrite: bool, inputs: list[Path]) -> None:
-    """Refuse, before any work, a run directory that would replace something it should not.
-
-    A non-empty directory is replaced only with ``overwrite`` and only if it is a run directory; a directory
-    that holds (or is) an input of the run is never replaced.
-    """
-    check_target(target, inputs)
-    if target.is_dir() and any(target.iterdir()):
-        if not overwrite:
-            raise InputError(f"{target}: run directory exists and is not empty; pass --overwrite to replace it "
-                             "as a whole, or give a new --run-dir")
-        if not (target / RESULTS_FILE).is_file():
-            raise InputError(f"{target}: not a run directory (no {RESULTS_FILE}), and only a run directory is "
-                             "replaced: give another run directory")
-        foreign = sorted(p.name for p in target.iterdir() if p.name not in RUN_DIR_FILES)
-        if foreign:  # a file the user put there (a baseline, notes) would go with the old run
-            raise InputError(f"{target}: holds {', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}, which "
-                             "is not part of a run and would be deleted with it: move it, or give another run "
-                             "directory")
-
-
-def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = None, run_dir: Path | None = None,
-        overwrite: bool = False, progress: ProgressFactory | None = None,
-        notify: Callable[[str], None] | None = None, protect: Sequence[Path] = ()) -> RunOutput:
-    """Translate the corpus with every system in every direction, score, and write the run directory.
-
-    ``run_dir`` (default: a new ``<output_dir>/<timestamp>-<config>``) must be new or empty unless
-    ``overwrite``, which replaces an existing run directory as a whole once the new run is complete.
-    ``notify`` hears one-line status messages (a model being loaded) that a progress bar cannot show;
-    ``protect`` names more files the run directory must not hold (a baseline being checked against).
-    """
-    plan = plan_run(config, config_path=config_path, run_dir=run_dir, overwrite=overwrite, protect=protect)
-    store = open_store(config)
-    for metric in plan.metrics:
-        metric.store = store  # a metric slow to score (COMET) keeps its segment scores beside the translations
-    try:
-        systems = plan.systems(store, notify)
-        executor: dict[str, Any] = {"kind": "local"}
-        if isinstance(config.executor, RayExecutor):  # the same translations, made on a Ray cluster
-            from evalharness.runs.ray_executor import translate_on_ray
-
-            translated, manifests, executor = translate_on_ray(config.executor, config, systems, plan.segments,
-                                                               plan.keep, test_set=plan.corpus.name,
-                                                               progress=progress, notify=notify)
-        else:
-            translated, manifests = translate_locally(config, systems, plan.segments, plan.keep, progress)
-        return finish_run(plan, translated, manifests, executor, store, summarize=summarize, overwrite=overwrite)
-    finally:
-        for metric in plan.metrics:
-            metric.close()
-        if store is not None:
-            store.close()
-
-
-@dataclass
-class RunPlan:
-    """A run checked and ready to translate: what it scores with, on which segments, where it writes."""
-
-    config: RunConfig
-    config_path: Path | None
-    started: datetime
-    metrics: list[Metric]
-    corpus: Corpus
-    target: Path
-    segments: list[Segment]
-    keep: dict[str, list[int]]  # per direction, the positions of the segments scored
-
-    def systems(self, store: TranslationCache | None, notify: Callable[[str], None] | None) -> list[System]:
-        """The config's systems, each checked against the corpus (a ``files`` system's line count)."""
-        systems = [create_system(s, seed=self.config.seed, index=i, store=store, notify=notify)
-                   for i, s in enumerate(self.config.systems)]
-        for system in systems:
-            system.preflight(len(self.segments))
-        return systems
-
-
-def plan_run(config: RunConfig, *, config_path: Path | None = None, run_dir: Path | None = None,
-             overwrite: bool = False, protect: Sequence[Path] = ()) -> RunPlan:
-    """Everything a run checks before it loads a model: metrics ready, corpus, run directory, filters."""
-    started = datetime.now(timezone.utc)
-    metrics = get_metrics(config.metrics, config.metric_settings, scoring=config.scoring.model_dump())
-    for metric in metrics:
-        metric.check_ready()  # e.g. COMET's environment: before any model loads or translates
-    PoolSettings().resolved_processes()  # a bad $EVALHARNESS_SCORING_PROCESSES: now, not after translating
-    corpus = open_corpus(config)
-    target = run_dir or default_run_dir(config, config_path, started)
-    check_run_dir(target, overwrite=overwrite, inputs=[*run_inputs(config, config_path, corpus), *protect])
-    segments: list[Segment] = corpus.segments(config.level)
-    parse_where(config.where)  # a bad filter fails before any model loads
-    used = {d for s in config.systems for d in config.system_directions(s)}
-    keep: dict[str, list[int]] = {d: chosen_segments(segments, config.where, d, corpus.name)[: config.limit]
-                                  for d in config.directions if d in used}
-    return RunPlan(config, config_path, started, metrics, corpus, target, segments, keep)
-
-
-def finish_run(plan: RunPlan, translated: list[Translated], manifests: dict[str, Any], executor: dict[str, Any],
-               store: TranslationCache | None, *, summarize: Summarizer, overwrite: bool) -> RunOutput:
-    """The evaluate stage and the run directory, from the translate stage's output."""
+def evaluate_run(plan: RunPlan, translations: Translations, executor: dict[str, Any],
+                 store: TranslationCache | None, *, summarize: Summarizer, run_dir: Path) -> RunOutput:
+    """The evaluate stage of one test set: its results, segment records and summary (nothing written yet)."""
     config, segments, keep = plan.config, plan.segments, plan.keep
     results: dict[str, dict[str, DirectionResult]] = {s.name: {} for s in config.systems}
     records: list[SegmentRecord] = []
-    for item in translated:
+    for item in translations.translated:
         result, direction_records = evaluate_direction(item, config, plan.metrics, store)
         results[item.system][item.direction] = result
         records.extend(direction_records)
     references = {d: references_hash((segments[i].id, segments[i].references(d.split("-")[1]))
                                      for i in keep[d]) for d in keep}
-    manifest = build_manifest(config, plan.config_path, plan.corpus, len(segments), manifests, plan.metrics,
-                              str(store.path) if store is not None else None, plan.started,
+    manifest = build_manifest(config, plan.config_path, plan.corpus, len(segments), translations.systems,
+                              plan.metrics, str(store.path) if store is not None else None, plan.started,
                               datetime.now(timezone.utc), references)
     manifest = manifest.model_copy(update={"executor": executor})
     results_file = Results(schema_version=SCHEMA_VERSION, manifest=manifest, results=results)
-    summary = summarize(results_file, records)
-    check_run_dir(plan.target, overwrite=overwrite, inputs=[])  # again: another process may have written there
-    write_run(plan.target, results_file, records, summary)
-    return RunOutput(plan.target, results_file, records, summary)
+    return RunOutput(run_dir, results_file, records, summarize(results_file, records))
+
+
+# --------------------------------------------------------------------------- the whole run
+
+
+def run(config: RunConfig, *, summarize: Summarizer, config_path: Path | None = None, run_dir: Path | None = None,
+        overwrite: bool = False, progress: ProgressFactory | None = None,
+        notify: Callable[[str], None] | None = None, protect: Sequence[Path] = ()) -> RunSetOutput:
+    """Translate every test set of the config with every system in every direction, score, and write the run.
+
+    ``run_dir`` (default: a new ``<output_dir>/<timestamp>-<config>``) must be new or empty unless
+    ``overwrite``, which replaces an existing run (of the same shape) as a whole once the new one is complete.
+    ``notify`` hears one-line status messages (a model being loaded) that a progress bar cannot show;
+    ``protect`` names more files the run directory must not hold (a baseline being checked against).
+    """
+    single = config.corpora is None
+    parts = members(config)
+    target = run_dir or default_run_dir(config, config_path, datetime.now(timezone.utc))
+    check_output = check_run_dir if single else check_set_dir
+    check_output(target, overwrite=overwrite, inputs=[*member_inputs(parts, config_path), *protect])
+    plans: list[RunPlan] = []
+    store = None
+    try:
+        for m in parts:
+            plans.append(plan_run(m.config, m.corpus, config_path=config_path))
+        store = open_store(config)
+        for plan in plans:
+            for metric in plan.metrics:
+                metric.store = store  # a metric slow to score (COMET) keeps its segment scores beside the outputs
+        works = [plan.work(m.name, store, notify) for m, plan in zip(parts, plans, strict=True)]
+        translations, executor = executor_for(config).translate(works, progress=progress, notify=notify)
+        outputs = [(m.name, evaluate_run(plan, done, executor, store, summarize=summarize,
+                                         run_dir=target / m.folder if m.folder else target))
+                   for m, plan, done in zip(parts, plans, translations, strict=True)]
+    finally:
+        for plan in plans:
+            for metric in plan.metrics:
+                metric.close()
+        if store is not None:
+            store.close()
+    write_output(RunSetOutput(target, outputs, single), parts, config_path, overwrite=overwrite)
+    return RunSetOutput(target, outputs, single)
+
+
+def write_output(output: RunSetOutput, parts: Sequence[Member], config_path: Path | None, *,
+                 overwrite: bool) -> None:
+    """Write a finished run: a run directory, or a run set folder built beside its destination and renamed into
+    place (all members, or nothing). The destination is checked again: another process may have written there."""
+    if output.single:
+        only = output.members[0][1]
+        check_run_dir(output.run_dir, overwrite=overwrite, inputs=[])
+        write_run(only.run_dir, only.results, only.segments, only.summary)
+        return
+    with staged_directory(output.run_dir) as staging:
+        for m, (_, member) in zip(parts, output.members, strict=True):
+            write_run(staging / m.folder, member.results, member.segments, member.summary)
+        write_set_files(staging, [(m.name, m.folder) for m in parts], [(n, o.summary) for n, o in output.members],
+                        config_path)
+        check_set_dir(output.run_dir, overwrite=overwrite, inputs=[])

@@ -6,7 +6,8 @@ shard returns (workers never open SQLite); it puts outputs back in corpus order.
 and load the model themselves, from the hub id or a path they can see. A worker that dies takes no result
 with it: its shard goes back to the queue, up to ``executor.max_retries`` times, and another worker redoes it.
 
-Ray is imported only here, and this module only when ``executor.kind`` is ``ray``.
+Ray is imported only here, and this module only when ``executor.kind`` is ``ray``; :class:`RayExecutor` implements
+:class:`~evalharness.runs.executor.Executor`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from typing import Any
 
 from evalharness.corpus import Segment
 from evalharness.errors import ClusterError, EvalHarnessError, HypothesisError, InputError, MissingDependencyError
-from evalharness.runs.config import RunConfig
-from evalharness.runs.executor import RayExecutor, Shard, host_port, plan_shards
-from evalharness.runs.pipeline import ProgressFactory, Translated, rejoin, translate_direction, translation_units
+from evalharness.runs.executor import RaySettings, Shard, TestSetWork, Translations, host_port, plan_shards
+from evalharness.runs.translate import ProgressFactory, Translated, rejoin, translate_direction, translation_units
 from evalharness.systems import System, SystemSettings, Translation, create_system
 from evalharness.systems.cached import CachedSystem, entry_key, identity_hash
 
@@ -236,7 +236,7 @@ def cluster_description(ray: Any) -> tuple[list[dict[str, float]], dict[str, Any
     return nodes, {"nodes": len(nodes), "cpus": sum(n["CPU"] for n in nodes), "gpus": sum(n["GPU"] for n in nodes)}
 
 
-def worker_slots(nodes: list[dict[str, float]], settings: RayExecutor, address: str, shards: int) -> int:
+def worker_slots(nodes: list[dict[str, float]], settings: RaySettings, address: str, shards: int) -> int:
     """How many workers (loaded systems) the cluster holds at once; an error when no node can hold one.
 
     Each worker loads a whole model, so a node takes at most one per whole CPU it has, however small a fraction
@@ -350,7 +350,7 @@ def finish_job(job: Job) -> Translated:
 class Dispatcher:
     """Keeps every worker busy with the next shard of its system; replaces workers that die; bounded retries."""
 
-    def __init__(self, ray: Any, systems: list[System], settings: RayExecutor, slots: int, seed: int,
+    def __init__(self, ray: Any, systems: list[System], settings: RaySettings, slots: int, seed: int,
                  address: str, say: Callable[[str], None]) -> None:
         self.ray, self.systems, self.settings, self.slots, self.seed = ray, systems, settings, slots, seed
         self.address, self.say = address, say
@@ -434,107 +434,99 @@ class Dispatcher:
                 self._retire(slot)
 
 
-@dataclass
-class TestSetWork:
-    """One test set's part of a translate stage: its name, the systems as its run built them (a ``files`` system
-    reads that test set's file), its segments and the positions each direction keeps."""
+class RayExecutor:
+    """Translate on a Ray cluster: every system × direction × test set in one dispatch, so the shards of all test
+    sets share the workers and each system is loaded once per worker for the whole run, not once per test set.
+    Systems without a model (``files``, ``copy``) run here; only cache misses travel."""
 
-    name: str
-    systems: list[System]
-    segments: list[Segment]
-    keep: dict[str, list[int]]
+    def __init__(self, settings: RaySettings, *, seed: int) -> None:
+        self.settings, self.seed = settings, seed
 
+    def translate(self, works: Sequence[TestSetWork], *, progress: ProgressFactory | None,
+                  notify: Callable[[str], None] | None) -> tuple[list[Translations], dict[str, Any]]:
+        """See :meth:`evalharness.runs.executor.Executor.translate`; the systems of every test set are closed."""
+        ray = import_ray()
+        try:
+            with connected(ray, self.settings.address):
+                nodes, cluster = cluster_description(ray)
+                done, jobs = self._translate_here(works, progress)
+                tally = self._dispatch(ray, works, jobs, nodes, cluster, progress, notify or (lambda message: None))
+            for job in jobs:
+                done[job.index, job.direction, job.test_set] = finish_job(job)
+            out = [self._translations(work, done, tally) for work in works]
+        finally:  # on every path: a model load or a lost cluster must not leave systems open
+            for work in works:
+                for system in work.systems:
+                    system.close()
+        settings = self.settings
+        return out, {"kind": "ray", "address": settings.address, "ray_version": ray.__version__, **cluster,
+                     "resources": settings.resources.model_dump(mode="json"), "shard_size": settings.shard_size,
+                     "nodes_used": len(tally.nodes), "shards": tally.shards, "workers": tally.workers,
+                     "retries": tally.retries, "max_retries": settings.max_retries,
+                     "test_sets": [work.name for work in works]}
 
-def translate_on_ray(settings: RayExecutor, config: RunConfig, systems: list[System], segments: list[Segment],
-                     keep: dict[str, list[int]], *, test_set: str, progress: ProgressFactory | None = None,
-                     notify: Callable[[str], None] | None = None
-                     ) -> tuple[list[Translated], dict[str, Any], dict[str, Any]]:
-    """Every system × direction of one test set translated, model systems on the cluster, in the order a local
-    run gives: :func:`translate_sets_on_ray` for one test set."""
-    out, info = translate_sets_on_ray(settings, config, [TestSetWork(test_set, systems, segments, keep)],
-                                      progress=progress, notify=notify)
-    translated, manifests = out[test_set]
-    return translated, manifests, info
-
-
-def translate_sets_on_ray(settings: RayExecutor, config: RunConfig, sets: Sequence[TestSetWork], *,
-                          progress: ProgressFactory | None = None, notify: Callable[[str], None] | None = None
-                          ) -> tuple[dict[str, tuple[list[Translated], dict[str, Any]]], dict[str, Any]]:
-    """Every system × direction × test set translated in one dispatch: the shards of all test sets share the
-    workers, so each system is loaded once per worker for the whole run, not once per test set.
-
-    Returns, per test set, what the local translate stage returns (the translations, each system's manifest
-    entry), and the executor's own description for the manifest. Systems without a model (``files``, ``copy``)
-    run here. The systems of every test set are closed.
-    """
-    ray = import_ray()
-    try:
-        say: Callable[[str], None] = notify or (lambda message: None)
-        jobs: list[Job] = []
+    @staticmethod
+    def _translate_here(works: Sequence[TestSetWork], progress: ProgressFactory | None
+                        ) -> tuple[dict[tuple[int, str, str], Translated], list[Job]]:
+        """Systems with nothing to load translated in this process; a job (cache already read) for every other."""
         done: dict[tuple[int, str, str], Translated] = {}
-        with connected(ray, settings.address):
-            nodes, cluster = cluster_description(ray)
-            for work in sets:
-                for index, system in enumerate(work.systems):
-                    for direction in config.system_directions(system.settings):
-                        # nothing to load (not worth a trip to the cluster), or an HTTP endpoint whose concurrency and
-                        # rate limit must hold for the whole run: translated here, on the driver's threads
-                        if not model_system(system).cacheable or model_system(system).runs_on_driver:
-                            done[index, direction, work.name] = translate_direction(
-                                system, direction, work.segments, work.keep[direction], progress)
-                        else:
-                            jobs.append(open_job(index, system, direction, work.name, work.segments,
-                                                 work.keep[direction]))
-            shards = [shard for job in jobs for shard in plan_shards(
-                job.index, job.direction, job.test_set, [i for i, o in enumerate(job.outputs) if o is None],
-                [t for t, o in zip(job.units, job.outputs, strict=True) if o is None], settings.shard_size)]
-            slots = worker_slots(nodes, settings, settings.address, len(shards)) if shards else 0
-            dispatcher = Dispatcher(ray, sets[0].systems, settings, slots, config.seed, settings.address, say)
-            dispatcher.add(shards)
-            by_key = {(job.index, job.direction, job.test_set): job for job in jobs}
-            if jobs:
-                say(f"ray: {settings.address}: {cluster['nodes']} node(s), {cluster['cpus']:g} CPU, "
-                    f"{cluster['gpus']:g} GPU; {len(shards)} shard(s) for up to {slots} worker(s)")
-            bar = progress(f"ray: {len(shards)} shards", sum(len(j.units) for j in jobs)) if progress and jobs else None
-            if bar:
-                bar.update(sum(j.hits for j in jobs))
-            try:
-                for shard, answer in dispatcher.results():
-                    job = by_key[shard.system, shard.direction, shard.test_set]
-                    store_shard(job, shard, answer["outputs"])
-                    job.seconds += answer["seconds"]
-                    dispatcher.tally.nodes.add(answer["node"])
-                    dispatcher.tally.facts.setdefault(shard.system, answer["facts"])
-                    dispatcher.tally.load_s[shard.system] = max(dispatcher.tally.load_s.get(shard.system, 0.0),
-                                                                answer["load_s"])
-                    if bar:
-                        bar.update(len(shard.texts))
-            finally:
-                if bar:
-                    bar.close()
-        for job in jobs:
-            done[job.index, job.direction, job.test_set] = finish_job(job)
+        jobs: list[Job] = []
+        for work in works:
+            for index, (system, directions) in enumerate(zip(work.systems, work.directions, strict=True)):
+                for direction in directions:
+                    # nothing to load (not worth a trip to the cluster), or an HTTP endpoint whose concurrency and
+                    # rate limit must hold for the whole run: translated here, on the driver's threads
+                    if not model_system(system).cacheable or model_system(system).runs_on_driver:
+                        done[index, direction, work.name] = translate_direction(
+                            system, direction, work.segments, work.keep[direction], progress)
+                    else:
+                        jobs.append(open_job(index, system, direction, work.name, work.segments,
+                                             work.keep[direction]))
+        return done, jobs
+
+    def _dispatch(self, ray: Any, works: Sequence[TestSetWork], jobs: list[Job], nodes: list[dict[str, float]],
+                  cluster: dict[str, Any], progress: ProgressFactory | None, say: Callable[[str], None]) -> Tally:
+        """The jobs' missing outputs cut into shards and translated by the cluster's workers; what it took."""
+        settings = self.settings
+        shards = [shard for job in jobs for shard in plan_shards(
+            job.index, job.direction, job.test_set, [i for i, o in enumerate(job.outputs) if o is None],
+            [t for t, o in zip(job.units, job.outputs, strict=True) if o is None], settings.shard_size)]
+        slots = worker_slots(nodes, settings, settings.address, len(shards)) if shards else 0
+        dispatcher = Dispatcher(ray, works[0].systems, settings, slots, self.seed, settings.address, say)
+        dispatcher.add(shards)
+        by_key = {(job.index, job.direction, job.test_set): job for job in jobs}
+        if jobs:
+            say(f"ray: {settings.address}: {cluster['nodes']} node(s), {cluster['cpus']:g} CPU, "
+                f"{cluster['gpus']:g} GPU; {len(shards)} shard(s) for up to {slots} worker(s)")
+        bar = progress(f"ray: {len(shards)} shards", sum(len(j.units) for j in jobs)) if progress and jobs else None
+        if bar:
+            bar.update(sum(j.hits for j in jobs))
         tally = dispatcher.tally
-        out: dict[str, tuple[list[Translated], dict[str, Any]]] = {}
-        for work in sets:
-            translated: list[Translated] = []
-            manifests: dict[str, Any] = {}
-            for index, system in enumerate(work.systems):
-                directions = config.system_directions(system.settings)
-                translated += [done[index, d, work.name] for d in directions]
-                manifests[system.name] = {**system_manifest(system, tally.facts.get(index), tally.load_s.get(index)),
-                                          "directions": directions}
-            out[work.name] = (translated, manifests)
-        info = {"kind": "ray", "address": settings.address, "ray_version": ray.__version__, **cluster,
-                "resources": settings.resources.model_dump(mode="json"), "shard_size": settings.shard_size,
-                "nodes_used": len(tally.nodes), "shards": tally.shards, "workers": tally.workers,
-                "retries": tally.retries, "max_retries": settings.max_retries,
-                "test_sets": [work.name for work in sets]}
-    finally:  # on every path: a model load or a lost cluster must not leave systems open
-        for work in sets:
-            for system in work.systems:
-                system.close()
-    return out, info
+        try:
+            for shard, answer in dispatcher.results():
+                job = by_key[shard.system, shard.direction, shard.test_set]
+                store_shard(job, shard, answer["outputs"])
+                job.seconds += answer["seconds"]
+                tally.nodes.add(answer["node"])
+                tally.facts.setdefault(shard.system, answer["facts"])
+                tally.load_s[shard.system] = max(tally.load_s.get(shard.system, 0.0), answer["load_s"])
+                if bar:
+                    bar.update(len(shard.texts))
+        finally:
+            if bar:
+                bar.close()
+        return tally
+
+    @staticmethod
+    def _translations(work: TestSetWork, done: dict[tuple[int, str, str], Translated], tally: Tally) -> Translations:
+        """One test set's translations in config order, and each system's manifest entry."""
+        translated: list[Translated] = []
+        manifests: dict[str, Any] = {}
+        for index, (system, directions) in enumerate(zip(work.systems, work.directions, strict=True)):
+            translated += [done[index, d, work.name] for d in directions]
+            manifests[system.name] = {**system_manifest(system, tally.facts.get(index), tally.load_s.get(index)),
+                                      "directions": directions}
+        return Translations(translated, manifests)
 
 
 def system_manifest(system: System, facts: dict[str, Any] | None, load_s: float | None) -> dict[str, Any]:
