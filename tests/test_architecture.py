@@ -198,7 +198,6 @@ def _path_through(graph: dict[str, set[str]], component: list[str]) -> list[str]
 KNOWN_CYCLES: set[frozenset[str]] = {
     # TEMPORARY: cycles in folders that other work of issue 24 is rewriting (scoring/: metrics as plug-ins;
     # systems/: language pairs as data); broken there, and this set is then emptied.
-    frozenset({"evalharness.scoring.metrics", "evalharness.scoring.parallel"}),
     frozenset({"evalharness.systems", "evalharness.systems.settings"}),
 }
 
