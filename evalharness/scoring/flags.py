@@ -37,15 +37,18 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from evalharness.corpus.sentences import split_sentences
+from evalharness.languages import LANGUAGES
 
 FLAG_NAMES = ("length_ratio", "dropped_sentences", "truncated", "copy", "wrong_language", "max_tokens")
 BREAKAGE_FLAGS = ("truncated", "copy", "wrong_language", "max_tokens")
 """Flags that mark an output broken rather than worse: stable between equal-quality outputs of real systems."""
-# Languages the identifier chooses between: the harness's two plus the one most often confused with Malay.
-LID_LANGUAGES = {"ms": "MALAY", "en": "ENGLISH", "id": "INDONESIAN"}
-CLOSE_LANGUAGES = (frozenset({"ms", "id"}),)
+# Languages the identifier chooses between: every language of the table (evalharness/languages.py), so that a
+# Malay output reads as Malay in an Indonesian run as much as an Indonesian one in a Malay run.
+LID_LANGUAGES = {lang.code: lang.lingua for lang in LANGUAGES.values()}
+CLOSE_LANGUAGES = tuple(dict.fromkeys(frozenset({lang.code, other}) for lang in LANGUAGES.values()
+                                      for other in lang.close))
 """Pairs the identifier confuses on short texts (FLORES-200's human Indonesian sentences: called Indonesian at
-≥ 0.75 on about half of them)."""
+≥ 0.75 on about half of them): the table's ``close`` languages."""
 # A sentence ends here: final punctuation, then closing quotes or brackets.
 _SENTENCE_END = re.compile(r"[.!?…。！？:;][\"'”’»)\]]*\s*$")
 
