@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from evalharness import __version__
 from evalharness.errors import EvalHarnessError, EvalHarnessWarning, InternalError
+from evalharness.languages import LANGUAGES
 from evalharness.scoring.defaults import (
     DEFAULT_AR_TRIALS,
     DEFAULT_METRICS,
@@ -152,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=_corpus_show)
     export = csub.add_parser("export", help="write one side as plain text, one segment a line")
     _add_corpus_source(export)
-    export.add_argument("--lang", required=True, choices=["ms", "en"])
+    export.add_argument("--lang", required=True, choices=list(LANGUAGES), help="the side to write: a language of "
+                        "the corpus")
     export.add_argument("--level", default="paragraph", choices=["paragraph", "sentence"])
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(func=_corpus_export)
@@ -399,7 +401,7 @@ def _testsets_command(args: argparse.Namespace) -> int:
     if args.testsets_command == "list":
         for name, entry in registered_sets().items():
             state = "cached" if cached_paths(entry) else "not cached"
-            print(f"{name}\t{entry.languages['ms']}-{entry.languages['en']}\t{entry.lines} lines\t{entry.licence}"
+            print(f"{name}\t{'-'.join(entry.languages.values())}\t{entry.lines} lines\t{entry.licence}"
                   f"\toriginal: {entry.original}\t{state}\t{entry.description}")
         print(f"cache: {testsets_dir()}")
         return EXIT_OK
@@ -591,9 +593,12 @@ def _corpus_show(args: argparse.Namespace) -> int:
 
 
 def _corpus_export(args: argparse.Namespace) -> int:
+    from evalharness.errors import InputError
     from evalharness.textio import check_outputs, write_outputs
 
     corpus = _open_corpus(args)
+    if args.lang not in corpus.languages:
+        raise InputError(f"--lang {args.lang}: corpus {corpus.name!r} is in {' and '.join(corpus.languages)}")
     lines = [seg.texts[args.lang] for seg in corpus.segments(args.level)]
     text = "".join(f"{line}\n" for line in lines)
     if args.output:

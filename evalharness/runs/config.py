@@ -11,10 +11,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SerializeAsAny, StrictBool, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
+from evalharness.languages import DEFAULT_PAIR, LANGUAGES, directions_of
 from evalharness.registry import did_you_mean
 from evalharness.runs.executor import ExecutorSettings, LocalExecutor
 from evalharness.scoring.comet.settings import CometSettings
@@ -30,6 +39,7 @@ from evalharness.scoring.defaults import (
 from evalharness.scoring.flags import BREAKAGE_FLAGS, FLAG_NAMES, FlagSettings
 from evalharness.scoring.metrics import METRICS, default_tolerances
 from evalharness.systems.settings import (
+    Direction,
     FilesSettings,
     ModelSettings,
     Strict,
@@ -45,7 +55,7 @@ MAX_SAMPLES = 100_000
 
 
 def _all_directions() -> list[Direction]:
-    return ["ms-en", "en-ms"]
+    return directions_of(DEFAULT_PAIR)
 
 
 def _known_metrics(names: list[str]) -> list[str]:
@@ -250,10 +260,23 @@ CORPUS_PLACEHOLDER = "{corpus}"
 
 
 class CorpusFiles(Strict):
-    """An external test set as two line-aligned plain-text files."""
+    """An external test set as two line-aligned plain-text files, keyed by language: ``{ms: FILE, en: FILE}``
+    (``{id: FILE, en: FILE}`` for Indonesian; any two codes of evalharness/languages.py)."""
 
-    ms: str
-    en: str
+    model_config = ConfigDict(extra="allow", frozen=True)  # the keys are the languages: data, not fields
+
+    @model_validator(mode="after")
+    def _two_languages(self) -> CorpusFiles:
+        files = self.model_extra or {}
+        if len(files) != 2 or not all(k in LANGUAGES and isinstance(v, str) for k, v in files.items()):
+            raise ValueError(f"expected one file for each of two languages, e.g. {{ms: FILE, en: FILE}} (languages: "
+                             f"{', '.join(LANGUAGES)}); got keys {', '.join(map(str, files)) or 'none'}")
+        return self
+
+    @property
+    def files(self) -> dict[str, str]:
+        """The file of each language, in the order given."""
+        return {str(k): str(v) for k, v in (self.model_extra or {}).items()}
 
 
 class RunConfig(Strict):
@@ -505,8 +528,8 @@ def _check_files(config: RunConfig, label: str, blame: Callable[[str], str] | No
         [(f"corpora.{i}", c) for i, c in enumerate(config.corpora)]
     for key, corpus in given:
         if isinstance(corpus, CorpusFiles):
-            for lang in ("ms", "en"):
-                file = Path(getattr(corpus, lang)).expanduser()
+            for lang, name in corpus.files.items():
+                file = Path(name).expanduser()
                 if not file.is_file():
                     what = "not a file" if file.exists() else "file not found"
                     raise ConfigError(f"{source(f'{key}.{lang}')}: {key}.{lang}: {what}: {file}")
