@@ -97,7 +97,8 @@ class ModelSettings(SystemSettings):
     model: str = Field(min_length=1)
     revision: str | None = None
     target_prefix: dict[str, str] = Field(default_factory=dict)
-    lang_codes: dict[str, str] = Field(default_factory=dict)
+    # NLLB/M2M100 language tokens per language, or "flores": each language's FLORES-200 code from the table
+    lang_codes: dict[str, str] | Literal["flores"] = Field(default_factory=dict)
     segmentation: Literal["paragraph", "sentence"] = "paragraph"
 
 
