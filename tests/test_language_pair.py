@@ -226,3 +226,15 @@ def test_an_indonesian_test_set_from_a_registry_runs(tmp_path: Path, monkeypatch
     assert chrf == pytest.approx(sacrebleu.corpus_chrf(ID_OUTPUTS, [[ind for ind, _ in PAIRS]]).score, abs=1e-9)
     assert main(["score", "-t", "tiny-id", "-l", "ms-en", "-i", str(hyp)]) == 2
     assert "tiny-id has the directions id-en, en-id" in capsys.readouterr().err
+
+
+def test_the_identifier_chooses_among_a_directions_languages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row added to the table for another pair leaves a Malay run's language ID (and its flags) as it was."""
+    from evalharness.scoring import flags
+
+    assert flags.identifier_languages("ms-en", "en-ms") == ("ms", "en", "id") == flags.identifier_languages("en-id")
+    monkeypatch.setitem(flags.LID_LANGUAGES, "tl", "TAGALOG")
+    assert flags.identifier_languages("ms-en") == ("ms", "en", "id")
+    assert flags.identifier_languages("tl-en") == ("en", "tl")
+    assert flags.language_id_info("tl-en")["languages"] == "en,tl"
+    assert flags.language_id_info()["languages"] == "ms,en,id"
