@@ -238,3 +238,19 @@ def test_the_identifier_chooses_among_a_directions_languages(monkeypatch: pytest
     assert flags.identifier_languages("tl-en") == ("en", "tl")
     assert flags.language_id_info("tl-en")["languages"] == "en,tl"
     assert flags.language_id_info()["languages"] == "ms,en,id"
+
+
+def test_a_config_gives_plain_files_by_language(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "t.id").write_text("".join(f"{ind}\n" for ind, _ in PAIRS), encoding="utf-8")
+    (tmp_path / "t.en").write_text("".join(f"{en}\n" for _, en in PAIRS), encoding="utf-8")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"corpus: {{id: {tmp_path / 't.id'}, en: {tmp_path / 't.en'}}}\ndirections: [id-en]\n"
+                      "metrics: [chrf]\nstatistics: {resamples: 200}\nsystems:\n  - {name: c, backend: copy}\n",
+                      encoding="utf-8")
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "run"), "-q"]) == 0
+    assert [r["source"] for r in _segments(tmp_path / "run")] == [ind for ind, _ in PAIRS]
+    config.write_text(f"corpus: {{id: {tmp_path / 't.id'}}}\nsystems:\n  - {{name: c, backend: copy}}\n",
+                      encoding="utf-8")
+    capsys.readouterr()
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "run2"), "-q"]) == 2
+    assert f"{config}: corpus: Value error, expected one file for each of two languages" in capsys.readouterr().err

@@ -499,7 +499,7 @@ def config_error(label: str, err: ValidationError, *, prefix: str = "",
     """
     first = err.errors()[0]
     # a union's branch names (corpus: str | CorpusFiles) are no keys of the file: leave them out
-    parts = [str(p) for p in first["loc"] if str(p) not in _UNION_TAGS]
+    parts = [str(p) for p in first["loc"] if str(p) not in _UNION_TAGS and not str(p).startswith("function-")]
     key = ".".join([*([prefix] if prefix else []), *parts]) or "(top level)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     got = f" (got {_short_repr(first['input'])})" if first["type"] not in ("missing", "extra_forbidden") else ""
