@@ -54,7 +54,7 @@ class Pair:
 
     id: str
     kind: str
-    sides: Mapping[str, Side]
+    sides: Mapping[str, Side]  # by language, in the corpus's language order: the order of the alignment links
     fidelity: str | None = None
     alignment: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
     notes: tuple[str, ...] = ()
