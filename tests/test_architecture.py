@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "evalharness"
-FOUNDATION = {"errors", "environment", "paths", "textio", "registry", "__init__"}
+FOUNDATION = {"errors", "environment", "paths", "textio", "registry", "languages", "__init__"}
 LAYERS = ["foundation", "testsets", "corpus", "systems", "store", "scoring", "runs", "gate", "history", "render", "top"]
 TOP = {"cli", "commands", "tiny_model", "__main__"}
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalharness.commands.options import EXIT_OK, EXIT_PROBLEMS
+from evalharness.languages import LANGUAGES
 
 if TYPE_CHECKING:
     from evalharness.corpus import Corpus
@@ -30,7 +31,8 @@ def register(sub: Any) -> None:
     show.set_defaults(func=corpus_show)
     export = csub.add_parser("export", help="write one side as plain text, one segment a line")
     _add_corpus_source(export)
-    export.add_argument("--lang", required=True, choices=["ms", "en"])
+    export.add_argument("--lang", required=True, choices=list(LANGUAGES), help="the side to write: a language of "
+                        "the corpus")
     export.add_argument("--level", default="paragraph", choices=["paragraph", "sentence"])
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(func=corpus_export)
@@ -113,9 +115,12 @@ def corpus_show(args: argparse.Namespace) -> int:
 
 
 def corpus_export(args: argparse.Namespace) -> int:
+    from evalharness.errors import InputError
     from evalharness.textio import check_outputs, write_outputs
 
     corpus = _open_corpus(args)
+    if args.lang not in corpus.languages:
+        raise InputError(f"--lang {args.lang}: corpus {corpus.name!r} is in {' and '.join(corpus.languages)}")
     lines = [seg.texts[args.lang] for seg in corpus.segments(args.level)]
     text = "".join(f"{line}\n" for line in lines)
     if args.output:

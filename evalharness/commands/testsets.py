@@ -34,7 +34,7 @@ def testsets_command(args: argparse.Namespace) -> int:
     if args.testsets_command == "list":
         for name, entry in registered_sets().items():
             state = "cached" if cached_paths(entry) else "not cached"
-            print(f"{name}\t{entry.languages['ms']}-{entry.languages['en']}\t{entry.lines} lines\t{entry.licence}"
+            print(f"{name}\t{'-'.join(entry.languages.values())}\t{entry.lines} lines\t{entry.licence}"
                   f"\toriginal: {entry.original}\t{state}\t{entry.description}")
         print(f"cache: {testsets_dir()}")
         return EXIT_OK

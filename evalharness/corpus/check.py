@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from evalharness.corpus.model import LANGUAGES, Corpus, Pair
+from evalharness.corpus.model import Corpus, Pair
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,7 @@ def check_corpus(corpus: Corpus) -> list[Finding]:
             findings.append(Finding("error", loc, f"duplicate id (first at {seen[p.id]})"))
         seen.setdefault(p.id, loc)
         declared = {(q.lang, q.span) for q in p.quirks}
-        for lang in LANGUAGES:
-            side = p.sides[lang]
+        for lang, side in p.sides.items():
             at = where(p, lang)
             findings.extend(Finding("error", at, f"{lang}: {m}") for m in _text_problems(side.text))
             for pattern, reason in _WRAP_PATTERNS:
@@ -69,7 +68,7 @@ def check_corpus(corpus: Corpus) -> list[Finding]:
                     findings.append(Finding("error", at, f"{lang}: sentence {i} is empty"))
         findings.extend(Finding("error", loc, m) for m in alignment_problems(p))
         for q in p.quirks:
-            if q.lang not in LANGUAGES or q.span not in p.sides[q.lang].text:
+            if q.lang not in p.sides or q.span not in p.sides[q.lang].text:
                 findings.append(Finding("error", loc, f"quirk {q.span!r} ({q.lang}) not found in the text"))
     findings.extend(_ratio_warnings(corpus, where))
     if corpus.recorded_hash is not None and corpus.recorded_hash != corpus.content_hash:
@@ -97,11 +96,11 @@ def _text_problems(text: str) -> list[str]:
 def alignment_problems(p: Pair) -> list[str]:
     """What is wrong with a pair's sentence alignment (empty when it is sound or absent)."""
     if not p.alignment:
-        if any(p.sides[lang].sentences for lang in LANGUAGES):
+        if any(side.sentences for side in p.sides.values()):
             return ["sentences given but no alignment"]
         return []
     problems: list[str] = []
-    for index, lang in enumerate(LANGUAGES):
+    for index, lang in enumerate(p.sides):  # in the corpus's language order, as the links are
         used = [i for link in p.alignment for i in link[index]]
         n = len(p.sides[lang].sentences)
         if sorted(used) != list(range(n)) or used != sorted(used):
@@ -112,10 +111,11 @@ def alignment_problems(p: Pair) -> list[str]:
 
 
 def _ratio_warnings(corpus: Corpus, where: Any) -> list[Finding]:
+    a, b = corpus.languages
     ratios = {
-        p.id: len(p.text(LANGUAGES[0])) / len(p.text(LANGUAGES[1]))
+        p.id: len(p.text(a)) / len(p.text(b))
         for p in corpus.pairs
-        if p.text(LANGUAGES[0]).strip() and p.text(LANGUAGES[1]).strip()
+        if p.text(a).strip() and p.text(b).strip()
     }
     if len(ratios) < 3:
         return []
@@ -124,6 +124,6 @@ def _ratio_warnings(corpus: Corpus, where: Any) -> list[Finding]:
     for p in corpus.pairs:
         r = ratios.get(p.id)
         if r is not None and not RATIO_BAND[0] <= r / median <= RATIO_BAND[1]:
-            out.append(Finding("warning", where(p), f"length ratio ms/en {r:.2f} is far from the corpus "
+            out.append(Finding("warning", where(p), f"length ratio {a}/{b} {r:.2f} is far from the corpus "
                                                     f"median {median:.2f}: check the alignment"))
     return out

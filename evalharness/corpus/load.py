@@ -1,9 +1,10 @@
 """Finding and reading corpora: by name, by folder or ``pairs.jsonl`` path, or as two plain-text files.
 
 A named corpus is a folder ``<name>/`` holding ``corpus.json`` (name, version, languages, content hash),
-``pairs.jsonl`` (one aligned pair a line) and ``excluded.jsonl`` (one-language units kept out of
-scoring). The content hash is computed from the pairs as loaded, so any edit changes it; ``corpus check``
-reports a corpus whose recorded hash no longer matches.
+``pairs.jsonl`` (one aligned pair a line, a field per language: ``ms`` and ``en``; ``ind`` for Indonesian, as
+``id`` is the pair's id) and ``excluded.jsonl`` (one-language units kept out of scoring). The content hash is
+computed from the pairs as loaded, so any edit changes it; ``corpus check`` reports a corpus whose recorded hash
+no longer matches.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.corpus.check import alignment_problems
-from evalharness.corpus.model import FIDELITY, KINDS, LANGUAGES, Corpus, Pair, Quirk, Side
+from evalharness.corpus.model import FIDELITY, KINDS, LANGUAGES, PAIR_FIELDS, Corpus, Pair, Quirk, Side, side_field
 from evalharness.errors import CorpusError, InputError
+from evalharness.languages import LANGUAGES as KNOWN_LANGUAGES
+from evalharness.languages import LanguageError, language
 from evalharness.textio import parse_json, read_lines, read_text
 
-_REQUIRED = ("id", "kind", "ms", "en")
+_REQUIRED = ("id", "kind")
 
 
 def corpora_dirs() -> list[Path]:
@@ -95,10 +98,11 @@ def load_testset(name: str, *, notify: Callable[[str], None] | None = None) -> C
     entry = find(name)
     paths = fetch(entry, notify=notify)
     corpus = load_plain_pair(paths, name=entry.name)
+    folder = next(iter(paths.values())).parent
     if len(corpus.pairs) != entry.lines:
         raise CorpusError(f"test set {name!r}: {len(corpus.pairs)} lines read, {entry.lines} registered "
-                          f"({entry.registry}); the files in {paths['ms'].parent} are not the registered set")
-    return dataclasses.replace(corpus, version=entry.commit[:12], origin=f"test set {name} ({paths['ms'].parent})",
+                          f"({entry.registry}); the files in {folder} are not the registered set")
+    return dataclasses.replace(corpus, version=entry.commit[:12], origin=f"test set {name} ({folder})",
                                description=entry.description)
 
 
@@ -116,7 +120,8 @@ def _load_dir(folder: Path, *, strict: bool) -> Corpus:
             if key in meta and not isinstance(meta[key], str):
                 raise CorpusError(f"{meta_path}: field {key!r} must be a string, got {type(meta[key]).__name__}")
     pairs_path = folder / "pairs.jsonl"
-    corpus = _load_jsonl(pairs_path, name=str(meta.get("name", folder.name)), strict=strict)
+    declared = _declared_languages(meta["languages"], meta_path) if "languages" in meta else None
+    corpus = _load_jsonl(pairs_path, name=str(meta.get("name", folder.name)), strict=strict, languages=declared)
     files = [meta_path, pairs_path] if meta_path.is_file() else [pairs_path]
     return Corpus(
         name=corpus.name,
@@ -126,10 +131,37 @@ def _load_dir(folder: Path, *, strict: bool) -> Corpus:
         recorded_hash=meta.get("content_hash"),
         description=str(meta.get("description", "")),
         files=tuple(files),
+        languages=corpus.languages,
     )
 
 
-def _load_jsonl(path: Path, *, name: str, strict: bool) -> Corpus:
+def _declared_languages(value: Any, where: Path) -> tuple[str, str]:
+    """``corpus.json``'s ``languages``: two known codes (``["ms", "en"]``; ``zsm_Latn`` reads as ``ms``)."""
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise CorpusError(f"{where}: field 'languages' must be the corpus's two language codes, e.g. [\"ms\", \"en\"]")
+    try:
+        a, b = (language(v, where=f"{where}: languages").code for v in value)
+    except LanguageError as err:
+        raise CorpusError(str(err)) from None
+    if a == b:
+        raise CorpusError(f"{where}: field 'languages' names {a!r} twice; give the corpus's two languages")
+    return a, b
+
+
+def _record_languages(record: Any, where: str) -> tuple[str, str]:
+    """The two languages of a ``pairs.jsonl`` without ``corpus.json``: the language fields of the first record
+    (``ms`` and ``en``; ``ind`` or ``ind_Latn`` for Indonesian, as ``id`` is the pair's id), in their order there."""
+    fields = {name: lang.code for lang in KNOWN_LANGUAGES.values() for name in (lang.code, lang.iso639_3, lang.flores)
+              if name not in PAIR_FIELDS}
+    found = list(dict.fromkeys(fields[key] for key in record if key in fields)) if isinstance(record, dict) else []
+    if len(found) > 2:
+        raise CorpusError(f"{where}: fields for {', '.join(found)}: a corpus has two languages; name them in "
+                          "corpus.json beside it: \"languages\": [\"ms\", \"en\"]")
+    # fewer than two: the default pair, whose missing field the record's check then names
+    return (found[0], found[1]) if len(found) == 2 else LANGUAGES
+
+
+def _load_jsonl(path: Path, *, name: str, strict: bool, languages: tuple[str, str] | None = None) -> Corpus:
     lines = read_lines(path, "corpus file")
     pairs: list[Pair] = []
     seen: dict[str, int] = {}
@@ -140,7 +172,9 @@ def _load_jsonl(path: Path, *, name: str, strict: bool) -> Corpus:
             record = parse_json(line, f"{path}:{lineno}", one_line=True)
         except InputError as err:
             raise CorpusError(str(err)) from None
-        pair = _parse_pair(record, where=f"{path}:{lineno}", lineno=lineno)
+        if languages is None:
+            languages = _record_languages(record, f"{path}:{lineno}")
+        pair = _parse_pair(record, where=f"{path}:{lineno}", lineno=lineno, languages=languages)
         if strict:
             problems = alignment_problems(pair)
             if problems:  # a sentence-level run would index past the sentences; corpus check lists these instead
@@ -151,17 +185,19 @@ def _load_jsonl(path: Path, *, name: str, strict: bool) -> Corpus:
             )
         seen.setdefault(pair.id, lineno)
         pairs.append(pair)
-    if not pairs:
+    if not pairs or languages is None:
         raise CorpusError(f"{path}: corpus has no pairs")
-    return Corpus(name=name, version="0", pairs=tuple(pairs), origin=str(path), files=(path,))
+    return Corpus(name=name, version="0", pairs=tuple(pairs), origin=str(path), files=(path,), languages=languages)
 
 
-def _parse_pair(record: Any, *, where: str, lineno: int) -> Pair:
+def _parse_pair(record: Any, *, where: str, lineno: int, languages: tuple[str, str] = LANGUAGES) -> Pair:
     if not isinstance(record, dict):
         raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    required = ", ".join((*_REQUIRED, *(side_field(lang) for lang in languages)))
     for key in _REQUIRED:
         if key not in record:
-            raise CorpusError(f"{where}: missing field {key!r} (required: {', '.join(_REQUIRED)})")
+            raise CorpusError(f"{where}: missing field {key!r} (required: {required})")
+    fields = {lang: _side_key(record, lang, f"{where}: ", required) for lang in languages}
     pid = record["id"]
     if not isinstance(pid, str) or not pid:
         raise CorpusError(f"{where}: field 'id' must be a non-empty string")
@@ -173,8 +209,8 @@ def _parse_pair(record: Any, *, where: str, lineno: int) -> Pair:
         raise CorpusError(
             f"{where}: field 'fidelity' is {fidelity!r}; expected one of {', '.join(sorted(FIDELITY))}"
         )
-    sides = {lang: _parse_side(record[lang], where=f"{where}: field {lang!r}") for lang in LANGUAGES}
-    alignment = _parse_alignment(record.get("alignment", []), where=where)
+    sides = {lang: _parse_side(record[key], where=f"{where}: field {key!r}") for lang, key in fields.items()}
+    alignment = _parse_alignment(record.get("alignment", []), where=where, languages=languages)
     quirks = tuple(
         Quirk(str(q.get("lang", "")), str(q.get("span", "")), str(q.get("note", "")))
         for q in _list_of_dicts(record.get("quirks", []), where=f"{where}: field 'quirks'")
@@ -187,6 +223,18 @@ def _parse_pair(record: Any, *, where: str, lineno: int) -> Pair:
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise CorpusError(f"{where}: field 'notes' must be a list of strings")
     return Pair(pid, kind, sides, fidelity, alignment, tuple(notes), repairs, quirks, lineno)
+
+
+def _side_key(record: dict[str, Any], lang: str, where: str, required: str) -> str:
+    """The field holding ``lang``'s side: its code, or its ISO 639-3 or FLORES code (``ind`` / ``ind_Latn`` for
+    Indonesian, whose code ``id`` is the pair's id field)."""
+    row = language(lang)
+    present = [n for n in dict.fromkeys((row.code, row.iso639_3, row.flores)) if n not in PAIR_FIELDS and n in record]
+    if not present:
+        raise CorpusError(f"{where}missing field {side_field(lang)!r} (required: {required})")
+    if len(present) > 1:
+        raise CorpusError(f"{where}fields {', '.join(map(repr, present))} all hold the {row.name} side; keep one")
+    return present[0]
 
 
 def _parse_side(value: Any, *, where: str) -> Side:
@@ -212,7 +260,8 @@ def _parse_side(value: Any, *, where: str) -> Side:
     return Side(text, tuple(sentences), (lines[0], lines[1]) if lines else None, tuple(others))
 
 
-def _parse_alignment(value: Any, *, where: str) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+def _parse_alignment(value: Any, *, where: str,
+                     languages: tuple[str, str]) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
     ok = isinstance(value, list) and all(
         isinstance(link, list)
         and len(link) == 2
@@ -220,7 +269,8 @@ def _parse_alignment(value: Any, *, where: str) -> tuple[tuple[tuple[int, ...], 
         for link in value
     )
     if not ok:
-        raise CorpusError(f"{where}: field 'alignment' must be a list of [[ms indices], [en indices]] links")
+        a, b = languages
+        raise CorpusError(f"{where}: field 'alignment' must be a list of [[{a} indices], [{b} indices]] links")
     return tuple((tuple(a), tuple(b)) for a, b in value)
 
 
@@ -231,27 +281,31 @@ def _list_of_dicts(value: Any, *, where: str) -> list[dict[str, Any]]:
 
 
 def load_plain_pair(files: Mapping[str, str | Path], *, name: str | None = None) -> Corpus:
-    """Read an external test set given as two line-aligned plain-text files, one per language.
+    """Read an external test set given as two line-aligned plain-text files, one per language: ``{"ms": path,
+    "en": path}``, the languages in the corpus's order.
 
     Ids are line numbers (``L0001``). CRLF endings and a UTF-8 BOM are accepted (NTREX-128 ships CRLF).
     """
-    missing = [lang for lang in LANGUAGES if lang not in files]
-    if missing:
-        raise CorpusError(f"a plain-text corpus needs one file per language; missing: {', '.join(missing)}")
-    paths = {lang: Path(files[lang]) for lang in LANGUAGES}
-    texts = {lang: read_lines(paths[lang], f"{lang} text file") for lang in LANGUAGES}
-    counts = {lang: len(texts[lang]) for lang in LANGUAGES}
+    if len(files) != 2:
+        raise CorpusError("a plain-text corpus needs one file for each of two languages; got "
+                          f"{', '.join(files) or 'none'}")
+    try:
+        a, b = langs = tuple(language(code, where="plain-text corpus").code for code in files)
+    except LanguageError as err:
+        raise CorpusError(str(err)) from None
+    paths = {lang: Path(file) for lang, file in zip(langs, files.values(), strict=True)}
+    texts = {lang: read_lines(paths[lang], f"{lang} text file") for lang in langs}
+    counts = {lang: len(texts[lang]) for lang in langs}
     if len(set(counts.values())) != 1:
-        detail = ", ".join(f"{paths[lang]} has {counts[lang]} lines" for lang in LANGUAGES)
+        detail = ", ".join(f"{paths[lang]} has {counts[lang]} lines" for lang in langs)
         raise CorpusError(f"plain-text corpus files are not line-aligned: {detail}")
-    if counts[LANGUAGES[0]] == 0:
-        raise CorpusError(f"plain-text corpus files are empty: {paths['ms']}, {paths['en']}")
-    width = max(4, len(str(counts[LANGUAGES[0]])))
+    if counts[a] == 0:
+        raise CorpusError(f"plain-text corpus files are empty: {paths[a]}, {paths[b]}")
+    width = max(4, len(str(counts[a])))
     pairs = tuple(
-        Pair(f"L{i + 1:0{width}d}", "line", {lang: Side(texts[lang][i]) for lang in LANGUAGES},
-             source_line=i + 1)
-        for i in range(counts[LANGUAGES[0]])
+        Pair(f"L{i + 1:0{width}d}", "line", {lang: Side(texts[lang][i]) for lang in langs}, source_line=i + 1)
+        for i in range(counts[a])
     )
-    label = name or f"{paths['ms'].name}+{paths['en'].name}"
-    return Corpus(name=label, version="0", pairs=pairs, origin=f"{paths['ms']} + {paths['en']}",
-                  files=(paths["ms"], paths["en"]), side_files=paths)
+    label = name or f"{paths[a].name}+{paths[b].name}"
+    return Corpus(name=label, version="0", pairs=pairs, origin=f"{paths[a]} + {paths[b]}",
+                  files=(paths[a], paths[b]), side_files=paths, languages=(a, b))

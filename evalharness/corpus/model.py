@@ -1,4 +1,4 @@
-"""The corpus model: aligned Malay/English pairs, the segments scored, and the hash that pins their text."""
+"""The corpus model: aligned pairs in two languages, the segments scored, and the hash that pins their text."""
 
 from __future__ import annotations
 
@@ -10,12 +10,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evalharness.errors import CorpusError
+from evalharness.languages import DEFAULT_PAIR, language, split_direction
 
-LANGUAGES: tuple[str, str] = ("ms", "en")
+LANGUAGES: tuple[str, str] = DEFAULT_PAIR
+"""The languages of a corpus that declares none (the shipped corpus's: Malay, English)."""
 KINDS = frozenset({"body", "heading", "line"})
 FIDELITY = frozenset({"faithful", "loose"})
 Level = Literal["paragraph", "sentence"]
-Direction = Literal["ms-en", "en-ms"]
+Direction = str
+"""Two language codes of :mod:`evalharness.languages` joined by ``-`` (``ms-en``: Malay into English)."""
+PAIR_FIELDS = frozenset({"id", "kind", "fidelity", "alignment", "repairs", "quirks", "notes"})
+"""A pair's own fields in ``pairs.jsonl``; a language whose code is one of them (``id``, Indonesian) keeps its side
+under its ISO 639-3 code (``ind``)."""
+
+
+def side_field(lang: str) -> str:
+    """The ``pairs.jsonl`` field of ``lang``'s side: its code (``ms``, ``en``), or ``ind`` for ``id``."""
+    return language(lang).iso639_3 if lang in PAIR_FIELDS else lang
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class Pair:
 
     id: str
     kind: str
-    sides: Mapping[str, Side]
+    sides: Mapping[str, Side]  # by language, in the corpus's language order: the order of the alignment links
     fidelity: str | None = None
     alignment: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
     notes: tuple[str, ...] = ()
@@ -58,7 +69,7 @@ class Pair:
     def sentence_groups(self, lang: str) -> list[str]:
         """The aligned sentence groups of ``lang``, one string per alignment link."""
         sents = self.sides[lang].sentences
-        index = 0 if lang == LANGUAGES[0] else 1
+        index = list(self.sides).index(lang)  # the sides are in the corpus's language order, as the links are
         return [" ".join(sents[i] for i in link[index]) for link in self.alignment]
 
 
@@ -91,6 +102,9 @@ class Corpus:
     description: str = ""
     files: tuple[Path, ...] = field(default=())
     side_files: Mapping[str, Path] = field(default_factory=dict)  # per language, when each has its own file
+    # the two languages, in the order of pairs.jsonl's alignment links; not part of the content hash, which the
+    # texts (keyed by language) already pin
+    languages: tuple[str, str] = DEFAULT_PAIR
 
     @property
     def content_hash(self) -> str:
@@ -102,6 +116,15 @@ class Corpus:
         """True when some pair has more than one reference in a language."""
         return any(side.other_references for p in self.pairs for side in p.sides.values())
 
+    def check_direction(self, direction: str, *, where: str = "directions") -> tuple[str, str]:
+        """(source, target) of ``direction``, both languages of this corpus; else a typed error naming the fix."""
+        src, tgt = split_direction(direction, where=where)
+        if {src, tgt} != set(self.languages):
+            a, b = self.languages
+            raise CorpusError(f"{where}: corpus {self.name!r} is in {a} and {b}, so {direction!r} cannot run on it; "
+                              f"set directions to {a}-{b} and/or {b}-{a}")
+        return src, tgt
+
     @property
     def has_sentence_alignment(self) -> bool:
         """True when every pair carries a sentence alignment."""
@@ -109,11 +132,12 @@ class Corpus:
 
     def segments(self, level: Level = "paragraph") -> list[Segment]:
         """The scoring units at ``level``, in corpus order, with stable ids (``p07``, ``p07.2``)."""
+        langs = self.languages
         if level == "paragraph":
             return [
-                Segment(p.id, {lang: p.text(lang) for lang in LANGUAGES}, p.kind, p.fidelity,
-                        {lang: p.sides[lang].sentences for lang in LANGUAGES if p.sides[lang].sentences},
-                        {lang: p.sides[lang].other_references for lang in LANGUAGES
+                Segment(p.id, {lang: p.text(lang) for lang in langs}, p.kind, p.fidelity,
+                        {lang: p.sides[lang].sentences for lang in langs if p.sides[lang].sentences},
+                        {lang: p.sides[lang].other_references for lang in langs
                          if p.sides[lang].other_references})
                 for p in self.pairs
             ]
@@ -123,10 +147,10 @@ class Corpus:
             )
         out: list[Segment] = []
         for p in self.pairs:
-            groups = {lang: p.sentence_groups(lang) for lang in LANGUAGES}
+            groups = {lang: p.sentence_groups(lang) for lang in langs}
             for k, link in enumerate(p.alignment):
-                sents = {lang: tuple(p.sides[lang].sentences[i] for i in link[j]) for j, lang in enumerate(LANGUAGES)}
-                out.append(Segment(f"{p.id}.{k + 1}", {lang: groups[lang][k] for lang in LANGUAGES}, p.kind,
+                sents = {lang: tuple(p.sides[lang].sentences[i] for i in link[j]) for j, lang in enumerate(langs)}
+                out.append(Segment(f"{p.id}.{k + 1}", {lang: groups[lang][k] for lang in langs}, p.kind,
                                    p.fidelity, sents))
         return out
 
@@ -143,8 +167,7 @@ def canonical_pair(pair: Pair) -> dict[str, Any]:
     record: dict[str, Any] = {"id": pair.id, "kind": pair.kind}
     if pair.fidelity is not None:
         record["fidelity"] = pair.fidelity
-    for lang in LANGUAGES:
-        side = pair.sides[lang]
+    for lang, side in pair.sides.items():  # keys sorted when hashed: the order of the sides does not matter
         rec: dict[str, Any] = {"text": side.text}
         if side.sentences:
             rec["sentences"] = list(side.sentences)
@@ -152,7 +175,7 @@ def canonical_pair(pair: Pair) -> dict[str, Any]:
             rec["lines"] = list(side.lines)
         if side.other_references:
             rec["other_references"] = list(side.other_references)
-        record[lang] = rec
+        record[side_field(lang)] = rec
     if pair.alignment:
         record["alignment"] = [[list(a), list(b)] for a, b in pair.alignment]
     if pair.repairs:

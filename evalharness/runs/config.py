@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
+    ConfigDict,
     Field,
     SerializeAsAny,
     SerializerFunctionWrapHandler,
@@ -24,8 +25,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from evalharness.corpus.model import Direction
 from evalharness.errors import ConfigError, UnknownNameError
+from evalharness.languages import DEFAULT_PAIR, LANGUAGES, directions_of
 from evalharness.registry import did_you_mean
 from evalharness.runs.executor import ExecutorSettings, LocalSettings
 from evalharness.scoring.defaults import (
@@ -40,6 +41,7 @@ from evalharness.scoring.defaults import (
 from evalharness.scoring.flags import BREAKAGE_FLAGS, FLAG_NAMES, FlagSettings
 from evalharness.scoring.metrics import METRICS, SOURCES, default_tolerances
 from evalharness.systems.settings import (
+    Direction,
     FilesSettings,
     ModelSettings,
     Strict,
@@ -55,7 +57,7 @@ MAX_SAMPLES = 100_000
 
 
 def _all_directions() -> list[Direction]:
-    return ["ms-en", "en-ms"]
+    return directions_of(DEFAULT_PAIR)
 
 
 def _known_metrics(names: list[str]) -> list[str]:
@@ -260,10 +262,23 @@ CORPUS_PLACEHOLDER = "{corpus}"
 
 
 class CorpusFiles(Strict):
-    """An external test set as two line-aligned plain-text files."""
+    """An external test set as two line-aligned plain-text files, keyed by language: ``{ms: FILE, en: FILE}``
+    (``{id: FILE, en: FILE}`` for Indonesian; any two codes of evalharness/languages.py)."""
 
-    ms: str
-    en: str
+    model_config = ConfigDict(extra="allow", frozen=True)  # the keys are the languages: data, not fields
+
+    @model_validator(mode="after")
+    def _two_languages(self) -> CorpusFiles:
+        files = self.model_extra or {}
+        if len(files) != 2 or not all(k in LANGUAGES and isinstance(v, str) for k, v in files.items()):
+            raise ValueError(f"expected one file for each of two languages, e.g. {{ms: FILE, en: FILE}} (languages: "
+                             f"{', '.join(LANGUAGES)}); got keys {', '.join(map(str, files)) or 'none'}")
+        return self
+
+    @property
+    def files(self) -> dict[str, str]:
+        """The file of each language, in the order given."""
+        return {str(k): str(v) for k, v in (self.model_extra or {}).items()}
 
 
 METRIC_SETTINGS_ERROR = "metric_settings"
@@ -575,7 +590,7 @@ def config_error(label: str, err: ValidationError, *, prefix: str = "",
         key, message = str(ctx.get("key", "metrics")), str(ctx.get("message", first["msg"]))
         return ConfigError(f"{blame(key) if blame is not None else label}: {message}")
     # a union's branch names (corpus: str | CorpusFiles) are no keys of the file: leave them out
-    parts = [str(p) for p in first["loc"] if str(p) not in _UNION_TAGS]
+    parts = [str(p) for p in first["loc"] if str(p) not in _UNION_TAGS and not str(p).startswith("function-")]
     key = ".".join([*([prefix] if prefix else []), *parts]) or "(top level)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     # a "secret" error (credentials in a URL) must not print the value back into a CI log
@@ -606,8 +621,8 @@ def _check_files(config: RunConfig, label: str, blame: Callable[[str], str] | No
         [(f"corpora.{i}", c) for i, c in enumerate(config.corpora)]
     for key, corpus in given:
         if isinstance(corpus, CorpusFiles):
-            for lang in ("ms", "en"):
-                file = Path(getattr(corpus, lang)).expanduser()
+            for lang, name in corpus.files.items():
+                file = Path(name).expanduser()
                 if not file.is_file():
                     what = "not a file" if file.exists() else "file not found"
                     raise ConfigError(f"{source(f'{key}.{lang}')}: {key}.{lang}: {what}: {file}")

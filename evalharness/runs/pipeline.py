@@ -93,9 +93,11 @@ def open_corpus(config: RunConfig) -> Corpus:
     """The corpus named or given as files by a config of one corpus (one with ``corpora``: :func:`members`)."""
     if config.corpora is not None:
         raise InputError("a config with 'corpora' is a run over several test sets: open them with members()")
-    if isinstance(config.corpus, CorpusFiles):
-        return load_plain_pair({"ms": config.corpus.ms, "en": config.corpus.en})
-    return load_corpus(config.corpus)
+    corpus = load_plain_pair(config.corpus.files) if isinstance(config.corpus, CorpusFiles) else \
+        load_corpus(config.corpus)
+    for i, direction in enumerate(config.directions):
+        corpus.check_direction(direction, where=f"directions.{i}")  # a direction in a language it lacks
+    return corpus
 
 
 def members(config: RunConfig) -> list[Member]:

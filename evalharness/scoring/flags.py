@@ -37,15 +37,18 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from evalharness.corpus.sentences import split_sentences
+from evalharness.languages import DEFAULT_PAIR, LANGUAGES, directions_of
 
 FLAG_NAMES = ("length_ratio", "dropped_sentences", "truncated", "copy", "wrong_language", "max_tokens")
 BREAKAGE_FLAGS = ("truncated", "copy", "wrong_language", "max_tokens")
 """Flags that mark an output broken rather than worse: stable between equal-quality outputs of real systems."""
-# Languages the identifier chooses between: the harness's two plus the one most often confused with Malay.
-LID_LANGUAGES = {"ms": "MALAY", "en": "ENGLISH", "id": "INDONESIAN"}
-CLOSE_LANGUAGES = (frozenset({"ms", "id"}),)
+LID_LANGUAGES = {lang.code: lang.lingua for lang in LANGUAGES.values()}
+"""Every language the identifier knows (the table's, evalharness/languages.py); a direction chooses among some
+(:func:`identifier_languages`)."""
+CLOSE_LANGUAGES = tuple(dict.fromkeys(frozenset({lang.code, other}) for lang in LANGUAGES.values()
+                                      for other in lang.close))
 """Pairs the identifier confuses on short texts (FLORES-200's human Indonesian sentences: called Indonesian at
-≥ 0.75 on about half of them)."""
+≥ 0.75 on about half of them): the table's ``close`` languages."""
 # A sentence ends here: final punctuation, then closing quotes or brackets.
 _SENTENCE_END = re.compile(r"[.!?…。！？:;][\"'”’»)\]]*\s*$")
 
@@ -75,41 +78,55 @@ class FlagSettings:
     truncated_ratio: float = 0.15  # output/reference length below which an output counts as emptied
 
 
-@lru_cache(maxsize=1)
-def _detector() -> Any:
+def identifier_languages(*directions: str) -> tuple[str, ...]:
+    """The languages the identifier chooses between for ``directions`` (``ms-en``): theirs and those the table
+    marks close to them (Indonesian for Malay), in table order: ``('ms', 'en', 'id')``. A row added to the table
+    for another pair leaves a Malay run's identifier, and so its flags, as they were."""
+    wanted = {code for d in directions for code in d.split("-")}
+    wanted |= {other for code in list(wanted) if code in LANGUAGES for other in LANGUAGES[code].close}
+    return tuple(code for code in LID_LANGUAGES if code in wanted)
+
+
+@lru_cache(maxsize=4)
+def _detector(languages: tuple[str, ...]) -> Any:
     from lingua import Language, LanguageDetectorBuilder
 
-    return LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in LID_LANGUAGES.values())).build()
+    return LanguageDetectorBuilder.from_languages(*(getattr(Language, LID_LANGUAGES[c]) for c in languages)).build()
 
 
-def language_id_info() -> dict[str, str]:
-    """Which library identifies languages, and its version (for the manifest)."""
+def language_id_info(*directions: str) -> dict[str, str]:
+    """Which library identifies languages, its version and the languages it chooses between for ``directions``
+    (for the manifest; the run's default directions when none are given)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         v = version("lingua-language-detector")
     except PackageNotFoundError:
         v = "not installed"
-    return {"library": "lingua-language-detector", "version": v, "languages": ",".join(LID_LANGUAGES)}
+    languages = identifier_languages(*(directions or directions_of(DEFAULT_PAIR)))
+    return {"library": "lingua-language-detector", "version": v, "languages": ",".join(languages)}
 
 
-def detect_language(text: str) -> Languages:
-    """Confidence of each of ms / id / en (summing to 1) that ``text`` is in it; empty for a blank text."""
+def detect_language(text: str, languages: tuple[str, ...] | None = None) -> Languages:
+    """Confidence of each of ``languages`` (default: ms / en / id), summing to 1, that ``text`` is in it; empty
+    for a blank text."""
     if not text.strip():
         return {}
     names = {v: k for k, v in LID_LANGUAGES.items()}
-    return {names[v.language.name]: float(v.value) for v in _detector().compute_language_confidence_values(text)}
+    detector = _detector(languages or identifier_languages(*directions_of(DEFAULT_PAIR)))
+    return {names[v.language.name]: float(v.value) for v in detector.compute_language_confidence_values(text)}
 
 
-def detect_languages(texts: Sequence[str], memo: LanguageMemo | None = None) -> list[Languages]:
+def detect_languages(texts: Sequence[str], memo: LanguageMemo | None = None,
+                     languages: tuple[str, ...] | None = None) -> list[Languages]:
     """:func:`detect_language` of every text; ``memo`` (the translation store) keeps results across runs.
 
     The key covers the library version and language set, so an upgrade of lingua re-identifies; each language's
     confidence is one entry (``key`` = text and language).
     """
+    codes = list(languages or identifier_languages(*directions_of(DEFAULT_PAIR)))
     info = language_id_info()
-    prefix = f"{info['library']}\0{info['version']}\0{info['languages']}\0"
-    codes = list(LID_LANGUAGES)
+    prefix = f"{info['library']}\0{info['version']}\0{','.join(codes)}\0"
     keys = [[hashlib.sha256(f"{prefix}{code}\0{t}".encode()).hexdigest() for code in codes] for t in texts]
     known = memo.get_languages([k for row in keys for k in row]) if memo is not None else {}
     out: list[Languages] = []
@@ -120,7 +137,7 @@ def detect_languages(texts: Sequence[str], memo: LanguageMemo | None = None) -> 
         elif all(k in known for k in row):
             out.append({code: known[k][1] for code, k in zip(codes, row, strict=True)})
         else:
-            found = detect_language(text)
+            found = detect_language(text, tuple(codes))
             out.append(found)
             new += [(k, (code, found.get(code, 0.0))) for code, k in zip(codes, row, strict=True)]
     if memo is not None and new:
@@ -220,8 +237,10 @@ def flag_segment(source: str, hypothesis: str, src: str, tgt: str, *, expected_r
             if similarity >= settings.copy_similarity and _similarity(source, reference) < settings.copy_similarity:
                 flags["copy"] = round(similarity, 3)
         if "wrong_language" in only and tgt in LID_LANGUAGES:
-            found = language if language is not None else detect_language(hypothesis)
-            in_reference = reference_language if reference_language is not None else detect_language(reference)
+            languages = identifier_languages(f"{src}-{tgt}")
+            found = language if language is not None else detect_language(hypothesis, languages)
+            in_reference = reference_language if reference_language is not None else \
+                detect_language(reference, languages)
             if (value := wrong_language(hypothesis, tgt, found, in_reference, settings)) is not None:
                 flags["wrong_language"] = value
     if "max_tokens" in only and hit_limit:
@@ -239,8 +258,9 @@ def flag_outputs(sources: Sequence[str], references: Sequence[str], hypotheses: 
     if not settings.enabled:
         return [{} for _ in hypotheses]
     identify = tgt in LID_LANGUAGES and "wrong_language" in only
-    languages = detect_languages(hypotheses, memo) if identify else None
-    reference_languages = detect_languages(references, memo) if identify else None
+    among = identifier_languages(f"{src}-{tgt}")
+    languages = detect_languages(hypotheses, memo, among) if identify else None
+    reference_languages = detect_languages(references, memo, among) if identify else None
     ratio = reference_ratio(sources, references) if expected_ratio is None else expected_ratio
     limits = hit_limits if hit_limits is not None else [False] * len(hypotheses)
     return [flag_segment(s, h, src, tgt, expected_ratio=ratio, hit_limit=limits[i], settings=settings, reference=r,

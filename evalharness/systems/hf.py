@@ -216,8 +216,14 @@ class HFModelSystem(System):
         return [f"{prefix} {t}" if prefix else t for t in texts]
 
     def language_codes(self, src: str, tgt: str) -> tuple[str, str] | None:
-        """(source code, target code) for NLLB/M2M100-style models, or None when the config gives none."""
+        """(source code, target code) for NLLB/M2M100-style models, or None when the config gives none.
+
+        ``lang_codes: flores`` takes both from the language table (``zsm_Latn``, ``ind_Latn``, ``eng_Latn``)."""
         codes = self.settings.lang_codes
+        if codes == "flores":
+            from evalharness.languages import language
+
+            return language(src).flores, language(tgt).flores
         if not codes:
             return None
         if src not in codes or tgt not in codes:
@@ -255,7 +261,7 @@ class HFModelSystem(System):
             "resolved_revision": self.resolved_revision(),
             "generation": self.settings.generation.model_dump(),
             "target_prefix": dict(sorted(self.settings.target_prefix.items())),
-            "lang_codes": dict(sorted(self.settings.lang_codes.items())),
+            "lang_codes": codes if isinstance(codes := self.settings.lang_codes, str) else dict(sorted(codes.items())),
         }
 
     def manifest(self) -> dict[str, Any]:

@@ -8,14 +8,27 @@ on another and never enters its identity or cache key, and a plug-in backend bri
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from evalharness.corpus.model import Direction
+from evalharness.languages import LanguageError, split_direction
 
 MAX_NEW_TOKENS = 4096
 """Longer than any segment a seq2seq MT model is trained for; a typo (1e9) fails before a model loads."""
+
+
+def _direction(value: str) -> str:
+    """``value`` when it is a direction of two known languages (``ms-en``); pydantic reports the ValueError."""
+    try:
+        split_direction(value, where=f"direction {value!r}")
+    except LanguageError as err:
+        raise ValueError(str(err)) from None
+    return value
+
+
+Direction = Annotated[str, AfterValidator(_direction)]
+"""A direction in a config: two codes of evalharness/languages.py joined by ``-`` (``ms-en``, ``id-en``)."""
 
 
 class Strict(BaseModel):
@@ -84,7 +97,8 @@ class ModelSettings(SystemSettings):
     model: str = Field(min_length=1)
     revision: str | None = None
     target_prefix: dict[str, str] = Field(default_factory=dict)
-    lang_codes: dict[str, str] = Field(default_factory=dict)
+    # NLLB/M2M100 language tokens per language, or "flores": each language's FLORES-200 code from the table
+    lang_codes: dict[str, str] | Literal["flores"] = Field(default_factory=dict)
     segmentation: Literal["paragraph", "sentence"] = "paragraph"
 
 

@@ -1,6 +1,7 @@
 """The registry of named test sets: ``registry.json`` shipped with the package, plus files of your own.
 
-One data file, not code per set: each entry names the set's languages, the URL of every file pinned to a
+One data file, not code per set: each entry names the set's two languages (codes of :mod:`evalharness.languages`,
+each mapped to the set's own code: ``{"ms": "zsm_Latn", "en": "eng_Latn"}``), the URL of every file pinned to a
 commit, its sha256, the line count, licence, citation and which side is the original. More registry files
 (same format) can be listed in ``$EVALHARNESS_TESTSETS_REGISTRY`` (``os.pathsep``-separated); they add sets,
 and a name already registered is refused, so a local file cannot quietly replace a shipped set.
@@ -18,11 +19,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from evalharness.errors import CorpusError, InputError, UnknownNameError
+from evalharness.languages import LANGUAGES
 from evalharness.textio import parse_json, read_text
 
 REGISTRY_FILE = Path(__file__).resolve().parent / "registry.json"
 ENV_REGISTRY = "EVALHARNESS_TESTSETS_REGISTRY"
-SIDES = ("ms", "en")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
@@ -60,7 +61,7 @@ class SetEntry:
 
     name: str
     description: str
-    languages: Mapping[str, str]  # our language (ms, en) → the set's own code (zsm_Latn, msa …)
+    languages: Mapping[str, str]  # our two languages (ms, en; id …) → the set's own codes (zsm_Latn, msa …)
     original: str  # the language the text was written in; the other side is a translation
     lines: int
     licence: str
@@ -167,13 +168,17 @@ def _entry(path: Path, name: str, raw: Any, avoid: list[tuple[str, str]]) -> Set
     if unknown:
         raise CorpusError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
     languages, files = raw.get("languages"), raw.get("files")
-    if not isinstance(languages, dict) or set(languages) != set(SIDES) or not all(
-            isinstance(v, str) for v in languages.values()):
-        raise CorpusError(f"{where}.languages: expected {{\"ms\": CODE, \"en\": CODE}}")
-    if not isinstance(files, dict) or set(files) != set(SIDES):
-        raise CorpusError(f"{where}.files: expected one file per language, {{\"ms\": …, \"en\": …}}")
+    if not isinstance(languages, dict) or len(languages) != 2 or not all(
+            k in LANGUAGES and isinstance(v, str) and v for k, v in languages.items()):
+        raise CorpusError(f"{where}.languages: expected the set's two languages, each a code of "
+                          f"evalharness/languages.py ({', '.join(LANGUAGES)}) mapped to the set's own code, e.g. "
+                          "{\"ms\": \"zsm_Latn\", \"en\": \"eng_Latn\"}")
+    sides = tuple(languages)
+    if not isinstance(files, dict) or set(files) != set(sides):
+        shape = ", ".join(f'"{lang}": …' for lang in sides)
+        raise CorpusError(f"{where}.files: expected one file per language, {{{shape}}}")
     pinned: dict[str, SetFile] = {}
-    for lang in SIDES:
+    for lang in sides:
         item = files[lang]
         if not isinstance(item, dict) or not {"url", "sha256"} <= set(item) <= {"url", "sha256", "bytes"}:
             raise CorpusError(f"{where}.files.{lang}: expected {{\"url\": …, \"sha256\": …}} and, optionally, "
@@ -197,14 +202,15 @@ def _entry(path: Path, name: str, raw: Any, avoid: list[tuple[str, str]]) -> Set
             if trap in url or trap in unquote(url):  # eng%2Dmsa is the same path to the server
                 raise CorpusError(f"{where}.files.{lang}.url: {url} is under {trap!r}: {why}")
         pinned[lang] = SetFile(url, sha, size)
-    if pinned["ms"].name == pinned["en"].name:
-        raise CorpusError(f"{where}.files: the two files share the name {pinned['ms'].name!r}; the cache keeps "
+    if pinned[sides[0]].name == pinned[sides[1]].name:
+        raise CorpusError(f"{where}.files: the two files share the name {pinned[sides[0]].name!r}; the cache keeps "
                           "files by name")
     lines, original, endings = raw.get("lines"), text("original"), text("line_endings", "lf")
     if not isinstance(lines, int) or isinstance(lines, bool) or lines < 1:
         raise CorpusError(f"{where}.lines: expected a positive whole number")
-    if original not in SIDES:
-        raise CorpusError(f"{where}.original: expected 'ms' or 'en', the language the text was written in")
+    if original not in sides:
+        raise CorpusError(f"{where}.original: expected {sides[0]!r} or {sides[1]!r}, the language the text was "
+                          "written in")
     if endings not in ("lf", "crlf"):
         raise CorpusError(f"{where}.line_endings: expected 'lf' or 'crlf'")
     notes = raw.get("notes", [])
