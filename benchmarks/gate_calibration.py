@@ -61,7 +61,7 @@ from evalharness.runs.config import Gate, SegmentRule  # noqa: E402
 from evalharness.scoring.defaults import DEFAULT_AR_TRIALS  # noqa: E402
 from evalharness.scoring.flags import FlagSettings  # noqa: E402
 from evalharness.scoring.metrics import Metric, get_metrics  # noqa: E402
-from evalharness.scoring.scorer import score_metrics
+from evalharness.scoring.scorer import score_metrics  # noqa: E402
 from evalharness.scoring.significance import FamilyRow, max_statistic_test  # noqa: E402
 
 METRIC_NAMES = ("bleu", "chrf", "chrf++", "ter")

@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evalharness.systems.openai import OpenAISettings, OpenAISystem  # noqa: E402
-from evalharness.tiny_model import build_llm, corpus_texts  # noqa: E402
+from evalharness.systems.openai import OpenAISettings, OpenAISystem
+from evalharness.tiny_model import build_llm, corpus_texts
 
 
 def start_server(model: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:

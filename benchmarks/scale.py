@@ -152,8 +152,7 @@ def shard_overhead(address: str, env: dict[str, str]) -> float:
 
     from evalharness.runs.executor import RaySettings, plan_shards
     from evalharness.runs.ray_executor import Dispatcher
-    from evalharness.systems import create_system
-    from evalharness.systems.settings import parse_system
+    from evalharness.systems import create_system, parse_system
 
     saved = dict(os.environ)
     os.environ.update({k: env[k] for k in ("HOME", "RAY_USAGE_STATS_ENABLED")})

@@ -119,8 +119,7 @@ def best_run(runs: list[list[float]]) -> tuple[float, int]:
 def harness_system(model_dir: Path, sources: list[str], args: argparse.Namespace, backend: str,
                    compute_type: Any = "auto") -> Timed:
     from evalharness.store import TranslationCache
-    from evalharness.systems import SYSTEMS
-    from evalharness.systems.settings import parse_system
+    from evalharness.systems import SYSTEMS, parse_system
 
     gen: dict[str, Any] = {"num_beams": 1, "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
                            "device": args.device, "threads": 1 if backend == "ct2" else None}

@@ -72,8 +72,6 @@ KNOWN_LONG: set[str] = {
     # TEMPORARY: functions in folders that other work of issue 24 is rewriting (scoring/ for metrics as
     # plug-ins, testsets/ for language pairs as data); they are split there, and this set is then emptied.
     "evalharness/scoring/comet/worker.py:build_tiny",
-    "evalharness/scoring/significance.py:paired_test",
-    "evalharness/testsets/registry.py:_entry",
 }
 
 
@@ -195,11 +193,7 @@ def _path_through(graph: dict[str, set[str]], component: list[str]) -> list[str]
     return component  # unreachable for a strongly connected component
 
 
-KNOWN_CYCLES: set[frozenset[str]] = {
-    # TEMPORARY: cycles in folders that other work of issue 24 is rewriting (scoring/: metrics as plug-ins;
-    # systems/: language pairs as data); broken there, and this set is then emptied.
-    frozenset({"evalharness.systems", "evalharness.systems.settings"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()  # none: keep it so
 
 
 def test_no_import_cycle() -> None:

@@ -208,7 +208,7 @@ needs_ct2 = pytest.mark.skipif(importlib.util.find_spec("ctranslate2") is None,
 def _system(cls, backend: str, model: Path, store: Path | None = None,  # type: ignore[no-untyped-def]
             **generation: object):
     """The backend itself (no cache wrapper); ``store``: a folder whose store keeps converted models."""
-    from evalharness.systems.settings import parse_system
+    from evalharness.systems import parse_system
 
     gen = {"num_beams": 1, "max_new_tokens": 20, "batch_size": 4, "device": "cpu", **generation}
     settings = parse_system({"name": backend, "backend": backend, "model": str(model), "generation": gen,

@@ -111,11 +111,6 @@ class Corpus:
         """SHA-256 over the canonical form of every pair: any change to the text changes it."""
         return content_hash(self.pairs)
 
-    @property
-    def has_other_references(self) -> bool:
-        """True when some pair has more than one reference in a language."""
-        return any(side.other_references for p in self.pairs for side in p.sides.values())
-
     def check_direction(self, direction: str, *, where: str = "directions") -> tuple[str, str]:
         """(source, target) of ``direction``, both languages of this corpus; else a typed error naming the fix."""
         src, tgt = split_direction(direction, where=where)

@@ -122,11 +122,6 @@ def resolve_gate(run: Run, baseline: Run | Baseline) -> Gate:
     return Gate()
 
 
-def family_comparisons(baseline: Run | Baseline, run: Run, gate: Gate) -> list[Comparison]:
-    """Every row of a check, each with its p-value, interval and verdict under the gate's test at the row's α."""
-    return family_comparisons_of([(baseline, run)], gate)[0]
-
-
 def family_comparisons_of(pairs: Sequence[tuple[Run | Baseline, Run]], gate: Gate,
                           labels: Sequence[str] | None = None,
                           judged: Sequence[dict[tuple[str, str], JudgedFlags]] | None = None) -> list[list[Comparison]]:

@@ -40,6 +40,7 @@ from evalharness.scoring.defaults import (
 )
 from evalharness.scoring.flags import BREAKAGE_FLAGS, FLAG_NAMES, FlagSettings
 from evalharness.scoring.metrics import METRICS, SOURCES, default_tolerances
+from evalharness.systems import parse_system
 from evalharness.systems.settings import (
     Direction,
     FilesSettings,
@@ -47,7 +48,6 @@ from evalharness.systems.settings import (
     Strict,
     SystemSettings,
     looks_like_path,
-    parse_system,
 )
 
 MAX_SEED = 2**32 - 1

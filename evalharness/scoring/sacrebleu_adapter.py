@@ -74,11 +74,6 @@ def record_reference_count(metrics: Sequence[SacreMetric], counts: set[int]) -> 
         metric.num_refs = value  # type: ignore[attr-defined]
 
 
-def score_from_segments(metric: SacreMetric, stats: Sequence[Sequence[float]]) -> float:
-    """Corpus score of per-segment statistics, summed as sacrebleu sums them."""
-    return float(metric._aggregate_and_compute([list(s) for s in stats]).score)
-
-
 def score_from_sum(metric: SacreMetric, summed: Any) -> float:
     """Score of one row of already summed statistics (a list or a numpy array, passed on unchanged)."""
     return float(metric._compute_score_from_stats(summed).score)

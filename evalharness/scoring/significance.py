@@ -143,33 +143,11 @@ def paired_test(metric: Aggregate, stats_a: ArrayLike, stats_b: ArrayLike, *,
         raise ValueError(f"paired test needs statistics of the same shape: {a_arr.shape} vs {b_arr.shape}")
     # Real scores from the exact (float64) statistics, as sacrebleu's real difference is.
     score_a, score_b = metric.score_from_stats(stats_a), metric.score_from_stats(stats_b)
-    n = len(a_arr)
     rng = np.random.default_rng(seed)
-    # Each resample is scored by sacrebleu itself, row by row, so p-values equal sacrebleu's own tests'.
-    score = metric.score_of_sum
     delta = denoise(score_b - score_a, score_a, score_b)
     # one-sided: every difference oriented so that positive means "B worse"; two-sided: its size
     worse = worse_sign(metric) if one_sided else None
-    if test == "bs":
-        samples = samples or DEFAULT_RESAMPLES
-        res_a, res_b = [], []
-        for block in _draws(rng, n, samples):
-            res_a += [score(a_arr[i].sum(0)) for i in block]
-            res_b += [score(b_arr[i].sum(0)) for i in block]
-        moved = np.array(res_b) - np.array(res_a)
-        spread = moved * worse if worse is not None else np.abs(moved)
-        null = spread - spread.mean()  # sacrebleu's bootstrap null: the centred resampled |Δ| (or worse-side Δ)
-    else:
-        samples = samples or DEFAULT_AR_TRIALS
-        swap = rng.integers(2, size=(samples, n), dtype=bool)
-        # sacrebleu's AR mixes float32 baseline and integer system statistics, i.e. it works in float64.
-        # Precision matters here: a trial that swaps only identical segments ties the real difference,
-        # and ties do not count (strict >); float32 rounding would count about half of them.
-        a64, b64 = a_arr.astype("float64"), b_arr.astype("float64")
-        shuf_a = swap @ a64 + ~swap @ b64
-        shuf_b = ~swap @ a64 + swap @ b64
-        moved = np.array([score(x) for x in shuf_b]) - np.array([score(x) for x in shuf_a])
-        null = moved * worse if worse is not None else np.abs(moved)
+    null, samples = _null_distribution(metric, a_arr, b_arr, rng, test, samples, worse)
     # one-sided with a margin: is B worse by more than ``margin`` points (the gate's tolerance)?
     statistic = delta * worse - margin if worse is not None else abs(delta)
     if worse is None:
@@ -185,6 +163,34 @@ def paired_test(metric: Aggregate, stats_a: ArrayLike, stats_b: ArrayLike, *,
     low, high = shift_interval(delta, critical_value(null, 1 - confidence), worse)
     low, high = agree(low, high, rejected=p < 1 - confidence, at=margin * worse if worse is not None else 0.0)
     return PairedResult(score_a, score_b, delta, low, high, float(p), test, samples, seed)
+
+
+def _null_distribution(metric: Aggregate, a_arr: np.ndarray, b_arr: np.ndarray, rng: np.random.Generator,
+                       test: Test, samples: int | None, worse: int | None) -> tuple[np.ndarray, int]:
+    """The test's null distribution of Δ (oriented "B worse" one-sided, its size two-sided) and the number of
+    resamples (``bs``) or trials (``ar``) it took."""
+    import numpy as np
+
+    score = metric.score_of_sum  # each resample scored by the metric's own formula, row by row
+    if test == "bs":
+        samples = samples or DEFAULT_RESAMPLES
+        res_a, res_b = [], []
+        for block in _draws(rng, len(a_arr), samples):
+            res_a += [score(a_arr[i].sum(0)) for i in block]
+            res_b += [score(b_arr[i].sum(0)) for i in block]
+        moved = np.array(res_b) - np.array(res_a)
+        spread = moved * worse if worse is not None else np.abs(moved)
+        return spread - spread.mean(), samples  # sacrebleu's bootstrap null: the centred resampled Δ
+    samples = samples or DEFAULT_AR_TRIALS
+    swap = rng.integers(2, size=(samples, len(a_arr)), dtype=bool)
+    # sacrebleu's AR mixes float32 baseline and integer system statistics, i.e. it works in float64.
+    # Precision matters here: a trial that swaps only identical segments ties the real difference,
+    # and ties do not count (strict >); float32 rounding would count about half of them.
+    a64, b64 = a_arr.astype("float64"), b_arr.astype("float64")
+    shuf_a = swap @ a64 + ~swap @ b64
+    shuf_b = ~swap @ a64 + swap @ b64
+    moved = np.array([score(x) for x in shuf_b]) - np.array([score(x) for x in shuf_a])
+    return (moved * worse if worse is not None else np.abs(moved)), samples
 
 
 def worse_sign(metric: Aggregate) -> int:

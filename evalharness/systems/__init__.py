@@ -7,6 +7,7 @@ Third-party backends register through the package entry-point group ``evalharnes
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from evalharness.registry import Registry
 from evalharness.systems.base import BatchFn, Store, System, Translation
@@ -20,7 +21,7 @@ SYSTEMS.register("ct2", "evalharness.systems.ct2:CT2System")
 SYSTEMS.register("openai", "evalharness.systems.openai:OpenAISystem")
 SYSTEMS.register("command", "evalharness.systems.command:CommandSystem")
 
-__all__ = ["SYSTEMS", "BatchFn", "Store", "System", "SystemSettings", "Translation", "create_system"]
+__all__ = ["SYSTEMS", "BatchFn", "Store", "System", "SystemSettings", "Translation", "create_system", "parse_system"]
 
 
 def create_system(settings: SystemSettings, *, seed: int = 0, index: int = 0, store: Store | None = None,
@@ -30,3 +31,17 @@ def create_system(settings: SystemSettings, *, seed: int = 0, index: int = 0, st
 
     system = SYSTEMS.get(settings.backend)(settings, seed=seed, key=f"systems.{index}", store=store, notify=notify)
     return CachedSystem(system, store) if store is not None and system.cacheable and system.repeatable() else system
+
+
+def parse_system(data: Any) -> SystemSettings:
+    """Validate one ``systems:`` item with its backend's own settings model.
+
+    Raises :class:`pydantic.ValidationError` (wrong keys or values) or
+    :class:`evalharness.errors.UnknownNameError` (no such backend).
+    """
+    if isinstance(data, SystemSettings):
+        return data
+    if not isinstance(data, dict):
+        return SystemSettings.model_validate(data)  # raises the type error with pydantic's wording
+    settings: type[SystemSettings] = SYSTEMS.get(str(data.get("backend", "transformers"))).Settings
+    return settings.model_validate(data)

@@ -1,14 +1,14 @@
 """Settings of one MT system, as written in a config's ``systems:`` list, each backend with its own model.
 
-A backend's class names its settings model (``System.Settings``); :func:`parse_system` picks it by the
-``backend`` key through the registry, so a knob of one backend (``compute_type`` is CTranslate2's) is refused
+A backend's class names its settings model (``System.Settings``); :func:`evalharness.systems.parse_system` picks it
+by the ``backend`` key through the registry, so a knob of one backend (``compute_type`` is CTranslate2's) is refused
 on another and never enters its identity or cache key, and a plug-in backend brings its own settings.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
@@ -114,22 +114,6 @@ class CT2Settings(ModelSettings):
 
     backend: Literal["ct2"] = "ct2"
     generation: CT2Decoding = Field(default_factory=CT2Decoding)
-
-
-def parse_system(data: Any) -> SystemSettings:
-    """Validate one ``systems:`` item with its backend's own settings model.
-
-    Raises :class:`pydantic.ValidationError` (wrong keys or values) or
-    :class:`evalharness.errors.UnknownNameError` (no such backend).
-    """
-    if isinstance(data, SystemSettings):
-        return data
-    if not isinstance(data, dict):
-        return SystemSettings.model_validate(data)  # raises the type error with pydantic's wording
-    from evalharness.systems import SYSTEMS
-
-    settings: type[SystemSettings] = SYSTEMS.get(str(data.get("backend", "transformers"))).Settings
-    return settings.model_validate(data)
 
 
 def looks_like_path(value: str) -> bool:

@@ -149,6 +149,32 @@ def _load(paths: tuple[Path, ...], _stamps: tuple[tuple[int, int], ...]) -> dict
     return found
 
 
+def _pinned_file(where: str, item: Any, avoid: list[tuple[str, str]]) -> SetFile:
+    """One ``files`` item of a registry entry: an http(s) URL ending in a plain file name, its sha256, its size."""
+    if not isinstance(item, dict) or not {"url", "sha256"} <= set(item) <= {"url", "sha256", "bytes"}:
+        raise CorpusError(f"{where}: expected {{\"url\": …, \"sha256\": …}} and, optionally, \"bytes\": the file's "
+                          "size")
+    url, sha, size = item["url"], item["sha256"], item.get("bytes")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        raise CorpusError(f"{where}.bytes: expected the file's size, a positive whole number")
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).path:
+        raise CorpusError(f"{where}.url: expected an http(s) URL of a file")
+    file_name = SetFile(url, "").name
+    if file_name in ("", ".", "..") or "/" in file_name or "\\" in file_name or any(
+            ord(c) < 32 or ord(c) == 127 for c in file_name):
+        raise CorpusError(f"{where}.url: {url} does not end in a file name ({file_name!r}); the file is cached and "
+                          "mirrored under that name, so it must be a plain one")
+    if len(file_name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise CorpusError(f"{where}.url: the file name is {len(file_name.encode('utf-8'))} bytes long; the cache "
+                          f"keeps it under that name, so at most {MAX_NAME_BYTES}")
+    if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+        raise CorpusError(f"{where}.sha256: expected 64 lower-case hex digits")
+    for trap, why in avoid:
+        if trap in url or trap in unquote(url):  # eng%2Dmsa is the same path to the server
+            raise CorpusError(f"{where}.url: {url} is under {trap!r}: {why}")
+    return SetFile(url, sha, size)
+
+
 def _entry(path: Path, name: str, raw: Any, avoid: list[tuple[str, str]]) -> SetEntry:
     where = f"{path}: sets.{name}"
     if not _NAME.fullmatch(name):
@@ -177,31 +203,7 @@ def _entry(path: Path, name: str, raw: Any, avoid: list[tuple[str, str]]) -> Set
     if not isinstance(files, dict) or set(files) != set(sides):
         shape = ", ".join(f'"{lang}": …' for lang in sides)
         raise CorpusError(f"{where}.files: expected one file per language, {{{shape}}}")
-    pinned: dict[str, SetFile] = {}
-    for lang in sides:
-        item = files[lang]
-        if not isinstance(item, dict) or not {"url", "sha256"} <= set(item) <= {"url", "sha256", "bytes"}:
-            raise CorpusError(f"{where}.files.{lang}: expected {{\"url\": …, \"sha256\": …}} and, optionally, "
-                              "\"bytes\": the file's size")
-        url, sha, size = item["url"], item["sha256"], item.get("bytes")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
-            raise CorpusError(f"{where}.files.{lang}.bytes: expected the file's size, a positive whole number")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).path:
-            raise CorpusError(f"{where}.files.{lang}.url: expected an http(s) URL of a file")
-        file_name = SetFile(url, "").name
-        if file_name in ("", ".", "..") or "/" in file_name or "\\" in file_name or any(
-                ord(c) < 32 or ord(c) == 127 for c in file_name):
-            raise CorpusError(f"{where}.files.{lang}.url: {url} does not end in a file name ({file_name!r}); the "
-                              "file is cached and mirrored under that name, so it must be a plain one")
-        if len(file_name.encode("utf-8")) > MAX_NAME_BYTES:
-            raise CorpusError(f"{where}.files.{lang}.url: the file name is {len(file_name.encode('utf-8'))} bytes "
-                              f"long; the cache keeps it under that name, so at most {MAX_NAME_BYTES}")
-        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
-            raise CorpusError(f"{where}.files.{lang}.sha256: expected 64 lower-case hex digits")
-        for trap, why in avoid:
-            if trap in url or trap in unquote(url):  # eng%2Dmsa is the same path to the server
-                raise CorpusError(f"{where}.files.{lang}.url: {url} is under {trap!r}: {why}")
-        pinned[lang] = SetFile(url, sha, size)
+    pinned = {lang: _pinned_file(f"{where}.files.{lang}", files[lang], avoid) for lang in sides}
     if pinned[sides[0]].name == pinned[sides[1]].name:
         raise CorpusError(f"{where}.files: the two files share the name {pinned[sides[0]].name!r}; the cache keeps "
                           "files by name")
