@@ -147,7 +147,7 @@ def test_sentence_mode_with_the_tiny_model(tiny_model_dir: Path, tmp_path: Path)
 
 def test_sentence_mode_splits_plain_text_with_sentencex() -> None:
     from evalharness.corpus import Segment
-    from evalharness.runs.pipeline import rejoin, translation_units
+    from evalharness.runs.translate import rejoin, translation_units
     from evalharness.systems.base import Translation
 
     segs = [Segment("L1", {"en": "Dr. Abe met Mr. Shoigu. They agreed.", "ms": "x"}, "line", None),

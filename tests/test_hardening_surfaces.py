@@ -112,12 +112,12 @@ def test_json_the_loader_cannot_take_is_exit_2_in_a_registry_and_a_baseline(
 
 def test_an_unexpected_internal_error_is_exit_3_and_one_line(monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    import evalharness.cli as cli
+    import evalharness.commands.corpus as corpus_command
 
     def buggy(args: object) -> int:  # stands in for a bug no code path expects
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(cli, "_corpus_list", buggy)
+    monkeypatch.setattr(corpus_command, "corpus_list", buggy)
     assert main(["corpus", "list"]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error: ZeroDivisionError: division by zero" in err, err
@@ -365,9 +365,9 @@ def _wait_for(proc: subprocess.Popen[str], condition: Callable[[], bool], second
         time.sleep(0.05)
 
 
-def test_sigterm_during_a_run_set_removes_its_staging_folder(tmp_path: Path, cli_env: dict[str, str]) -> None:
-    """The run set is staged in ``.out.XXXX.tmp``; the COMET worker (a real subprocess) never answers, so the run is
-    caught mid-way, inside the staging folder, when SIGTERM comes."""
+def test_sigterm_during_a_run_set_leaves_nothing_behind(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """The COMET worker (a real subprocess) never answers, so the run set is caught mid-way, scoring, when SIGTERM
+    comes: no run set folder, no staging folder (``.out.XXXX.tmp``, made only once every test set is scored)."""
     script = tmp_path / "fake-comet-python"
     script.write_text(_FAKE_COMET.format(python=sys.executable), encoding="utf-8")
     script.chmod(0o755)
@@ -381,7 +381,7 @@ def test_sigterm_during_a_run_set_removes_its_staging_folder(tmp_path: Path, cli
                              str(tmp_path / "out"), "-q"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(proc, lambda: any(tmp_path.glob(".out.*.tmp")) and any(
+        _wait_for(proc, lambda: any(
             b"fake-comet-python" in Path(f"/proc/{k}/cmdline").read_bytes() for k in _children(proc.pid)))
         time.sleep(0.3)
         proc.send_signal(signal.SIGTERM)

@@ -82,7 +82,7 @@ def test_runs_scored_with_other_settings_are_not_compared(tmp_path: Path, capsys
     assert main(["check", "--baseline", str(baseline), "--config", str(config), "--run-dir",
                  str(tmp_path / "never"), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "scores BLEU with sacrebleu options {}" in err and "'tokenize': 'intl'" in err
+    assert "scores BLEU with settings {}" in err and "'tokenize': 'intl'" in err
     assert not (tmp_path / "never").exists()
 
 
