@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -202,3 +203,20 @@ def test_run_html_names_the_report(tmp_path: Path, capsys: pytest.CaptureFixture
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith(f"wrote {tmp_path / 'r'} and the report {tmp_path / 'r' / 'report.html'}")
     assert (tmp_path / "r" / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_progress_in_a_log_is_one_line_per_bar_without_carriage_returns(tiny_model_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """stderr a pipe (a CI log): no tqdm redraws (\\r) mixed with the "loading …" lines, one line per bar."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", EVALHARNESS_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-m", "evalharness", "run", "-c", "default",
+                           "--model", f"opus-mt-mul-en={tiny_model_dir}", "--model", f"opus-mt-en-mul={tiny_model_dir}",
+                           "--limit", "3", "--set", "systems.0.generation.max_new_tokens=8",
+                           "--set", "systems.1.generation.max_new_tokens=8", "--run-dir", str(tmp_path / "r")],
+                          capture_output=True, text=True, cwd=REPO, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert any(line.startswith("opus-mt-mul-en ms-en: 3/3 seg in ") for line in lines), lines
+    assert any(line.startswith("opus-mt-en-mul en-ms: 3/3 seg in ") for line in lines), lines

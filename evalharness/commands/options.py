@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,10 +145,35 @@ def notifier(quiet: bool) -> Any:
     return lambda message: tqdm.write(message, file=sys.stderr)  # above an active progress bar, not inside it
 
 
+class LineProgress:
+    """Progress for a log (standard error not a terminal): nothing while it runs, one line when it ends.
+
+    tqdm redraws with carriage returns, which a CI log keeps as one long line mixed with the "loading …" lines.
+    """
+
+    def __init__(self, desc: str, total: int) -> None:
+        self.desc, self.total, self.n, self.closed = desc, total, 0, False
+        self.start = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        """Count ``n`` more done."""
+        self.n += n
+
+    def close(self) -> None:
+        """The one line: what, how many of how many, how long."""
+        if not self.closed:
+            self.closed = True
+            print(f"{self.desc}: {self.n}/{self.total} seg in {time.monotonic() - self.start:.1f} s", file=sys.stderr,
+                  flush=True)
+
+
 def progress_bars(quiet: bool) -> Any:
-    """A tqdm factory for the runner, or None when quiet."""
+    """A progress factory for the runner: tqdm bars on a terminal, one line per finished bar in a log, None when
+    quiet."""
     if quiet:
         return None
+    if not sys.stderr.isatty():
+        return LineProgress
     from tqdm import tqdm
 
     def progress(desc: str, total: int) -> tqdm:  # type: ignore[type-arg]
