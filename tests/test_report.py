@@ -103,6 +103,11 @@ def test_terminal_summary_and_report_print_the_same_intervals_and_p(tmp_path: Pa
             line = next(x for x in text.splitlines() if c["label"] in x and c["direction"] in x)
             assert c["ci_text"] in line and f" {c['p_text']} " in line, (c, line)
     results = json.loads((b / "results.json").read_text(encoding="utf-8"))["results"]
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'data-testid": "breakdown"' in html  # the page shows BLEU's breakdown where results.json has one
+    assert data["score_rows"][-1]["scores"]["bleu"]["breakdown"]["verbose_score"] == results[
+        data["score_rows"][-1]["system"]][data["score_rows"][-1]["direction"]]["scores"]["bleu"]["breakdown"][
+        "verbose_score"]
     summary = (b / "summary.md").read_text(encoding="utf-8")
     for row in data["score_rows"][len(data["score_rows"]) // 2:]:  # run b's rows
         for metric, ci_text in row["ci_text"].items():

@@ -48,7 +48,8 @@
         const s = row.scores[m];
         // the interval as the terminal and summary.md print it (rounded by Python, not by toFixed)
         tr.appendChild(el("td", { class: "num" }, s ? fmt(s.score) : "—", s && s.ci ? el("div", { class: "ci" },
-          row.ci_text[m]) : null));
+          row.ci_text[m]) : null, s && s.breakdown ? el("div", { class: "ci", "data-testid": "breakdown" },
+          s.breakdown.verbose_score) : null));  // BLEU: sacrebleu's own line (precisions, BP, ratio, lengths)
       }
       tr.appendChild(el("td", { class: "num" }, row.flagged));
       table.appendChild(tr);
