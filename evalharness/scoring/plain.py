@@ -145,6 +145,13 @@ def _count(path: Path, what: str, keep: Callable[[str], bool] | None = None,
     return total, kept, text
 
 
+def _warn_stdin(lines: list[str], warn: Callable[[str], None] | None) -> None:
+    """:func:`_suspicious` for hypotheses read from standard input."""
+    for message in _suspicious(STDIN_NAME, "hypothesis file", [i for i, h in enumerate(lines, 1) if "\0" in h], []):
+        if warn is not None:
+            warn(message)
+
+
 def _suspicious(name: str, what: str, nul: list[int], blank: list[int]) -> list[str]:
     """One warning line per kind, naming the file and the first line: a NUL byte (a binary or damaged file) and a
     blank reference (almost always a file out of line with the hypotheses). Scores are sacrebleu's either way."""
@@ -203,10 +210,7 @@ def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: 
         if source == STDIN:
             kept_source = _read_stdin(stdin)
             name, count = STDIN_NAME, len(kept_source)
-            for message in _suspicious(name, "hypothesis file", [i for i, h in enumerate(kept_source, 1) if "\0" in h],
-                                       []):
-                if warn is not None:
-                    warn(message)
+            _warn_stdin(kept_source, warn)
         else:
             name, count, kept_source = str(source), _count(source, "hypothesis file", warn=warn)[0], source
         if count != total:
