@@ -34,7 +34,7 @@ comet-setup: setup
 test: setup
 	$(PY) -m pytest
 
-# The quick loop while editing: everything but the tests that build or run a model (about 3 minutes on 2 cores).
+# The quick loop while editing: everything but the tests that build or run a model (about 3 minutes on 2 cores; TODO-MEASURE).
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -120,13 +121,29 @@ def test_cache_clear_asks_only_on_a_terminal(tmp_path: Path, capsys: pytest.Capt
 def test_model_shortcut_sets_every_model_system(tiny_model_dir: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert main(["run", "-c", "default", "--model", str(tiny_model_dir), "--device", "cpu", "--batch-size", "4",
+    assert main(["run", "-c", "default", "--model", f"opus-mt-mul-en={tiny_model_dir}",
+                 "--model", f"opus-mt-en-mul={tiny_model_dir}", "--device", "cpu", "--batch-size", "4",
                  "--limit", "3", "--set", "systems.0.generation.max_new_tokens=8",
                  "--set", "systems.1.generation.max_new_tokens=8", "--run-dir", str(tmp_path / "r"), "-q"]) == 0
     systems = json.loads((tmp_path / "r" / "results.json").read_text(encoding="utf-8"))["manifest"]["systems"]
     assert {s["model"] for s in systems.values()} == {str(tiny_model_dir)}
     assert {s["generation"]["batch_size"] for s in systems.values()} == {4}
     assert "loading" not in capsys.readouterr().err  # -q: no status lines either
+
+
+def test_one_model_for_several_model_systems_is_refused(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The default config has a model per direction: one --model for both would translate en-ms with mul-en."""
+    assert main(["run", "-c", "default", "--model", str(tmp_path), "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2 model systems (opus-mt-mul-en, opus-mt-en-mul)" in err[0], err
+    assert "--model SYSTEM=ID_OR_DIR" in err[0] and "--set systems.N.model=" in err[0]
+    assert not (tmp_path / "r").exists()
+    one = tmp_path / "c.yaml"  # named in messages only
+    from evalharness.commands.options import model_overrides
+
+    assert model_overrides(one, {0: "only"}, [str(tmp_path)]) == [f"systems.0.model={tmp_path}"]
+    assert model_overrides(one, {0: "a", 1: "b"}, ["b=x/y"]) == ["systems.1.model=x/y"]
 
 
 def test_run_keeps_the_bleu_breakdown(tmp_path: Path) -> None:
@@ -186,3 +203,20 @@ def test_run_html_names_the_report(tmp_path: Path, capsys: pytest.CaptureFixture
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith(f"wrote {tmp_path / 'r'} and the report {tmp_path / 'r' / 'report.html'}")
     assert (tmp_path / "r" / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_progress_in_a_log_is_one_line_per_bar_without_carriage_returns(tiny_model_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """stderr a pipe (a CI log): no tqdm redraws (\\r) mixed with the "loading …" lines, one line per bar."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", EVALHARNESS_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-m", "evalharness", "run", "-c", "default",
+                           "--model", f"opus-mt-mul-en={tiny_model_dir}", "--model", f"opus-mt-en-mul={tiny_model_dir}",
+                           "--limit", "3", "--set", "systems.0.generation.max_new_tokens=8",
+                           "--set", "systems.1.generation.max_new_tokens=8", "--run-dir", str(tmp_path / "r")],
+                          capture_output=True, text=True, cwd=REPO, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert any(line.startswith("opus-mt-mul-en ms-en: 3/3 seg in ") for line in lines), lines
+    assert any(line.startswith("opus-mt-en-mul en-ms: 3/3 seg in ") for line in lines), lines

@@ -418,3 +418,67 @@ def test_two_test_sets_are_one_dispatch_and_equal_the_local_run_set(cluster: Clu
     # (its slot goes to the other); a dispatch per test set would start at least 2 × 2
     assert executors[0]["workers"] <= 3 and executors[0]["retries"] == 0
     assert executors[0]["shards"] == 2 * (-(-29 // SHARD_SIZE) + -(-37 // SHARD_SIZE))
+
+
+# --------------------------------------------------------------------------- local mode leaves no state behind
+
+
+@pytest.mark.slow
+def test_a_local_mode_run_leaves_a_later_cluster_usable(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """``--ray-address local`` once wrote ~/.ray/auth_token; the next ``ray start --head`` in that HOME then
+    required the token, and a run against it failed blaming the port. Same HOME throughout, fresh per test."""
+    if not HAVE_RAY:
+        pytest.skip(NO_RAY)
+    env = _ray_env(tmp_path)
+    env.pop("RAY_AUTH_MODE", None)  # Ray's default behaviour, as a user has it
+    args = ["run", *_model_args(tiny_model_dir), "--limit", "4", "-q"]
+    local = _cli([*args, "--ray-address", "local", "--run-dir", str(tmp_path / "local")], env)
+    assert local.returncode == 0, local.stderr
+    assert not (tmp_path / "home" / ".ray").exists()  # no token, nothing else under HOME
+    assert "RAY_AUTH_MODE" not in env
+    base = Path(tempfile.mkdtemp(prefix="ehray-", dir="/tmp"))  # Unix socket paths must stay short
+    sessions: list[int] = []
+    port = _free_port()
+    try:
+        _ray_start(["--head", f"--port={port}", "--include-dashboard=false", f"--dashboard-port={_free_port()}",
+                    f"--dashboard-agent-listen-port={_free_port()}", f"--ray-client-server-port={_free_port()}",
+                    f"--temp-dir={base / 'head'}", "--num-cpus=1", "--object-store-memory=100000000"], env, sessions)
+        remote = _cli([*args, "--ray-address", f"127.0.0.1:{port}", "--run-dir", str(tmp_path / "ray")], env)
+        assert remote.returncode == 0, remote.stderr
+    finally:
+        for pid in Cluster("", sessions, base).processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(base, ignore_errors=True)
+    assert (tmp_path / "ray" / "segments.jsonl").read_bytes() == (tmp_path / "local" / "segments.jsonl").read_bytes()
+
+
+@pytest.mark.slow
+def test_a_head_that_requires_a_token_is_named_as_such(tmp_path: Path) -> None:
+    """A head started where ~/.ray/auth_token exists requires the token: the error says so, not "wrong port"."""
+    if not HAVE_RAY:
+        pytest.skip(NO_RAY)
+    env = _ray_env(tmp_path)
+    env.pop("RAY_AUTH_MODE", None)
+    (tmp_path / "home" / ".ray").mkdir(parents=True)
+    (tmp_path / "home" / ".ray" / "auth_token").write_text("0123456789abcdef0123456789abcdef", encoding="utf-8")
+    base = Path(tempfile.mkdtemp(prefix="ehray-", dir="/tmp"))
+    sessions: list[int] = []
+    port = _free_port()
+    try:
+        _ray_start(["--head", f"--port={port}", "--include-dashboard=false", f"--dashboard-port={_free_port()}",
+                    f"--dashboard-agent-listen-port={_free_port()}", f"--ray-client-server-port={_free_port()}",
+                    f"--temp-dir={base / 'head'}", "--num-cpus=1", "--object-store-memory=100000000"], env, sessions)
+        other = dict(env, HOME=str(tmp_path / "elsewhere"))  # a driver without the token
+        proc = _cli(["run", "-c", str(DEFAULT), "--set", "systems=[{name: c, backend: copy}]", "--no-cache",
+                     "--limit", "2", "-q", "--ray-address", f"127.0.0.1:{port}", "--run-dir", str(tmp_path / "r")],
+                    other, timeout=120)
+    finally:
+        for pid in Cluster("", sessions, base).processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(base, ignore_errors=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "token authentication" in lines[0] and "RAY_AUTH_MODE=token" in lines[0], lines
+    assert "not as a Ray head" not in lines[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -14,6 +15,8 @@ import pytest
 
 from evalharness.cli import main
 from evalharness.corpus import load_corpus
+from evalharness.render.terminal import print_results
+from evalharness.runs.files import load_results
 from tests.conftest import CORPUS_NAME
 
 XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>"]
@@ -75,6 +78,48 @@ def test_report_of_two_runs_has_deltas(tmp_path: Path) -> None:
     assert rows[("ms-en", "bleu")]["delta"] < 0 and rows[("ms-en", "bleu")]["verdict"] == "worse"
     assert rows[("en-ms", "bleu")]["delta"] == 0
     assert [r["label"] for r in data["runs"]] == ["run", "run'"]
+
+
+def _report_data(html: str) -> dict[str, Any]:
+    start = html.index('id="evalharness-data">') + len('id="evalharness-data">')
+    data: dict[str, Any] = json.loads(html[start : html.index("</script>", start)])
+    return data
+
+
+def test_terminal_summary_and_report_print_the_same_intervals_and_p(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """One pair through check's terminal table, its summary.md and the report: the same test (the gate's), the
+    same interval and p strings; the run's score intervals likewise, rounded to the nearest in all three."""
+    a, b = _corpus_run(tmp_path, "a", 0), _corpus_run(tmp_path, "b", 2)
+    main(["check", str(b), "--baseline", str(a), "--summary-md", str(tmp_path / "check.md")])
+    terminal = capsys.readouterr().out
+    markdown = (tmp_path / "check.md").read_text(encoding="utf-8")
+    assert main(["report", str(a), str(b), "-o", str(tmp_path / "r.html")]) == 0
+    data = _report_data((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert data["comparisons"]
+    for c in data["comparisons"]:
+        assert "test:maxt|sided:one" in c["test"]  # the gate's test, not a two-sided paired bootstrap
+        for text in (terminal, markdown):
+            line = next(x for x in text.splitlines() if c["label"] in x and c["direction"] in x)
+            assert c["ci_text"] in line and f" {c['p_text']} " in line, (c, line)
+    results = json.loads((b / "results.json").read_text(encoding="utf-8"))["results"]
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'data-testid": "breakdown"' in html  # the page shows BLEU's breakdown where results.json has one
+    assert data["score_rows"][-1]["scores"]["bleu"]["breakdown"]["verbose_score"] == results[
+        data["score_rows"][-1]["system"]][data["score_rows"][-1]["direction"]]["scores"]["bleu"]["breakdown"][
+        "verbose_score"]
+    summary = (b / "summary.md").read_text(encoding="utf-8")
+    for row in data["score_rows"][len(data["score_rows"]) // 2:]:  # run b's rows
+        for metric, ci_text in row["ci_text"].items():
+            low, high = results[row["system"]][row["direction"]]["scores"][metric]["ci"]
+            assert ci_text == f"[{low:.2f}, {high:.2f}]"  # nearest, two decimals
+            assert ci_text in summary
+    shown = io.StringIO()  # not a terminal: 80 columns, so the narrow "low–high" form
+    print_results(load_results(b), file=shown)
+    for row in data["score_rows"][len(data["score_rows"]) // 2:]:
+        for ci_text in row["ci_text"].values():
+            low, high = ci_text.strip("[]").split(", ")
+            assert f"{low}–{high}" in shown.getvalue(), (ci_text, shown.getvalue())
 
 
 def test_report_of_a_missing_run_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -247,6 +292,10 @@ def test_every_metric_can_be_charted(browser: Any, tmp_path: Path) -> None:
             counts = chart.locator("rect").evaluate_all("rs => rs.map(r => Number(r.dataset.count))")
             assert sum(counts) == 29  # every segment in some bin, TER's above 100 included
             legends.add(chart.locator(".legend").inner_text())
+        tops = {histograms.nth(i).get_attribute("data-top") for i in range(2)}
+        assert len(tops) == 1, tops  # one axis for both directions
+        if metric != "ter":
+            assert tops == {"100"}  # sentence BLEU of 100.00000000000001 must not stretch it to 150
         slices = view.page.locator("[data-testid=slice-chart]")
         assert slices.count() == 2 and all(slices.nth(i).get_attribute("data-metric") == metric for i in range(2))
         assert view.page.locator("[data-testid=slice-chart] rect").count() > 2

@@ -490,3 +490,24 @@ def test_bleu_breakdown_equals_sacrebleu_verbose_line(files: Files, nrefs: int,
     assert "/".join(f"{p:.1f}" for p in details["precisions"]) == theirs.split(" ")[0]
     assert main(["score", *map(str, refs), "-i", str(files.hyp), "-m", "bleu"]) == 0
     assert capsys.readouterr().out.splitlines()[2].strip() == theirs
+
+
+def test_a_nul_byte_and_a_blank_reference_each_warn_once_and_scores_stay_sacrebleus(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    refs = ["The cat sat on the mat.", "", "A dog barked at night.", "", "Birds sing."]
+    hyps = ["The cat sat on a mat.", "Something.", "A dog\0 barked.", "Other.", "Birds\0 sing."]
+    ref, hyp = tmp_path / "ref.en", tmp_path / "hyp.en"
+    ref.write_text("".join(f"{x}\n" for x in refs), encoding="utf-8")
+    hyp.write_text("".join(f"{x}\n" for x in hyps), encoding="utf-8")
+    assert main(["score", str(ref), "-i", str(hyp), "-m", "bleu", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    warnings = err.strip().splitlines()
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith(f"warning: {ref}:2: blank reference line (and 1 more)")
+    assert warnings[1].startswith(f"warning: {hyp}:3: hypothesis file has a NUL byte (and 1 more lines)")
+    bleu = json.loads(out)["systems"][0]["scores"]["bleu"]["score"]
+    assert bleu == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score, abs=1e-9)
+    clean = tmp_path / "clean.en"
+    clean.write_text("".join(f"{x}\n" for x in refs if x), encoding="utf-8")
+    assert main(["score", str(clean), "-i", str(clean), "-m", "bleu"]) == 0
+    assert capsys.readouterr().err == ""  # nothing to say about clean files

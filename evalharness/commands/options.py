@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,9 @@ def add_run_options(parser: argparse.ArgumentParser, *, dest: str, what: str, qu
                         help="translate everything afresh, neither reading nor writing the translation cache")
     sugar = parser.add_argument_group(
         "shortcuts", "each is sugar for --set on every model system (transformers, ct2) of the config")
-    sugar.add_argument("--model", metavar="ID_OR_DIR", help="hub id or local directory: --set systems.N.model=…")
+    sugar.add_argument("--model", metavar="[SYSTEM=]ID_OR_DIR", action="append",
+                       help="hub id or local directory: --set systems.N.model=…; with several model systems, "
+                            "one --model SYSTEM=ID_OR_DIR per system")
     sugar.add_argument("--device", choices=["auto", "cpu", "cuda"], help="--set systems.N.generation.device=…")
     sugar.add_argument("--batch-size", type=int, metavar="N", help="--set systems.N.generation.batch_size=…")
     parser.add_argument("--limit", type=int, metavar="N",
@@ -86,17 +89,39 @@ def shortcut_overrides(config_path: Path, args: argparse.Namespace) -> list[str]
         out.append("executor.kind=ray")
     if args.ray_address is not None:
         out.append(f"executor.address={json.dumps(args.ray_address)}")
-    wanted = {"model": args.model, "generation.device": args.device, "generation.batch_size": args.batch_size}
-    if all(v is None for v in wanted.values()):
+    wanted = {"generation.device": args.device, "generation.batch_size": args.batch_size}
+    if all(v is None for v in wanted.values()) and not args.model:
         return out
     systems = read_yaml_mapping(config_path).get("systems")
-    models = [i for i, s in enumerate(systems if isinstance(systems, list) else [])
-              if isinstance(s, dict) and s.get("backend", "transformers") in ("transformers", "ct2")]
+    models = {i: str(s.get("name", "")) for i, s in enumerate(systems if isinstance(systems, list) else [])
+              if isinstance(s, dict) and s.get("backend", "transformers") in ("transformers", "ct2")}
     if not models:
         raise InputError(f"{config_path}: --model/--device/--batch-size set model systems, and this config has none")
+    out += model_overrides(config_path, models, args.model or [])
     for key, value in wanted.items():
         if value is not None:
             out += [f"systems.{i}.{key}={value}" for i in models]
+    return out
+
+
+def model_overrides(config_path: Path, models: dict[int, str], given: Sequence[str]) -> list[str]:
+    """``--model`` as ``systems.N.model=…`` items: a bare ID_OR_DIR for a config of one model system, else one
+    ``SYSTEM=ID_OR_DIR`` per system to change — one model for every system is wrong for a config with a model
+    per direction (the default's opus-mt-mul-en and opus-mt-en-mul)."""
+    from evalharness.errors import InputError
+
+    by_name = {name: i for i, name in models.items()}
+    out = []
+    for value in given:
+        name, sep, model = value.partition("=")
+        if sep and name in by_name:
+            out.append(f"systems.{by_name[name]}.model={model}")
+        elif len(models) == 1:
+            out.append(f"systems.{next(iter(models))}.model={value}")
+        else:
+            raise InputError(f"{config_path}: --model {value}: this config has {len(models)} model systems "
+                             f"({', '.join(models.values())}); give --model SYSTEM=ID_OR_DIR for each, or "
+                             "--set systems.N.model=ID_OR_DIR")
     return out
 
 
@@ -120,10 +145,35 @@ def notifier(quiet: bool) -> Any:
     return lambda message: tqdm.write(message, file=sys.stderr)  # above an active progress bar, not inside it
 
 
+class LineProgress:
+    """Progress for a log (standard error not a terminal): nothing while it runs, one line when it ends.
+
+    tqdm redraws with carriage returns, which a CI log keeps as one long line mixed with the "loading …" lines.
+    """
+
+    def __init__(self, desc: str, total: int) -> None:
+        self.desc, self.total, self.n, self.closed = desc, total, 0, False
+        self.start = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        """Count ``n`` more done."""
+        self.n += n
+
+    def close(self) -> None:
+        """The one line: what, how many of how many, how long."""
+        if not self.closed:
+            self.closed = True
+            print(f"{self.desc}: {self.n}/{self.total} seg in {time.monotonic() - self.start:.1f} s", file=sys.stderr,
+                  flush=True)
+
+
 def progress_bars(quiet: bool) -> Any:
-    """A tqdm factory for the runner, or None when quiet."""
+    """A progress factory for the runner: tqdm bars on a terminal, one line per finished bar in a log, None when
+    quiet."""
     if quiet:
         return None
+    if not sys.stderr.isatty():
+        return LineProgress
     from tqdm import tqdm
 
     def progress(desc: str, total: int) -> tqdm:  # type: ignore[type-arg]

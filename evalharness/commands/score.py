@@ -187,7 +187,8 @@ def score_command(args: argparse.Namespace) -> int:
     from evalharness.store import StoreAt, default_cache_path
 
     comet: dict[str, Any] = {"sources": sources, "metric_options": _comet_options(args, metrics),
-                             "store": StoreAt(default_cache_path())}  # COMET's segment scores, opened if needed
+                             "store": StoreAt(default_cache_path()),  # COMET's segment scores, opened if needed
+                             "warn": lambda message: print(message, file=sys.stderr)}
     case: dict[str, Any] = {"tokenize": args.tokenize, "lowercase": args.lowercase,
                             "chrf_lowercase": args.chrf_lowercase}
     if args.sentence_level:

@@ -16,7 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from evalharness.errors import InputError
+from evalharness.errors import EvalHarnessError, InputError
+from evalharness.render.summary import interval_text
 from evalharness.runs.files import read_run
 from evalharness.runs.schema import Run
 from evalharness.scoring.metrics import metric_label
@@ -63,16 +64,26 @@ def _number(x: float) -> float | None:
 
 
 def _comparisons(runs: list[Run], labels: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Each later run compared with the first, row by row; a run that cannot be compared is a note instead."""
-    from evalharness.gate.compare import compare_runs
+    """Each later run checked against the first as ``check`` does (the gate's test, one family, one-sided), with
+    the interval and p as the terminal and summary.md print them; a run that cannot be checked is a note instead."""
+    from evalharness.gate.check import check
+    from evalharness.gate.compare import format_p
+    from evalharness.render.comparison import format_interval
 
     comparisons: list[dict[str, Any]] = []
     notes: list[str] = []
     for label, run in zip(labels[1:], runs[1:], strict=True):
         try:
-            comparisons += [{"run": label, **c.to_json()} for c in compare_runs(runs[0], run)]
-        except InputError as err:
+            report = check(runs[0], run)
+        except EvalHarnessError as err:
             notes.append(f"{label} not compared with {labels[0]}: {err}")
+            continue
+        comparisons += [{"run": label, **row.comparison.to_json(), "status": row.status,
+                         "ci_text": format_interval(row.comparison.ci_low, row.comparison.ci_high),
+                         "p_text": format_p(row.comparison.p_value, row.comparison.test),
+                         "label": metric_label(row.comparison.metric) + (" ↑" if row.comparison.higher_is_better
+                                                                         else " ↓")}
+                        for row in report.rows]
     return comparisons, notes
 
 
@@ -99,6 +110,7 @@ def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
                         higher[m] = score.higher_is_better
                 score_rows.append({"run": label, "system": system, "direction": direction, "segments": res.segments,
                                    "scores": {m: sc.model_dump(mode="json") for m, sc in res.scores.items()},
+                                   "ci_text": {m: interval_text(sc.ci) for m, sc in res.scores.items()},
                                    "flagged": res.flags.get("any", 0)})
                 if res.slices:
                     slice_rows.append({

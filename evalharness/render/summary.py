@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from evalharness.render.tables import markdown_table
@@ -39,11 +38,14 @@ def score_table(results: Results) -> str:
 
 
 def score_cell(score: MetricScore) -> str:
-    """``8.58 [7.47, 9.62]``: the interval at the score's precision, rounded outward so it always holds the
-    score as printed (rounding to the nearest printed ``0.03 [0.0, 0.0]``)."""
-    low = math.floor(score.ci[0] * 100) / 100
-    high = math.ceil(score.ci[1] * 100) / 100
-    return f"{score.score:.2f} [{low:.2f}, {high:.2f}]"
+    """``8.58 [7.47, 9.62]``: the score and its interval (:func:`interval_text`)."""
+    return f"{score.score:.2f} {interval_text(score.ci)}"
+
+
+def interval_text(ci: tuple[float, float]) -> str:
+    """``[7.47, 9.62]``: both ends rounded to the nearest, at the score's two decimals — the one rule the terminal,
+    summary.md and the report share (rounding is monotone, so the printed interval still holds the printed score)."""
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
 def flag_lines(results: Results) -> list[str]:

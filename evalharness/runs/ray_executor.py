@@ -169,9 +169,42 @@ def _check_gcs(target: str, label: str) -> None:
             GcsClient(address=target)
     except Exception as err:  # RpcError, TimeoutError...: anything but an answer means "not a Ray head"
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if _is_auth_failure(text):
+            raise ClusterError(f"Ray cluster at {label}: {TOKEN_HINT} ({text})") from None
         raise ClusterError(f"Ray cluster at {label}: the port answers, but not as a Ray head ({text}); give the "
                            "head's GCS port (ray start --head --port=PORT) in executor.address / --ray-address"
                            ) from None
+
+
+TOKEN_HINT = ("the head requires Ray's token authentication (it found a token in its HOME's .ray/auth_token when it "
+              "started); run with RAY_AUTH_MODE=token and that token in ~/.ray/auth_token or RAY_AUTH_TOKEN, or "
+              "restart the head with RAY_AUTH_MODE=disabled")
+"""What to do when the head answers with an authentication error: the port is right, the token is the problem."""
+
+
+def _is_auth_failure(text: str) -> bool:
+    """Whether Ray's error text is its token authentication refusing us (InvalidAuthToken, UNAUTHENTICATED)."""
+    lowered = text.lower()
+    return "authtoken" in lowered or "unauthenticated" in lowered or "auth_token" in lowered
+
+
+@contextlib.contextmanager
+def _local_auth_disabled() -> Iterator[None]:
+    """``RAY_AUTH_MODE=disabled`` for a private local instance, unless the user chose a mode.
+
+    Ray (2.5x) turns token authentication on for every new ``ray.init()`` instance and writes a fresh token to
+    ``~/.ray/auth_token``; a later ``ray start --head`` in the same HOME finds that file and requires the token,
+    so a run against that head fails. A local instance lives inside this process tree (its processes inherit the
+    environment) and ends with the run: it needs no token and must leave none behind.
+    """
+    if "RAY_AUTH_MODE" in os.environ:
+        yield
+        return
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    try:
+        yield
+    finally:
+        os.environ.pop("RAY_AUTH_MODE", None)
 
 
 def _local_cluster() -> str:
@@ -214,19 +247,21 @@ def connected(ray: Any, address: str) -> Iterator[None]:
         return
     target = resolve_address(address)
     saved = os.environ.pop("RAY_ADDRESS", None) if address != "auto" else None  # ray.init would prefer it
-    try:
-        ray.init(address=target, logging_level=logging.ERROR, log_to_driver=False,
-                 **({"include_dashboard": False} if target == "local" else {}))
-    except Exception as err:  # ray raises ConnectionError, RuntimeError (version mismatch), ValueError...
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ClusterError(f"Ray cluster at {address}: cannot connect ({text})") from None
-    finally:
-        if saved is not None:
-            os.environ["RAY_ADDRESS"] = saved
-    try:
-        yield
-    finally:
-        ray.shutdown()
+    with _local_auth_disabled() if target == "local" else contextlib.nullcontext():
+        try:
+            ray.init(address=target, logging_level=logging.ERROR, log_to_driver=False,
+                     **({"include_dashboard": False} if target == "local" else {}))
+        except Exception as err:  # ray raises ConnectionError, RuntimeError (version mismatch), ValueError...
+            text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            hint = f"{TOKEN_HINT}; " if _is_auth_failure(text) else ""
+            raise ClusterError(f"Ray cluster at {address}: cannot connect ({hint}{text})") from None
+        finally:
+            if saved is not None:
+                os.environ["RAY_ADDRESS"] = saved
+        try:
+            yield
+        finally:
+            ray.shutdown()
 
 
 def cluster_description(ray: Any) -> tuple[list[dict[str, float]], dict[str, Any]]:

@@ -122,21 +122,54 @@ def _read_stdin(stdin: BinaryIO | None) -> list[str]:
     return hyps
 
 
-def _count(path: Path, what: str, keep: Callable[[str], bool] | None = None) -> tuple[int, list[int], bool]:
+def _count(path: Path, what: str, keep: Callable[[str], bool] | None = None,
+           warn: Callable[[str], None] | None = None) -> tuple[int, list[int], bool]:
     """Lines of the file, the 1-based numbers of those ``keep`` accepts (none asked: an empty list), and whether
-    any line holds more than white space."""
+    any line holds more than white space; ``warn`` hears of what sacrebleu scores silently (:func:`_suspicious`)."""
     from evalharness.textio import iter_lines
 
     total, kept, text = 0, [], False
+    nul: list[int] = []
+    blank: list[int] = []
     for total, line in enumerate(iter_lines(path, what), 1):  # total: the last line's number
         text = text or bool(line.strip())
+        if "\0" in line:
+            nul.append(total)
+        if not line.strip():
+            blank.append(total)
         if keep is not None and keep(line):
             kept.append(total)
+    if warn is not None:
+        for message in _suspicious(str(path), what, nul, blank if what == "reference file" else []):
+            warn(message)
     return total, kept, text
 
 
+def _warn_stdin(lines: list[str], warn: Callable[[str], None] | None) -> None:
+    """:func:`_suspicious` for hypotheses read from standard input."""
+    for message in _suspicious(STDIN_NAME, "hypothesis file", [i for i, h in enumerate(lines, 1) if "\0" in h], []):
+        if warn is not None:
+            warn(message)
+
+
+def _suspicious(name: str, what: str, nul: list[int], blank: list[int]) -> list[str]:
+    """One warning line per kind, naming the file and the first line: a NUL byte (a binary or damaged file) and a
+    blank reference (almost always a file out of line with the hypotheses). Scores are sacrebleu's either way."""
+    out = []
+    if nul:
+        more = f" (and {len(nul) - 1} more lines)" if len(nul) > 1 else ""
+        out.append(f"warning: {name}:{nul[0]}: {what} has a NUL byte{more}; scored as it is, as sacrebleu does — "
+                   "a binary or damaged file?")
+    if blank:
+        more = f" (and {len(blank) - 1} more)" if len(blank) > 1 else ""
+        out.append(f"warning: {name}:{blank[0]}: blank reference line{more}; scored against nothing, as sacrebleu "
+                   "does — a blank reference almost always means the files are out of line")
+    return out
+
+
 def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: Sequence[str] = (), *,
-               stdin: BinaryIO | None = None, sources: Path | None = None) -> PlainSet:
+               stdin: BinaryIO | None = None, sources: Path | None = None,
+               warn: Callable[[str], None] | None = None) -> PlainSet:
     """Check the files: each non-empty, every reference file, hypothesis and ``sources`` file as long as the first
     reference.
 
@@ -157,14 +190,14 @@ def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: 
         raise HypothesisError("plain-text files carry no kind or fidelity tags: score --where takes length= only")
     first, *others = references
     total, kept, text = _count(first, "reference file",
-                         (lambda r: matches({"length": length_bucket(r)}, filters)) if filters else None)
+                               (lambda r: matches({"length": length_bucket(r)}, filters)) if filters else None, warn)
     if not total:
         raise HypothesisError(f"{first}: reference file is empty")
     if not text:  # every metric would score against nothing: TER 0.00, "perfect", for empty hypotheses
         raise HypothesisError(f"{first}: every one of its {total:,} lines is empty: no reference text to score "
                               "against (a wrong or truncated file?)")
     for path in others:
-        more, _, _ = _count(path, "reference file")
+        more, _, _ = _count(path, "reference file", warn=warn)
         if more != total:
             raise HypothesisError(f"{path} has {more} lines but {first} has {total}: every reference file "
                                   "must be line-aligned with the first, one segment a line")
@@ -177,8 +210,9 @@ def read_plain(references: Sequence[Path], hypotheses: Sequence[Source], where: 
         if source == STDIN:
             kept_source = _read_stdin(stdin)
             name, count = STDIN_NAME, len(kept_source)
+            _warn_stdin(kept_source, warn)
         else:
-            name, count, kept_source = str(source), _count(source, "hypothesis file")[0], source
+            name, count, kept_source = str(source), _count(source, "hypothesis file", warn=warn)[0], source
         if count != total:
             raise HypothesisError(
                 f"{name} has {count} lines but {first} has {total}: "
@@ -323,7 +357,8 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
                 stdin: BinaryIO | None = None, sources: Path | None = None,
                 metric_options: Mapping[str, Mapping[str, Any]] | None = None, tokenize: str = DEFAULT_TOKENIZE,
                 lowercase: bool = False, chrf_lowercase: bool = False,
-                settings: PoolSettings | None = None, store: ScoreStore | None = None) -> dict[str, Any]:
+                settings: PoolSettings | None = None, store: ScoreStore | None = None,
+                warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Corpus scores of line-aligned plain-text hypotheses against one or more reference files.
 
     ``sources`` (``--src``) is read by metrics that need it (COMET); ``metric_options`` are per-metric settings;
@@ -341,7 +376,7 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
     metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase,
                              chrf_lowercase=chrf_lowercase, store=store)
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
-                       stdin=stdin, sources=sources)
+                       stdin=stdin, sources=sources, warn=warn)
     systems = []
     for index, (name, _) in enumerate(plain.systems):
         scores: dict[str, Any] = {}
@@ -372,7 +407,8 @@ def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Sour
                     where: Sequence[str] = (), *, stdin: BinaryIO | None = None, sources: Path | None = None,
                     metric_options: Mapping[str, Mapping[str, Any]] | None = None, tokenize: str = DEFAULT_TOKENIZE,
                     lowercase: bool = False, chrf_lowercase: bool = False,
-                    settings: PoolSettings | None = None, store: ScoreStore | None = None) -> dict[str, Any]:
+                    settings: PoolSettings | None = None, store: ScoreStore | None = None,
+                    warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """One score per segment and metric, as sacrebleu's ``sentence_score`` (and ``--sentence-level``) gives it:
     BLEU with effective order. Each system lists ``lines`` (1-based line numbers in the files) and ``scores``
     (metric name → one score per line) with the segment ``signatures``.
@@ -380,7 +416,7 @@ def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Sour
     metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase,
                              chrf_lowercase=chrf_lowercase, store=store)
     plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
-                       stdin=stdin, sources=sources)
+                       stdin=stdin, sources=sources, warn=warn)
     systems = []
     for index, (name, _) in enumerate(plain.systems):
         scored = _score_system(plain, index, metrics, segment_scores=True, settings=settings)

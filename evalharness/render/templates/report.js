@@ -46,8 +46,10 @@
         el("td", { class: "num" }, row.segments));
       for (const m of DATA.metrics) {
         const s = row.scores[m];
+        // the interval as the terminal and summary.md print it (rounded by Python, not by toFixed)
         tr.appendChild(el("td", { class: "num" }, s ? fmt(s.score) : "—", s && s.ci ? el("div", { class: "ci" },
-          "[" + fmt(s.ci[0]) + ", " + fmt(s.ci[1]) + "]") : null));
+          row.ci_text[m]) : null, s && s.breakdown ? el("div", { class: "ci", "data-testid": "breakdown" },
+          s.breakdown.verbose_score) : null));  // BLEU: sacrebleu's own line (precisions, BP, ratio, lengths)
       }
       tr.appendChild(el("td", { class: "num" }, row.flagged));
       table.appendChild(tr);
@@ -56,17 +58,17 @@
     box.appendChild(el("p", { class: "legend" }, "Brackets: 95% bootstrap confidence interval. Signatures are in the manifest below."));
     if (DATA.comparisons.length) {
       const ct = el("table", { "data-testid": "comparison-table" });
-      ct.appendChild(el("tr", {}, ...["run", "system", "direction", "metric", "A", "B", "Δ", "95% CI of Δ", "p", "verdict"]
-        .map((h) => el("th", {}, h))));
+      ct.appendChild(el("tr", {}, ...["run", "system", "direction", "metric", "A", "B", "Δ", "CI of Δ (1−α, test's)",
+        "p", "verdict", "gate", "test"].map((h) => el("th", {}, h))));
       for (const c of DATA.comparisons) {
         const cls = c.verdict === "better" ? "better" : c.verdict === "worse" ? "worse" : "";
         ct.appendChild(el("tr", {}, el("td", {}, c.run), el("td", {}, c.system), el("td", {}, c.direction),
-          el("td", {}, label(c.metric)), el("td", { class: "num" }, fmt(c.a)), el("td", { class: "num" }, fmt(c.b)),
+          el("td", {}, c.label), el("td", { class: "num" }, fmt(c.a)), el("td", { class: "num" }, fmt(c.b)),
           el("td", { class: "num " + cls }, (c.delta >= 0 ? "+" : "") + fmt(c.delta)),
-          el("td", { class: "num" }, "[" + fmt(c.ci_low) + ", " + fmt(c.ci_high) + "]"),
-          el("td", { class: "num" }, Number(c.p_value).toFixed(3)), el("td", { class: cls }, c.verdict)));
+          el("td", { class: "num" }, c.ci_text), el("td", { class: "num" }, c.p_text),
+          el("td", { class: cls }, c.verdict), el("td", {}, c.status), el("td", {}, c.test)));
       }
-      box.appendChild(el("h2", {}, "Against the first run (paired bootstrap)"));
+      box.appendChild(el("h2", {}, "Against the first run (the gate's test, as check runs it)"));
       box.appendChild(ct);
     }
   }
@@ -80,16 +82,17 @@
     return n;
   }
   // Scores run 0–100, but TER goes above: then the axis ends at the next multiple of 50 over the largest value.
-  const axisTop = (values) => Math.max(100, Math.ceil(values.reduce((a, v) => Math.max(a, v), 0) / 50) * 50);
+  // (less a hair: a sentence BLEU of 100.00000000000001 must not stretch the axis to 150)
+  const axisTop = (values) => Math.max(100, Math.ceil(values.reduce((a, v) => Math.max(a, v), 0) / 50 - 1e-9) * 50);
 
-  // ``top``: the axis end, shared by the histograms of one direction so that they compare at a glance.
+  // ``top``: the axis end, shared by the histograms of every direction so that they compare at a glance.
   function histogram(key, values, metric, top) {
     const w = 262, right = 12, h = 96, left = 26, bottom = 14, width = top / 10;
     const bins = new Array(10).fill(0);
     for (const v of values) bins[Math.min(9, Math.max(0, Math.floor(v / width)))] += 1;
     const most = Math.max(1, ...bins), bw = (w - left - right) / 10;
     const mean = values.length ? values.reduce((a, v) => a + v, 0) / values.length : NaN;
-    const box = el("div", { class: "chart", "data-testid": "histogram", "data-key": key, "data-metric": metric },
+    const box = el("div", { class: "chart", "data-testid": "histogram", "data-key": key, "data-metric": metric, "data-top": top },
       el("h4", {}, swatch(key), key),
       el("div", { class: "legend" }, DATA.labels[metric] + " per segment · " + values.length + " segments · mean " + fmt(mean)));
     const s = svg("svg", { width: w, height: h + bottom, role: "img" });
@@ -148,17 +151,18 @@
     const box = document.getElementById("charts");
     box.textContent = "";
     const metric = state.chartMetric;
-    for (const d of DATA.directions) {
+    const byDirection = DATA.directions.map((d) => [d, systemsOf(d).map((sys) => {
+      const out = [];
+      for (const r of BY_DIRECTION.get(d)) {
+        const v = r.scores[sys.key] ? r.scores[sys.key][metric] : null;
+        if (!isEmpty(v)) out.push(v);
+      }
+      return [sys.key, out];
+    })]);
+    // one axis for every direction's histograms of this metric, so that they compare at a glance
+    const top = axisTop(byDirection.flatMap(([, values]) => values.map(([, vs]) => axisTop(vs))));
+    for (const [d, values] of byDirection) {
       const grid = el("div", { class: "histograms" }), row = el("div", { class: "charts" }, grid);
-      const values = systemsOf(d).map((sys) => {
-        const out = [];
-        for (const r of BY_DIRECTION.get(d)) {
-          const v = r.scores[sys.key] ? r.scores[sys.key][metric] : null;
-          if (!isEmpty(v)) out.push(v);
-        }
-        return [sys.key, out];
-      });
-      const top = axisTop(values.map(([, vs]) => axisTop(vs)));
       for (const [key, vs] of values) grid.appendChild(histogram(key, vs, metric, top));
       const slices = DATA.slice_rows.filter((sl) => sl.direction === d);
       if (slices.length) row.appendChild(sliceChart(d, slices, metric));
