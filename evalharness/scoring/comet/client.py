@@ -208,7 +208,12 @@ class CometWorker:
         reply = self._read(deadline, seconds, "reply")
         self._busy = False
         if "error" in reply:
-            raise CometWorkerError(f"COMET model {model}: {reply['error']}")
+            error = str(reply["error"])
+            if "not supported by COMET" in error:  # comet's KeyError when a hub model could not be fetched
+                error = (f"{error} (comet says so of a hub model it could not download: is the hub reachable, or "
+                         "the model in the local Hugging Face cache? Offline, download it once where the hub is "
+                         "reachable, or give a local COMET model folder)")
+            raise CometWorkerError(f"COMET model {model}: {error}")
         if reply.get("id") != self._next_id:
             raise self._fail(f"answered request {reply.get('id')!r} when {self._next_id} was asked")
         raw = reply.get("scores")

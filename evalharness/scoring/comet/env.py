@@ -197,3 +197,21 @@ def setup(venv: Path | None = None, *, python: str | None = None, torch: str = D
               "made_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (venv / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return SetupResult(venv, info, seconds)
+
+
+def check_model_reachable(model: str) -> None:
+    """Raise :class:`~evalharness.errors.ModelLoadError` at once for a hub model that is not in the local Hugging Face
+    cache while the hub is offline (``HF_HUB_OFFLINE=1``): the worker would start, import comet and torch, and fail
+    with comet's own ``KeyError`` only after that (about 18 s)."""
+    from evalharness.errors import ModelLoadError
+
+    if os.environ.get("HF_HUB_OFFLINE", "") in ("", "0"):
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model, "checkpoints/model.ckpt"), str):
+        return
+    raise ModelLoadError(f"comet.model: {model} is not in the local Hugging Face cache and the hub is offline "
+                         f"(HF_HUB_OFFLINE=1): download it once where the hub is reachable ('hf download {model}'; "
+                         "some COMET models are gated: accept their licence on the hub first), or give a local COMET "
+                         "model folder")

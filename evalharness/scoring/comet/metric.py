@@ -115,10 +115,13 @@ class CometMetric(Metric):
 
     def check_ready(self) -> None:
         """Fail now, before any translation, if the environment or a local model is missing."""
+        from evalharness.scoring.comet.env import check_model_reachable
         from evalharness.systems.settings import looks_like_path
 
-        self.env()
         model = self.settings.model
+        if not looks_like_path(model):
+            check_model_reachable(model)  # offline and not cached: now, before the environment even starts
+        self.env()
         if looks_like_path(model):
             path = Path(model).expanduser()
             if not path.exists():
