@@ -18,11 +18,11 @@ another right turns up in almost every check, and the metric rows see any breaka
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from evalharness.gate.compare import scored_metric
-from evalharness.runs.config import FlagsConfig, SegmentRule
+from evalharness.runs.config import SegmentRule
 from evalharness.runs.schema import Baseline, Run
 from evalharness.scoring.flags import FlagSettings, flag_outputs
 from evalharness.scoring.metrics import Metric, metric_label, stack_references
@@ -101,7 +101,7 @@ def run_flag_settings(run: Run) -> FlagSettings:
     """The flag thresholds of ``run``'s config (defaults where it has none), judging flags whether or not the run
     raised them (``enabled`` is the report's switch, not the gate's)."""
     section = run.manifest.config.get("flags") or {}
-    return replace(FlagsConfig.model_validate(section).settings(), enabled=True)
+    return FlagSettings.model_validate(section).model_copy(update={"enabled": True})
 
 
 @dataclass(frozen=True)

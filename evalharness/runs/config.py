@@ -231,32 +231,6 @@ class Gate(Strict):
         return tolerance, alpha
 
 
-class FlagsConfig(Strict):
-    """Thresholds of the per-segment flags (see evalharness.scoring.flags)."""
-
-    enabled: bool = True
-    length_ratio: tuple[float, float] = (0.5, 2.0)
-    copy_similarity: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
-    language_confidence: float = Field(default=0.75, gt=0.0, le=1.0, allow_inf_nan=False)
-    language_margin: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)
-    truncated_ratio: float = Field(default=0.15, ge=0.0, le=1.0, allow_inf_nan=False)
-
-    def settings(self) -> FlagSettings:
-        """The thresholds as the flagging code takes them."""
-        return FlagSettings(length_ratio=(self.length_ratio[0], self.length_ratio[1]),
-                            copy_similarity=self.copy_similarity, language_confidence=self.language_confidence,
-                            enabled=self.enabled, language_margin=self.language_margin,
-                            truncated_ratio=self.truncated_ratio)
-
-    @field_validator("length_ratio")
-    @classmethod
-    def _band(cls, band: tuple[float, float]) -> tuple[float, float]:
-        low, high = band
-        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
-            raise ValueError(f"expected [low, high] with 0 < low < high, got [{low}, {high}]")
-        return band
-
-
 CORPUS_PLACEHOLDER = "{corpus}"
 """In a files system's hypotheses path of a run over several ``corpora``: the test set's name (its folder)."""
 
@@ -349,7 +323,7 @@ class RunConfig(Strict):
     statistics: Statistics = Field(default_factory=Statistics)
     gate: Gate | None = None
     cache: CacheConfig = Field(default_factory=CacheConfig)
-    flags: FlagsConfig = Field(default_factory=FlagsConfig)
+    flags: FlagSettings = Field(default_factory=FlagSettings)
     where: list[str] = Field(default_factory=list)
     limit: StrictInt | None = Field(default=None, ge=1)  # only the first N segments (after where): a smoke test
     # each metric's own settings (from ``metrics: [{name: comet, model: …}]`` entries, or a legacy section such as

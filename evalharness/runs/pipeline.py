@@ -264,7 +264,7 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
     except HypothesisError as err:
         raise HypothesisError(f"system {translated.system!r}, {translated.direction}: {err} (the translations "
                               "are in the cache: a rerun does not translate again)") from None
-    flags = flag_outputs(sources, references, hypotheses, src, tgt, settings=config.flags.settings(),
+    flags = flag_outputs(sources, references, hypotheses, src, tgt, settings=config.flags,
                          hit_limits=[t.hit_limit for t in translations], memo=memo)
     tags = [tags_for(seg.kind, seg.fidelity, seg.texts[src]) for seg in chosen]
     elapsed = translated.translate_s

@@ -32,12 +32,14 @@ import hashlib
 import re
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from pydantic import Field
+
 from evalharness.corpus.sentences import split_sentences
 from evalharness.languages import DEFAULT_PAIR, LANGUAGES, directions_of
+from evalharness.systems.settings import Strict
 
 FLAG_NAMES = ("length_ratio", "dropped_sentences", "truncated", "copy", "wrong_language", "max_tokens")
 BREAKAGE_FLAGS = ("truncated", "copy", "wrong_language", "max_tokens")
@@ -66,16 +68,17 @@ class LanguageMemo(Protocol):
         """Keep results: (key, (language, confidence)) pairs."""
 
 
-@dataclass(frozen=True)
-class FlagSettings:
-    """Thresholds (the config's ``flags:`` section)."""
+class FlagSettings(Strict):
+    """Thresholds of the per-segment flags: the config's ``flags:`` section, validated, as the flagging code uses it."""
 
-    length_ratio: tuple[float, float] = (0.5, 2.0)
-    copy_similarity: float = 0.9
-    language_confidence: float = 0.75
     enabled: bool = True
-    language_margin: float = 0.5  # the output's confidence must exceed the reference's in that language by this
-    truncated_ratio: float = 0.15  # output/reference length below which an output counts as emptied
+    length_ratio: tuple[float, float] = (0.5, 2.0)
+    copy_similarity: float = Field(default=0.9, gt=0.0, le=1.0, allow_inf_nan=False)
+    language_confidence: float = Field(default=0.75, gt=0.0, le=1.0, allow_inf_nan=False)
+    # the output's confidence must exceed the reference's in that language by this
+    language_margin: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)
+    # output/reference length below which an output counts as emptied
+    truncated_ratio: float = Field(default=0.15, ge=0.0, le=1.0, allow_inf_nan=False)
 
 
 def identifier_languages(*directions: str) -> tuple[str, ...]:
