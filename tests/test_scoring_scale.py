@@ -123,7 +123,7 @@ def test_files_scored_in_chunks_and_workers_equal_one_pass(tmp_path: Path) -> No
     args = ([files["ref"], files["ref2"]], [files["hyp"]], NAMES)
     one = PoolSettings(processes=1, chunk_size=10_000)
     many = PoolSettings(processes=2, chunk_size=3, threshold=1)
-    from evalharness.scoring.plain import Bootstrap
+    from evalharness.scoring.significance import Bootstrap
 
     for where in ((), ("length=short",)):
         base = score_files(*args, where, bootstrap=Bootstrap(resamples=200), settings=one)

@@ -42,7 +42,8 @@ def _add_test_options(parser: argparse.ArgumentParser) -> None:
 def _check_test_options(args: argparse.Namespace) -> None:
     """Refuse settings that would silently change or disable the test: the same bounds as a config's gate."""
     from evalharness.errors import InputError
-    from evalharness.runs.config import MAX_SAMPLES, MAX_SEED, default_samples, smallest_p
+    from evalharness.runs.config import default_samples, smallest_p
+    from evalharness.scoring.defaults import MAX_SAMPLES, MAX_SEED
 
     if not 0 < args.alpha < 1:  # NaN fails this too
         raise InputError(f"--alpha {args.alpha}: the significance level must be between 0 and 1, e.g. 0.05")

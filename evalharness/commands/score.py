@@ -106,7 +106,7 @@ def _hyp_source(text: str) -> Path | str:
 def _score_bootstrap(args: argparse.Namespace) -> Any:
     """``--confidence`` settings as a :class:`Bootstrap`, bounded like a config's ``statistics``; None without it."""
     from evalharness.errors import InputError
-    from evalharness.scoring.plain import Bootstrap
+    from evalharness.scoring.significance import Bootstrap
 
     if not args.confidence:
         for option, value in (("--confidence-n", args.confidence_n), ("--seed", args.seed)):
@@ -116,7 +116,7 @@ def _score_bootstrap(args: argparse.Namespace) -> Any:
     if args.sentence_level:
         raise InputError("--confidence is an interval of a corpus score; --sentence-level prints segment scores: "
                          "give one of the two (sacrebleu refuses the pair too)")
-    from evalharness.runs.config import MAX_SAMPLES, MAX_SEED
+    from evalharness.scoring.defaults import MAX_SAMPLES, MAX_SEED
 
     resamples = DEFAULT_RESAMPLES if args.confidence_n is None else args.confidence_n
     seed = DEFAULT_SEED if args.seed is None else args.seed

@@ -30,16 +30,18 @@ from evalharness.languages import DEFAULT_PAIR, LANGUAGES, directions_of
 from evalharness.registry import did_you_mean
 from evalharness.runs.executor import ExecutorSettings, LocalSettings
 from evalharness.scoring.defaults import (
-    CONFIDENCE,
     DEFAULT_AR_TRIALS,
     DEFAULT_METRICS,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     DEFAULT_TOKENIZE,
+    MAX_SAMPLES,
+    MAX_SEED,
     TOKENIZERS,
 )
 from evalharness.scoring.flags import BREAKAGE_FLAGS, FLAG_NAMES, FlagSettings
 from evalharness.scoring.metrics import METRICS, SOURCES, default_tolerances
+from evalharness.scoring.significance import Bootstrap
 from evalharness.systems import parse_system
 from evalharness.systems.settings import (
     Direction,
@@ -49,11 +51,6 @@ from evalharness.systems.settings import (
     SystemSettings,
     looks_like_path,
 )
-
-MAX_SEED = 2**32 - 1
-"""Seeds are handed to torch and numpy: keep them within what both take."""
-MAX_SAMPLES = 100_000
-"""Upper bound of resamples and trials: beyond it the statistics change by less than their own noise."""
 
 
 def _all_directions() -> list[Direction]:
@@ -108,14 +105,6 @@ class Scoring(Strict):
         if value not in TOKENIZERS:
             raise ValueError(f"unknown BLEU tokenizer {value!r}; known: {', '.join(TOKENIZERS)}")
         return value
-
-
-class Statistics(Strict):
-    """Bootstrap settings for the confidence interval of every corpus score."""
-
-    resamples: StrictInt = Field(default=DEFAULT_RESAMPLES, ge=100, le=MAX_SAMPLES)
-    seed: StrictInt = Field(default=DEFAULT_SEED, ge=0, le=MAX_SEED)
-    confidence: float = Field(default=CONFIDENCE, gt=0.5, lt=1.0, allow_inf_nan=False)
 
 
 class GateRule(Strict):
@@ -320,7 +309,7 @@ class RunConfig(Strict):
     scoring: Scoring = Field(default_factory=Scoring)
     output_dir: str = "runs"
     seed: StrictInt = Field(default=0, ge=0, le=MAX_SEED)
-    statistics: Statistics = Field(default_factory=Statistics)
+    statistics: Bootstrap = Field(default_factory=Bootstrap)
     gate: Gate | None = None
     cache: CacheConfig = Field(default_factory=CacheConfig)
     flags: FlagSettings = Field(default_factory=FlagSettings)

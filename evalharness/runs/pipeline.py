@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
 from evalharness.corpus.tags import matches, parse_where, tags_for
 from evalharness.errors import ConfigError, HypothesisError, InputError
-from evalharness.runs.config import CORPUS_PLACEHOLDER, CorpusFiles, RunConfig, Statistics
+from evalharness.runs.config import CORPUS_PLACEHOLDER, CorpusFiles, RunConfig
 from evalharness.runs.executor import Executor, LocalExecutor, RaySettings, TestSetWork, Translations
 from evalharness.runs.files import staged_directory, write_run
 from evalharness.runs.manifest import build_manifest
@@ -39,7 +39,7 @@ from evalharness.scoring.flags import count_flags, flag_outputs
 from evalharness.scoring.metrics import Metric, References, get_metrics, stack_references
 from evalharness.scoring.parallel import PoolSettings
 from evalharness.scoring.scorer import score_metrics
-from evalharness.scoring.significance import confidence_interval
+from evalharness.scoring.significance import Bootstrap, confidence_interval
 from evalharness.scoring.slices import slice_scores
 from evalharness.store import TranslationCache, default_cache_path
 from evalharness.systems import System, create_system
@@ -225,7 +225,7 @@ Stats = dict[str, "np.ndarray"]
 """Per metric, the segments' statistics (segments × statistics)."""
 
 
-def score_direction(metrics: list[Metric], hypotheses: list[str], references: References, statistics: Statistics,
+def score_direction(metrics: list[Metric], hypotheses: list[str], references: References, statistics: Bootstrap,
                     sources: list[str] | None = None) -> tuple[dict[str, MetricScore], dict[str, list[float]], Stats]:
     """Corpus scores (with signatures and bootstrap intervals) and per-segment scores for one system × direction.
 

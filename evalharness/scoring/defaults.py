@@ -21,3 +21,8 @@ that sacrebleu keeps under ``$SACREBLEU/models`` (default ``~/.sacrebleu``); eva
 
 DEFAULT_TOKENIZE = "13a"
 """sacrebleu's default BLEU tokenizer (mteval-v13a), the one WMT reports with."""
+
+MAX_SEED = 2**32 - 1
+"""Seeds are handed to torch and numpy: keep them within what both take."""
+MAX_SAMPLES = 100_000
+"""Upper bound of resamples and trials: beyond it the statistics change by less than their own noise."""

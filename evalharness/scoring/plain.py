@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias
 
 from evalharness.errors import HypothesisError
 from evalharness.scoring import sacrebleu_adapter as sb
-from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, DEFAULT_TOKENIZE
+from evalharness.scoring.defaults import DEFAULT_TOKENIZE
 from evalharness.scoring.metrics import SOURCES, Metric, ScoreStore, get_metrics
 from evalharness.scoring.sacrebleu_metrics import SacrebleuMetric
+from evalharness.scoring.significance import Bootstrap
 
 if TYPE_CHECKING:
     from evalharness.scoring.parallel import PoolSettings, Scored
@@ -30,15 +31,6 @@ STDIN_NAME = "<stdin>"
 """What messages and reports call standard input."""
 
 Source: TypeAlias = Path | Literal["-"]
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    """Settings of a bootstrap confidence interval: resamples, seed (written into the signature), level."""
-
-    resamples: int = DEFAULT_RESAMPLES
-    seed: int = DEFAULT_SEED
-    confidence: float = CONFIDENCE
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,18 @@ from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from pydantic import Field, StrictInt
+
 from evalharness.scoring import sacrebleu_adapter as sb
-from evalharness.scoring.defaults import CONFIDENCE, DEFAULT_AR_TRIALS, DEFAULT_RESAMPLES, DEFAULT_SEED
+from evalharness.scoring.defaults import (
+    CONFIDENCE,
+    DEFAULT_AR_TRIALS,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    MAX_SAMPLES,
+    MAX_SEED,
+)
+from evalharness.systems.settings import Strict
 
 if TYPE_CHECKING:
     import numpy as np
@@ -22,6 +32,16 @@ if TYPE_CHECKING:
     from evalharness.scoring.metrics import Metric
 
 Test = Literal["bs", "ar"]
+
+
+class Bootstrap(Strict):
+    """Settings of a bootstrap confidence interval: resamples, seed (written into the signature), level; a run
+    config's ``statistics`` section and ``score --confidence``'s."""
+
+    resamples: StrictInt = Field(default=DEFAULT_RESAMPLES, ge=100, le=MAX_SAMPLES)
+    seed: StrictInt = Field(default=DEFAULT_SEED, ge=0, le=MAX_SEED)
+    confidence: float = Field(default=CONFIDENCE, gt=0.5, lt=1.0, allow_inf_nan=False)
+
 
 
 class Aggregate(Protocol):
