@@ -118,7 +118,7 @@ def best_run(runs: list[list[float]]) -> tuple[float, int]:
 
 def harness_system(model_dir: Path, sources: list[str], args: argparse.Namespace, backend: str,
                    compute_type: Any = "auto") -> Timed:
-    from evalharness.store import TranslationCache
+    from evalharness.store import TranslationStore
     from evalharness.systems import SYSTEMS, parse_system
 
     gen: dict[str, Any] = {"num_beams": 1, "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
@@ -131,7 +131,7 @@ def harness_system(model_dir: Path, sources: list[str], args: argparse.Namespace
                              "target_prefix": {"ms": ">>zsm_Latn<<"}})
     # The backend itself, not create_system's cached wrapper: every pass must translate. The store only keeps
     # converted CTranslate2 models beside the model directory.
-    store = TranslationCache(model_dir.parent / "bench-store.sqlite3")
+    store = TranslationStore(model_dir.parent / "bench-store.sqlite3")
     system = SYSTEMS.get(backend)(settings, store=store)
     system.prepare()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from evalharness.cli import main
-from evalharness.store.sqlite import TranslationCache
+from evalharness.store.sqlite import TranslationStore
 from evalharness.systems.base import Translation
 from evalharness.systems.cached import entry_key, identity_hash
 from tests.conftest import REPO, read_results, read_segments
@@ -92,7 +92,7 @@ def test_directory_hash_changes_with_the_weights(tmp_path: Path) -> None:
     model.mkdir()
     (model / "config.json").write_text("{}")
     (model / "model.safetensors").write_bytes(b"weights-1")
-    with TranslationCache(tmp_path / "c.sqlite3") as cache:
+    with TranslationStore(tmp_path / "c.sqlite3") as cache:
         first = cache.dir_hash(model, hash_model_dir)
         assert cache.dir_hash(model, lambda _: "not called") == first  # memoised on name/size/mtime
         (model / "model.safetensors").write_bytes(b"weights-22")
@@ -100,7 +100,7 @@ def test_directory_hash_changes_with_the_weights(tmp_path: Path) -> None:
 
 
 def _writer(path: str, worker: int, n: int) -> None:
-    with TranslationCache(Path(path)) as cache:
+    with TranslationStore(Path(path)) as cache:
         for start in range(0, n, 10):
             items = [(f"k{i}", Translation(f"w{worker}-{i}", i, False)) for i in range(start, start + 10)]
             items += [(f"own{worker}-{i}", Translation("x")) for i in range(start, start + 10)]
@@ -116,7 +116,7 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     for p in procs:
         p.join(timeout=120)
         assert p.exitcode == 0
-    with TranslationCache(path) as cache:
+    with TranslationStore(path) as cache:
         assert cache.integrity() == "ok"
         assert cache.info()["entries"] == 200 + 4 * 200  # shared keys once, each worker's own keys all
         own = cache.get_many([f"own{w}-{i}" for w in range(4) for i in range(200)])
@@ -151,7 +151,7 @@ def test_killed_run_resumes_to_identical_results(tiny_model_dir: Path, tmp_path:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / "killed" / "results.json").exists()
-    with TranslationCache(db) as cache:
+    with TranslationStore(db) as cache:
         assert cache.integrity() == "ok"
         kept = cache.info()["entries"]
     assert 5 <= kept < 58
@@ -178,7 +178,7 @@ def test_cache_info_and_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "no cache yet" in capsys.readouterr().out
     assert main(["cache", "info", "--path", str(path)]) == 2  # a path given by hand that does not exist: a typo?
     assert f"{path}: no such file" in capsys.readouterr().err
-    with TranslationCache(path) as cache:
+    with TranslationStore(path) as cache:
         cache.put_many("i", {"backend": "transformers", "model": "m", "resolved_revision": "r"}, "en", "ms",
                        [("a", Translation("x")), ("b", Translation("y"))])
     assert main(["cache", "info", "--path", str(path)]) == 0
@@ -213,7 +213,7 @@ def _system(cls, backend: str, model: Path, store: Path | None = None,  # type: 
     gen = {"num_beams": 1, "max_new_tokens": 20, "batch_size": 4, "device": "cpu", **generation}
     settings = parse_system({"name": backend, "backend": backend, "model": str(model), "generation": gen,
                              "target_prefix": {"ms": ">>zsm_Latn<<"}})
-    return cls(settings, store=TranslationCache(store / "store.sqlite3") if store else None)
+    return cls(settings, store=TranslationStore(store / "store.sqlite3") if store else None)
 
 
 @needs_ct2
@@ -337,14 +337,14 @@ def test_cache_commands_never_create_or_change_a_file_that_is_not_a_cache(
 def test_a_cache_that_fails_mid_run_is_a_warning_and_the_run_completes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "c.sqlite3"
-    with TranslationCache(path) as cache:  # a real store with many pages, then its pages overwritten
+    with TranslationStore(path) as cache:  # a real store with many pages, then its pages overwritten
         cache.put_many("i", {"backend": "x"}, "en", "ms", [(f"k{i}", Translation("y" * 500)) for i in range(400)])
         cache._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = bytearray(path.read_bytes())
     page = 4096
     data[2 * page:] = b"\xff" * (len(data) - 2 * page)  # keep the header and schema page, ruin the rest
     path.write_bytes(bytes(data))
-    with TranslationCache(path) as cache, pytest.warns(Warning, match="the translation cache failed"):
+    with TranslationStore(path) as cache, pytest.warns(Warning, match="the translation cache failed"):
         assert cache.get_many([f"k{i}" for i in range(400)]) == {}
         cache.put_many("i", {"backend": "x"}, "en", "ms", [("new", Translation("z"))])  # ignored, no raise
         assert cache.broken is not None
@@ -352,7 +352,7 @@ def test_a_cache_that_fails_mid_run_is_a_warning_and_the_run_completes(
 
 def test_cache_info_says_what_tells_cached_systems_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "c.sqlite3"
-    with TranslationCache(path) as cache:
+    with TranslationStore(path) as cache:
         for beams in (1, 4):
             ident = {**BASE, "generation": {**BASE["generation"], "num_beams": beams}}  # type: ignore[dict-item]
             cache.put_many(identity_hash(ident), ident, "en", "ms", [(f"k{beams}", Translation("x"))])

@@ -106,11 +106,11 @@ def test_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
 
 
 def test_cache_clear_asks_only_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from evalharness.store import TranslationCache
+    from evalharness.store import TranslationStore
     from evalharness.systems import Translation
 
     path = tmp_path / "c.sqlite3"
-    with TranslationCache(path) as cache:
+    with TranslationStore(path) as cache:
         cache.put_many("i", {"backend": "x"}, "en", "ms", [("k", Translation("y"))])
     done = subprocess.run([sys.executable, "-m", "evalharness", "cache", "clear", "--path", str(path)],
                           input="", capture_output=True, text=True, cwd=REPO, check=False)  # stdin not a terminal

@@ -160,10 +160,10 @@ def test_sentence_mode_splits_plain_text_with_sentencex() -> None:
 
 def test_language_results_are_kept_in_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from evalharness.scoring import flags
-    from evalharness.store.sqlite import TranslationCache
+    from evalharness.store.sqlite import TranslationStore
 
     texts = [PAIRS["p09"].text("en"), INDONESIAN_P12, PAIRS["p09"].text("ms")]
-    with TranslationCache(tmp_path / "c.sqlite3") as cache:
+    with TranslationStore(tmp_path / "c.sqlite3") as cache:
         first = flags.detect_languages(texts, cache)
         assert [max(found, key=lambda code: found[code]) for found in first] == ["en", "id", "ms"]
 

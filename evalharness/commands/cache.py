@@ -27,14 +27,14 @@ def register(sub: Any) -> None:
 
 
 def cache_command(args: argparse.Namespace) -> int:
-    from evalharness.store.sqlite import TranslationCache, default_cache_path
+    from evalharness.store.sqlite import TranslationStore, default_cache_path
 
     path = args.path or default_cache_path()
     if not path.exists() and args.path is None:  # the default location, never used yet: nothing to show or clear
         print(f"{path}: no cache yet (0 entries)")
         return EXIT_OK
     # Neither action creates a file or folder; info only reads; a file that is not our cache is refused.
-    with TranslationCache(path, create=False, readonly=args.cache_command == "info") as cache:
+    with TranslationStore(path, create=False, readonly=args.cache_command == "info") as cache:
         info = cache.info()  # a damaged file raises here; leaving the with-block still removes what we created
         if args.cache_command == "clear":
             if not args.yes and sys.stdin.isatty():

@@ -41,7 +41,7 @@ from evalharness.scoring.parallel import PoolSettings
 from evalharness.scoring.scorer import score_metrics
 from evalharness.scoring.significance import Bootstrap, confidence_interval
 from evalharness.scoring.slices import slice_scores
-from evalharness.store import TranslationCache, default_cache_path
+from evalharness.store import TranslationStore, default_cache_path
 from evalharness.systems import System, create_system
 from evalharness.systems.settings import FilesSettings
 
@@ -184,7 +184,7 @@ class RunPlan:
     segments: list[Segment]
     keep: dict[str, list[int]]  # per direction, the positions of the segments scored
 
-    def work(self, name: str, store: TranslationCache | None, notify: Callable[[str], None] | None) -> TestSetWork:
+    def work(self, name: str, store: TranslationStore | None, notify: Callable[[str], None] | None) -> TestSetWork:
         """The translate stage's work: the config's systems, each checked against the corpus (a ``files``
         system's line count), with their directions."""
         systems: list[System] = [create_system(s, seed=self.config.seed, index=i, store=store, notify=notify)
@@ -210,12 +210,12 @@ def plan_run(config: RunConfig, corpus: Corpus, *, config_path: Path | None = No
     return RunPlan(config, config_path, started, metrics, corpus, segments, keep)
 
 
-def open_store(config: RunConfig) -> TranslationCache | None:
+def open_store(config: RunConfig) -> TranslationStore | None:
     """The translation store the config asks for, or None when it is disabled."""
     if not config.cache.enabled:
         return None
     path = Path(config.cache.path).expanduser() if config.cache.path else default_cache_path()
-    return TranslationCache(path)
+    return TranslationStore(path)
 
 
 # --------------------------------------------------------------------------- evaluate stage
@@ -250,7 +250,7 @@ def score_direction(metrics: list[Metric], hypotheses: list[str], references: Re
 
 
 def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[Metric],
-                       memo: TranslationCache | None) -> tuple[DirectionResult, list[SegmentRecord]]:
+                       store: TranslationStore | None) -> tuple[DirectionResult, list[SegmentRecord]]:
     """Scores, flags and slices of one system × direction."""
     src, tgt = translated.direction.split("-")
     chosen, translations = translated.segments, translated.translations
@@ -265,7 +265,7 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
         raise HypothesisError(f"system {translated.system!r}, {translated.direction}: {err} (the translations "
                               "are in the cache: a rerun does not translate again)") from None
     flags = flag_outputs(sources, references, hypotheses, src, tgt, settings=config.flags,
-                         hit_limits=[t.hit_limit for t in translations], memo=memo)
+                         hit_limits=[t.hit_limit for t in translations], store=store)
     tags = [tags_for(seg.kind, seg.fidelity, seg.texts[src]) for seg in chosen]
     elapsed = translated.translate_s
     result = DirectionResult(
@@ -291,7 +291,7 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
 
 
 def evaluate_run(plan: RunPlan, translations: Translations, executor: dict[str, Any],
-                 store: TranslationCache | None, *, summarize: Summarizer, run_dir: Path) -> RunOutput:
+                 store: TranslationStore | None, *, summarize: Summarizer, run_dir: Path) -> RunOutput:
     """The evaluate stage of one test set: its results, segment records and summary (nothing written yet)."""
     config, segments, keep = plan.config, plan.segments, plan.keep
     results: dict[str, dict[str, DirectionResult]] = {s.name: {} for s in config.systems}

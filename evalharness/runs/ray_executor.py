@@ -573,5 +573,5 @@ def system_manifest(system: System, facts: dict[str, Any] | None, load_s: float 
     if facts is None:
         return system.manifest()  # all from the cache: the stored facts, as a local rerun
     if isinstance(system, CachedSystem):
-        system.cache_store.put_facts(identity_hash(system.identity()), facts)
+        system.store.put_facts(identity_hash(system.identity()), facts)
     return {**model_system(system).manifest(), **facts, "load_s": round(load_s or 0.0, 3)}

@@ -58,7 +58,7 @@ Languages = dict[str, float]
 """Confidence of each language code (``ms``, ``id``, ``en``) that a text is in it; empty for an empty text."""
 
 
-class LanguageMemo(Protocol):
+class LanguageStore(Protocol):
     """Where identified languages are kept across runs (the translation store)."""
 
     def get_languages(self, keys: Sequence[str]) -> dict[str, tuple[str, float]]:
@@ -120,9 +120,9 @@ def detect_language(text: str, languages: tuple[str, ...] | None = None) -> Lang
     return {names[v.language.name]: float(v.value) for v in detector.compute_language_confidence_values(text)}
 
 
-def detect_languages(texts: Sequence[str], memo: LanguageMemo | None = None,
+def detect_languages(texts: Sequence[str], store: LanguageStore | None = None,
                      languages: tuple[str, ...] | None = None) -> list[Languages]:
-    """:func:`detect_language` of every text; ``memo`` (the translation store) keeps results across runs.
+    """:func:`detect_language` of every text; ``store`` (the translation store) keeps results across runs.
 
     The key covers the library version and language set, so an upgrade of lingua re-identifies; each language's
     confidence is one entry (``key`` = text and language).
@@ -131,7 +131,7 @@ def detect_languages(texts: Sequence[str], memo: LanguageMemo | None = None,
     info = language_id_info()
     prefix = f"{info['library']}\0{info['version']}\0{','.join(codes)}\0"
     keys = [[hashlib.sha256(f"{prefix}{code}\0{t}".encode()).hexdigest() for code in codes] for t in texts]
-    known = memo.get_languages([k for row in keys for k in row]) if memo is not None else {}
+    known = store.get_languages([k for row in keys for k in row]) if store is not None else {}
     out: list[Languages] = []
     new: list[tuple[str, tuple[str, float]]] = []
     for text, row in zip(texts, keys, strict=True):
@@ -143,8 +143,8 @@ def detect_languages(texts: Sequence[str], memo: LanguageMemo | None = None,
             found = detect_language(text, tuple(codes))
             out.append(found)
             new += [(k, (code, found.get(code, 0.0))) for code, k in zip(codes, row, strict=True)]
-    if memo is not None and new:
-        memo.put_languages(new)
+    if store is not None and new:
+        store.put_languages(new)
     return out
 
 
@@ -252,9 +252,9 @@ def flag_segment(source: str, hypothesis: str, src: str, tgt: str, *, expected_r
 
 
 def flag_outputs(sources: Sequence[str], references: Sequence[str], hypotheses: Sequence[str], src: str, tgt: str, *,
-                 settings: FlagSettings, hit_limits: Sequence[bool] | None = None, memo: LanguageMemo | None = None,
+                 settings: FlagSettings, hit_limits: Sequence[bool] | None = None, store: LanguageStore | None = None,
                  only: Sequence[str] = FLAG_NAMES, expected_ratio: float | None = None) -> list[dict[str, Any]]:
-    """:func:`flag_segment` of every output of one direction; languages identified once for all (kept in ``memo``).
+    """:func:`flag_segment` of every output of one direction; languages identified once for all (kept in ``store``).
 
     ``expected_ratio``: the references' median target/source length ratio (:func:`reference_ratio`) when known.
     """
@@ -262,8 +262,8 @@ def flag_outputs(sources: Sequence[str], references: Sequence[str], hypotheses: 
         return [{} for _ in hypotheses]
     identify = tgt in LID_LANGUAGES and "wrong_language" in only
     among = identifier_languages(f"{src}-{tgt}")
-    languages = detect_languages(hypotheses, memo, among) if identify else None
-    reference_languages = detect_languages(references, memo, among) if identify else None
+    languages = detect_languages(hypotheses, store, among) if identify else None
+    reference_languages = detect_languages(references, store, among) if identify else None
     ratio = reference_ratio(sources, references) if expected_ratio is None else expected_ratio
     limits = hit_limits if hit_limits is not None else [False] * len(hypotheses)
     return [flag_segment(s, h, src, tgt, expected_ratio=ratio, hit_limit=limits[i], settings=settings, reference=r,

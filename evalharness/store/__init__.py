@@ -1,5 +1,5 @@
 """The translation store: reused outputs, directory hashes, language-ID results (SQLite, shared by processes)."""
 
-from evalharness.store.sqlite import CACHE_FILE, StoreAt, TranslationCache, default_cache_path
+from evalharness.store.sqlite import CACHE_FILE, StoreAt, TranslationStore, default_cache_path
 
-__all__ = ["CACHE_FILE", "StoreAt", "TranslationCache", "default_cache_path"]
+__all__ = ["CACHE_FILE", "StoreAt", "TranslationStore", "default_cache_path"]

@@ -55,7 +55,7 @@ APPLICATION_ID = 0x45564848  # "EVHH" in the SQLite header: this file is an eval
 TRANSLATION_COLUMNS = ("key", "identity", "src", "tgt", "output", "tokens", "hit_limit", "created")
 
 
-class TranslationCache:
+class TranslationStore:
     """A SQLite file of translations; safe to share between processes.
 
     Opened for a run (``create=True``) it is created if missing. An existing file that is not an evalharness
@@ -130,7 +130,7 @@ class TranslationCache:
         for sidecar in self._sidecars:
             sidecar.unlink(missing_ok=True)
 
-    def __enter__(self) -> TranslationCache:
+    def __enter__(self) -> TranslationStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -303,19 +303,19 @@ class StoreAt:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._store: TranslationCache | None = None
+        self._store: TranslationStore | None = None
 
-    def _open(self) -> TranslationCache:
+    def _open(self) -> TranslationStore:
         if self._store is None:
-            self._store = TranslationCache(self.path)
+            self._store = TranslationStore(self.path)
         return self._store
 
     def get_scores(self, keys: Sequence[str]) -> dict[str, float]:
-        """As :meth:`TranslationCache.get_scores`."""
+        """As :meth:`TranslationStore.get_scores`."""
         return self._open().get_scores(keys)
 
     def put_scores(self, metric: str, items: Iterable[tuple[str, float]]) -> None:
-        """As :meth:`TranslationCache.put_scores`."""
+        """As :meth:`TranslationStore.put_scores`."""
         self._open().put_scores(metric, items)
 
     def close(self) -> None:

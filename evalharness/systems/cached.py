@@ -34,10 +34,11 @@ def stored_form(output: Translation) -> Translation:
 class CachedSystem(System):
     """Wraps ``inner`` (a cacheable system) with ``store``; translates only what the store does not hold."""
 
+    store: Store  # never None here
+
     def __init__(self, inner: System, store: Store) -> None:
         super().__init__(inner.settings, seed=inner.seed, key=inner.key, store=store)
         self.inner = inner
-        self.cache_store = store
         self.hits = self.misses = 0
         self._identity: tuple[str, dict[str, Any]] | None = None
 
@@ -80,13 +81,13 @@ class CachedSystem(System):
 
     def lookup(self, keys: Sequence[str], texts: Sequence[str]) -> list[Translation | None]:
         """The stored output of each key (None where there is none), post-processed again by the wrapped system."""
-        found = self.cache_store.get_many(keys)
+        found = self.store.get_many(keys)
         return [self.inner.finish(found[k], t) if k in found else None for k, t in zip(keys, texts, strict=True)]
 
     def keep(self, src: str, tgt: str, items: Sequence[tuple[str, Translation]]) -> None:
         """Store outputs under their keys (the engine's own text: see :func:`stored_form`)."""
         ident, description = self._key()
-        self.cache_store.put_many(ident, description, src, tgt, ((k, stored_form(t)) for k, t in items))
+        self.store.put_many(ident, description, src, tgt, ((k, stored_form(t)) for k, t in items))
 
     def translate(self, texts: Sequence[str], src: str, tgt: str, *,
                   on_batch: BatchFn | None = None) -> list[Translation]:
@@ -120,12 +121,12 @@ class CachedSystem(System):
         """
         ident = self._key()[0]
         if not self.inner.loaded:
-            stored = self.cache_store.get_facts(ident)
+            stored = self.store.get_facts(ident)
             if stored is not None:
                 return stored
             self.inner.prepare()
         facts = self.inner.facts()
-        self.cache_store.put_facts(ident, facts)
+        self.store.put_facts(ident, facts)
         return facts
 
     def manifest(self) -> dict[str, Any]:
