@@ -436,6 +436,15 @@ def test_a_local_mode_run_leaves_a_later_cluster_usable(tiny_model_dir: Path, tm
     assert local.returncode == 0, local.stderr
     assert not (tmp_path / "home" / ".ray").exists()  # no token, nothing else under HOME
     assert "RAY_AUTH_MODE" not in env
+    with _one_node_head(env) as port:
+        remote = _cli([*args, "--ray-address", f"127.0.0.1:{port}", "--run-dir", str(tmp_path / "ray")], env)
+        assert remote.returncode == 0, remote.stderr
+    assert (tmp_path / "ray" / "segments.jsonl").read_bytes() == (tmp_path / "local" / "segments.jsonl").read_bytes()
+
+
+@contextlib.contextmanager
+def _one_node_head(env: dict[str, str]) -> Iterator[int]:
+    """A one-CPU Ray head on loopback started with ``env`` (its HOME decides its token), killed afterwards: its port."""
     base = Path(tempfile.mkdtemp(prefix="ehray-", dir="/tmp"))  # Unix socket paths must stay short
     sessions: list[int] = []
     port = _free_port()
@@ -443,14 +452,12 @@ def test_a_local_mode_run_leaves_a_later_cluster_usable(tiny_model_dir: Path, tm
         _ray_start(["--head", f"--port={port}", "--include-dashboard=false", f"--dashboard-port={_free_port()}",
                     f"--dashboard-agent-listen-port={_free_port()}", f"--ray-client-server-port={_free_port()}",
                     f"--temp-dir={base / 'head'}", "--num-cpus=1", "--object-store-memory=100000000"], env, sessions)
-        remote = _cli([*args, "--ray-address", f"127.0.0.1:{port}", "--run-dir", str(tmp_path / "ray")], env)
-        assert remote.returncode == 0, remote.stderr
+        yield port
     finally:
         for pid in Cluster("", sessions, base).processes():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(base, ignore_errors=True)
-    assert (tmp_path / "ray" / "segments.jsonl").read_bytes() == (tmp_path / "local" / "segments.jsonl").read_bytes()
 
 
 @pytest.mark.slow
@@ -462,22 +469,11 @@ def test_a_head_that_requires_a_token_is_named_as_such(tmp_path: Path) -> None:
     env.pop("RAY_AUTH_MODE", None)
     (tmp_path / "home" / ".ray").mkdir(parents=True)
     (tmp_path / "home" / ".ray" / "auth_token").write_text("0123456789abcdef0123456789abcdef", encoding="utf-8")
-    base = Path(tempfile.mkdtemp(prefix="ehray-", dir="/tmp"))
-    sessions: list[int] = []
-    port = _free_port()
-    try:
-        _ray_start(["--head", f"--port={port}", "--include-dashboard=false", f"--dashboard-port={_free_port()}",
-                    f"--dashboard-agent-listen-port={_free_port()}", f"--ray-client-server-port={_free_port()}",
-                    f"--temp-dir={base / 'head'}", "--num-cpus=1", "--object-store-memory=100000000"], env, sessions)
+    with _one_node_head(env) as port:
         other = dict(env, HOME=str(tmp_path / "elsewhere"))  # a driver without the token
         proc = _cli(["run", "-c", str(DEFAULT), "--set", "systems=[{name: c, backend: copy}]", "--no-cache",
                      "--limit", "2", "-q", "--ray-address", f"127.0.0.1:{port}", "--run-dir", str(tmp_path / "r")],
                     other, timeout=120)
-    finally:
-        for pid in Cluster("", sessions, base).processes():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(base, ignore_errors=True)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "token authentication" in lines[0] and "RAY_AUTH_MODE=token" in lines[0], lines
