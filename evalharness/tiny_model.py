@@ -159,13 +159,16 @@ def build_llm(out_dir: Path, texts: Sequence[str] | None = None, *, layers: int 
     return out_dir
 
 
-def build_comet(out_dir: Path, *, size: str = "tiny", seed: int = 0, python: Path | None = None) -> Path:
+def build_comet(out_dir: Path, *, size: str = "tiny", kind: str = "regression", seed: int = 0,
+                python: Path | None = None) -> Path:
     """Write a random-weight COMET checkpoint to ``out_dir`` (``hparams.yaml``, ``checkpoints/model.ckpt``, and
     the XLM-R encoder with a SentencePiece tokenizer trained on the shipped article in ``encoder/``).
 
     It is built by the COMET environment's Python (``python``, else the one runs use), since only comet's own
     classes write a checkpoint that ``comet.load_from_checkpoint`` reads as it reads ``Unbabel/wmt22-comet-da``.
     ``size``: ``tiny`` (seconds) or ``large`` (XLM-R large's shape, ~2.2 GB, for throughput measurements).
+    ``kind``: ``regression`` (COMET-22's class), ``kiwi`` (a ``UnifiedMetric`` reading source and hypothesis, as
+    CometKiwi) or ``xcomet`` (an ``XCOMETMetric``: a score and error spans).
     """
     import subprocess
     import tempfile
@@ -179,7 +182,8 @@ def build_comet(out_dir: Path, *, size: str = "tiny", seed: int = 0, python: Pat
         text = Path(tmp) / "corpus.txt"
         text.write_text("\n".join(t.replace("\n", " ") for t in corpus_texts()) + "\n", encoding="utf-8")
         done = subprocess.run([str(python), str(worker_script()), "build-tiny", str(out_dir), "--text", str(text),
-                               "--size", size, "--seed", str(seed)], capture_output=True, text=True, cwd=tmp)
+                               "--size", size, "--kind", kind, "--seed", str(seed)],
+                              capture_output=True, text=True, cwd=tmp)
     if done.returncode != 0:
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
         raise ModelLoadError(f"building the COMET checkpoint in {out_dir} failed: {lines[-1] if lines else '?'}")

@@ -127,18 +127,28 @@ def _score_bootstrap(args: argparse.Namespace) -> Any:
     return Bootstrap(resamples=resamples, seed=seed)
 
 
+def _comet_family(metrics: list[str]) -> list[str]:
+    """The metrics among ``metrics`` scored by the COMET worker (comet, cometkiwi, xcomet): --comet-* set them."""
+    from evalharness.scoring.comet.settings import CometSettings
+    from evalharness.scoring.metrics import METRICS
+
+    return [m for m in metrics if isinstance(settings := METRICS.get(m).Settings, type)
+            and issubclass(settings, CometSettings)]
+
+
 def _comet_options(args: argparse.Namespace, metrics: list[str]) -> dict[str, dict[str, Any]]:
-    """``score``'s --comet-* options as the metric's settings."""
+    """``score``'s --comet-* options as the settings of each COMET-family metric."""
     from evalharness.errors import InputError
 
     given = {"model": args.comet_model, "batch_size": args.comet_batch_size, "device": args.comet_device,
              "precision": args.comet_precision}
-    if "comet" not in metrics:
+    family = _comet_family(metrics)
+    if not family:
         extra = [f"--comet-{k.replace('_', '-')}" for k, v in given.items() if v is not None]
         if extra:
-            raise InputError(f"{extra[0]} goes with --metrics comet")
+            raise InputError(f"{extra[0]} goes with --metrics comet (or cometkiwi, xcomet)")
         return {}
-    return {"comet": {k: v for k, v in given.items() if v is not None}}
+    return {name: {k: v for k, v in given.items() if v is not None} for name in family}
 
 
 def _score_references(args: argparse.Namespace, metrics: list[str]) -> tuple[list[Path] | None, Path | None]:
@@ -170,7 +180,7 @@ def _score_references(args: argparse.Namespace, metrics: list[str]) -> tuple[lis
         for line in iter_lines(source if args.echo == "src" else reference, f"test set {args.test_set}"):
             print(line)
         return None, None
-    return [reference], args.src if args.src is not None or "comet" not in metrics else source
+    return [reference], args.src if args.src is not None or not _comet_family(metrics) else source
 
 
 def score_command(args: argparse.Namespace) -> int:

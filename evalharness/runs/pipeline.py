@@ -279,6 +279,8 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
         slices=slice_scores(metrics, stats, tags),  # type: ignore[arg-type]
     )
     raw = {m.name: values for m in metrics if (values := m.raw_scores(stats[m.name])) is not None}
+    spans = {m.name: found for m in metrics
+             if (found := m.error_spans(hypotheses, stack_references(references, others), sources=sources))}
     records = [SegmentRecord(
         system=translated.system, direction=translated.direction, id=seg.id,
         source=sources[i], reference=references[i], hypothesis=hypotheses[i],
@@ -286,6 +288,7 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
         output_tokens=translations[i].tokens, hit_limit=translations[i].hit_limit,
         flags=flags[i], tags=tags[i], other_references=list(others[i]),
         postprocessed=list(translations[i].notes),
+        error_spans={m: spans[m][i] for m in spans if spans[m][i]},
     ) for i, seg in enumerate(chosen)]
     return result, records
 

@@ -182,11 +182,14 @@ class SegmentRecord(Record):
     raw_scores: dict[str, float] = Field(default_factory=dict)
     # the post-processing rules that changed the system's answer (``think``, ``preamble``: systems/postprocess.py)
     postprocessed: list[str] = Field(default_factory=list)
+    # metric name -> the error spans it found in the hypothesis (xCOMET: {start, end, severity, confidence, text},
+    # character offsets), only for segments with at least one span
+    error_spans: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
 
     @model_serializer(mode="wrap")
     def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        for key in ("other_references", "raw_scores", "postprocessed"):
+        for key in ("other_references", "raw_scores", "postprocessed", "error_spans"):
             if not data.get(key):
                 data.pop(key, None)
         return data

@@ -48,6 +48,10 @@ class ScoreStore(Protocol):
 
     def put_scores(self, metric: str, scores: Any) -> None: ...
 
+    def get_spans(self, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]: ...
+
+    def put_spans(self, metric: str, spans: Any) -> None: ...
+
 
 class Metric(ABC):
     """A scorer: identity, direction and needs as class attributes; settings, signature and statistics per instance.
@@ -196,6 +200,12 @@ class Metric(ABC):
         """The metric's own per-segment values where its reported score rescales them (COMET: 0–1), else None."""
         return None
 
+    def error_spans(self, hypotheses: Sequence[str], references: References, *,
+                    sources: Sequence[str] | None = None) -> list[list[dict[str, Any]]] | None:
+        """Each segment's error spans in its hypothesis (``{start, end, severity, …}``) where the metric finds them
+        (xCOMET), after :meth:`evaluate` scored these segments; None for a metric that gives none."""
+        return None
+
     def check_ready(self) -> None:
         """Raise a typed error now if scoring would fail for want of something outside the text (an environment,
         a model), so that a run fails before it translates. String metrics need nothing."""
@@ -293,6 +303,8 @@ BUILTIN_METRICS: dict[str, str] = {
     "chrf++": "evalharness.scoring.sacrebleu_metrics:ChrfPlusPlusMetric",
     "ter": "evalharness.scoring.sacrebleu_metrics:TerMetric",
     "comet": "evalharness.scoring.comet.metric:CometMetric",  # optional: its own environment (metrics setup comet)
+    "cometkiwi": "evalharness.scoring.comet.cometkiwi:CometKiwiMetric",  # reference-free, in the same environment
+    "xcomet": "evalharness.scoring.comet.xcomet:XcometMetric",  # a score and error spans, in the same environment
 }
 
 METRICS: Registry[Metric] = Registry("metric", Metric, group="evalharness.metrics")

@@ -1,0 +1,156 @@
+"""CometKiwi and xCOMET: the same COMET worker and environment, other models (reference-free; error spans).
+
+Fast tests hold their registration, signatures' shape and licence warnings. The slow ones build tiny random-weight
+checkpoints with comet's own classes (``UnifiedMetric`` reading (mt, src) as CometKiwi; ``XCOMETMetric``), run the
+real CLI with them, and hold every segment score and every error span equal to what comet's own
+``load_from_checkpoint(...).predict`` gives on the same segments in the COMET environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalharness.cli import main
+from evalharness.corpus import load_corpus
+from evalharness.errors import EvalHarnessWarning, MissingDependencyError
+from evalharness.scoring.comet.env import ENV_VAR
+from evalharness.scoring.metrics import METRICS, get_metric
+from tests.conftest import CORPUS_NAME, read_segments
+from tests.test_comet import comet_env  # noqa: F401  # the fixture: the COMET environment's Python
+
+# --------------------------------------------------------------------------- fast
+
+
+def test_cometkiwi_reads_no_reference_and_xcomet_reads_all_three() -> None:
+    kiwi, xcomet = METRICS.get("cometkiwi"), METRICS.get("xcomet")
+    assert kiwi.reads == frozenset({"hypotheses", "sources"}) and kiwi.higher_is_better
+    assert xcomet.reads == frozenset({"hypotheses", "references", "sources"}) and xcomet.higher_is_better
+    assert (kiwi.label, xcomet.label) == ("CometKiwi", "xCOMET")
+    assert get_metric("cometkiwi").options["model"] == "Unbabel/wmt22-cometkiwi-da"
+    assert get_metric("xcomet").options["model"] == "Unbabel/XCOMET-XL"
+    assert get_metric("comet").options["model"] == "Unbabel/wmt22-comet-da"
+
+
+@pytest.mark.parametrize(("name", "warns"), [("cometkiwi", True), ("xcomet", True), ("comet", False)])
+def test_picking_a_non_commercial_gated_model_warns_naming_its_licence(
+        name: str, warns: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "no-env" / "bin" / "python"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(MissingDependencyError):  # the environment is looked at after the warning
+            get_metric(name).check_ready()
+    said = [str(w.message) for w in caught if issubclass(w.category, EvalHarnessWarning)]
+    assert bool(said) == warns
+    if warns:
+        assert "CC-BY-NC-SA-4.0" in said[0] and "gated" in said[0]
+    # a local checkpoint carries its own licence: no warning about the hub model
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(MissingDependencyError):
+            get_metric(name, model=str(tmp_path)).check_ready()
+    assert not [w for w in caught if issubclass(w.category, EvalHarnessWarning)]
+
+
+# --------------------------------------------------------------------------- slow: the real comet
+
+
+@pytest.fixture(scope="module")
+def tiny_kiwi(comet_env: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    """A random-weight CometKiwi-like checkpoint (``UnifiedMetric``, inputs mt and src)."""
+    from evalharness.tiny_model import build_comet
+
+    return build_comet(tmp_path_factory.mktemp("tiny-kiwi") / "model", kind="kiwi", python=comet_env)
+
+
+@pytest.fixture(scope="module")
+def tiny_xcomet(comet_env: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    """A random-weight xCOMET checkpoint (``XCOMETMetric``), its tag head drawn so that it finds spans."""
+    from evalharness.tiny_model import build_comet
+
+    return build_comet(tmp_path_factory.mktemp("tiny-xcomet") / "model", kind="xcomet", python=comet_env)
+
+
+_PREDICT = """
+import json, sys
+from comet import load_from_checkpoint
+request = json.load(sys.stdin)
+model = load_from_checkpoint(request["ckpt"], local_files_only=True)
+samples = [{"src": s, "mt": h, **({} if r is None else {"ref": r})} for s, h, r in request["triples"]]
+out = model.predict(samples, batch_size=request["batch_size"], gpus=0, progress_bar=False)
+spans = out.metadata.error_spans if "metadata" in out and "error_spans" in out.metadata else None
+sys.__stdout__.write(json.dumps({"scores": [float(x) for x in out.scores], "spans": spans}) + "\\n")
+"""
+
+
+def comets_own(python: Path, checkpoint: Path, triples: list[tuple[str, str, str | None]], batch_size: int,
+               tmp_path: Path) -> dict[str, Any]:
+    """Segment scores and (xCOMET) ``metadata.error_spans`` from comet's own predict in the COMET environment."""
+    request = {"ckpt": str(checkpoint / "checkpoints" / "model.ckpt"), "triples": triples, "batch_size": batch_size}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([str(python), "-c", _PREDICT], input=json.dumps(request), capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path, env={**env, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def _config(tmp_path: Path, hyps: dict[str, list[str]], metrics: str, *, name: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    for direction, lines in hyps.items():
+        (folder / f"{direction}.txt").write_text("".join(f"{h}\n" for h in lines), encoding="utf-8")
+    config = folder / "config.yaml"
+    config.write_text(
+        f"metrics: {metrics}\ndirections: [{', '.join(hyps)}]\n"
+        "gate: {tolerance: {cometkiwi: 0.0, xcomet: 0.0}, segments: {enabled: false}}\n"
+        "systems:\n  - name: outside\n    backend: files\n    hypotheses:\n"
+        + "".join(f"      {d}: {folder / f'{d}.txt'}\n" for d in hyps), encoding="utf-8")
+    return config
+
+
+@pytest.mark.slow
+def test_run_scores_and_spans_equal_comets_own_predict(
+        comet_env: Path, tiny_kiwi: Path, tiny_xcomet: Path, tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(ENV_VAR, str(comet_env))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    corpus = load_corpus(CORPUS_NAME)
+    hyps = {"ms-en": [" ".join(p.text("en").split()[: 4 + i % 9]) for i, p in enumerate(corpus.pairs)]}
+    metrics = (f"[{{name: cometkiwi, model: {tiny_kiwi}, batch_size: 4}}, "
+               f"{{name: xcomet, model: {tiny_xcomet}, batch_size: 4}}]")
+    run_dir = tmp_path / "run"
+    config = _config(tmp_path, hyps, metrics, name="cut")
+    assert main(["run", "-c", str(config), "--run-dir", str(run_dir), "-q"]) == 0
+    records = read_segments(run_dir)
+    kiwi = comets_own(comet_env, tiny_kiwi, [(r["source"], r["hypothesis"], None) for r in records], 4, tmp_path)
+    xcomet = comets_own(comet_env, tiny_xcomet, [(r["source"], r["hypothesis"], r["reference"]) for r in records],
+                        4, tmp_path)
+    worst = {name: max(abs(r["raw_scores"][name] - theirs) for r, theirs in zip(records, own["scores"], strict=True))
+             for name, own in (("cometkiwi", kiwi), ("xcomet", xcomet))}
+    with capsys.disabled():
+        print(f"\nper-segment max |evalharness - comet predict| over {len(records)} segments: {worst}")
+    assert max(worst.values()) <= 1e-6
+    assert all("cometkiwi" not in r.get("error_spans", {}) for r in records)
+    ours = [r.get("error_spans", {}).get("xcomet", []) for r in records]
+    assert sum(map(len, ours)) > 0, "the tiny xCOMET found no span: the test would hold nothing"
+    for mine, theirs in zip(ours, xcomet["spans"], strict=True):
+        assert [(s["start"], s["end"], s["severity"], s["text"]) for s in mine] == \
+            [(s["start"], s["end"], s["severity"], s["text"]) for s in theirs]
+        assert [s["confidence"] for s in mine] == pytest.approx([s["confidence"] for s in theirs], abs=1e-6)
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    scores = results["results"]["outside"]["ms-en"]["scores"]
+    assert scores["cometkiwi"]["signature"].startswith(f"nrefs:0|model:{tiny_kiwi}|comet:2.")
+    assert scores["xcomet"]["signature"].startswith(f"nrefs:1|model:{tiny_xcomet}|comet:2.")
+    assert scores["cometkiwi"]["ci"][0] <= scores["cometkiwi"]["score"] <= scores["cometkiwi"]["ci"][1]
+
+    # a second run is served from the cache, spans included
+    again = tmp_path / "again"
+    assert main(["run", "-c", str(config), "--run-dir", str(again), "-q"]) == 0
+    assert (again / "segments.jsonl").read_bytes() == (run_dir / "segments.jsonl").read_bytes()
