@@ -154,3 +154,118 @@ def test_run_scores_and_spans_equal_comets_own_predict(
     again = tmp_path / "again"
     assert main(["run", "-c", str(config), "--run-dir", str(again), "-q"]) == 0
     assert (again / "segments.jsonl").read_bytes() == (run_dir / "segments.jsonl").read_bytes()
+
+
+# --------------------------------------------------------------------------- runs without references
+
+
+def _sources_only(tmp_path: Path, n: int = 16) -> tuple[Path, list[str], list[str]]:
+    """A ``pairs.jsonl`` with the Malay side alone (the shipped corpus's), and the English it lacks."""
+    corpus = load_corpus(CORPUS_NAME)
+    pairs = corpus.pairs[:n]
+    folder = tmp_path / "ms-only"
+    folder.mkdir()
+    (folder / "pairs.jsonl").write_text("".join(json.dumps({"id": p.id, "kind": p.kind, "ms": p.text("ms")}) + "\n"
+                                                for p in pairs), encoding="utf-8")
+    return folder, [p.text("ms") for p in pairs], [p.text("en") for p in pairs]
+
+
+def _qe_config(tmp_path: Path, corpus: Path, hyps: list[str], metrics: str, *, name: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "ms-en.txt").write_text("".join(f"{h}\n" for h in hyps), encoding="utf-8")
+    config = folder / "config.yaml"
+    config.write_text(f"corpus: {corpus}\nmetrics: {metrics}\ndirections: [ms-en]\n"
+                      "gate: {tolerance: {cometkiwi: 0.0}}\n"
+                      "systems:\n  - name: outside\n    backend: files\n    hypotheses:\n"
+                      f"      ms-en: {folder / 'ms-en.txt'}\n", encoding="utf-8")
+    return config
+
+
+def test_reference_metrics_on_a_corpus_without_references_are_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus, sources, targets = _sources_only(tmp_path)
+    config = _qe_config(tmp_path, corpus, targets, "[chrf]", name="chrf")
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "chrF" in err and "no en side" in err and "cometkiwi" in err, err
+    assert not (tmp_path / "out").exists()
+    # and the other way round: nothing to translate from
+    (config.parent / "en-ms.txt").write_text("".join(f"{s}\n" for s in sources), encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8").replace("ms-en", "en-ms").replace("[chrf]", "[cometkiwi]"),
+                      encoding="utf-8")
+    assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no en side" in err and "set directions to ms-en" in err, err
+    # a pairs.jsonl whose pairs disagree on their sides is refused, naming the line
+    lines = (corpus / "pairs.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    lines[1] = json.dumps({**json.loads(lines[1]), "en": "An English side."})
+    (corpus / "pairs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    from evalharness.errors import CorpusError
+
+    with pytest.raises(CorpusError, match=r"pairs.jsonl:2: .* has the en side and " + first["id"]):
+        load_corpus(corpus)
+
+
+def test_score_without_references_refuses_reference_metrics(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "src.txt").write_text("a b c\n", encoding="utf-8")
+    (tmp_path / "hyp.txt").write_text("a b\n", encoding="utf-8")
+    code = main(["score", "--src", str(tmp_path / "src.txt"), "-i", str(tmp_path / "hyp.txt"), "--metrics", "chrf"])
+    err = capsys.readouterr().err
+    assert code == 2 and "name the reference file(s)" in err and "cometkiwi" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_a_sources_only_run_gates_on_cometkiwi(
+        comet_env: Path, tiny_kiwi: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(ENV_VAR, str(comet_env))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    corpus, sources, targets = _sources_only(tmp_path, n=29)
+    metrics = f"[{{name: cometkiwi, model: {tiny_kiwi}, batch_size: 4}}]"
+    runs = {}
+    # the change the tiny random CometKiwi sees best (its mean moves by ~0.7 points, sd ~1.2, on these 29
+    # segments): lowercased outputs. Which way it moves is the random model's business: see below.
+    for name, hyps in (("good", targets), ("damaged", [t.lower() for t in targets]), ("again", targets),
+                       ("copy", sources)):
+        runs[name] = tmp_path / f"run-{name}"
+        assert main(["run", "-c", str(_qe_config(tmp_path, corpus, hyps, metrics, name=name)),
+                     "--run-dir", str(runs[name]), "-q"]) == 0, capsys.readouterr().err
+    records = read_segments(runs["good"])
+    assert all("reference" not in r for r in records)
+    results = json.loads((runs["good"] / "results.json").read_text(encoding="utf-8"))
+    # wrong_language stays on in QE runs (QE scores can be fooled by output in the wrong language): the source
+    # copied as the output raises it with no reference to compare with
+    copied = json.loads((runs["copy"] / "results.json").read_text(encoding="utf-8"))
+    assert copied["results"]["outside"]["ms-en"]["flags"].get("wrong_language", 0) >= len(sources) // 2
+    assert results["results"]["outside"]["ms-en"]["flags"].get("wrong_language", 0) == 0
+    theirs = comets_own(comet_env, tiny_kiwi, [(s, t, None) for s, t in zip(sources, targets, strict=True)], 4,
+                        tmp_path)["scores"]
+    assert max(abs(r["raw_scores"]["cometkiwi"] - t) for r, t in zip(records, theirs, strict=True)) <= 1e-6
+    for name in ("good", "damaged"):
+        assert main(["baseline", "update", str(runs[name]), "-o", str(tmp_path / f"baseline-{name}.json")]) == 0
+    capsys.readouterr()
+    # an equal run passes; of good -> damaged and damaged -> good, exactly the one whose CometKiwi fell fails (a
+    # random-weight model's preference is its own: each is checked against the other, as in test_comet)
+    outcomes = {}
+    for a, b in (("good", "again"), ("good", "damaged"), ("damaged", "good")):
+        code = main(["check", "--baseline", str(tmp_path / f"baseline-{a}.json"), str(runs[b]), "--format", "json"])
+        outcomes[f"{a} -> {b}"] = (code, json.loads(capsys.readouterr().out))
+    with capsys.disabled():
+        print({label: (code, report["failures"]) for label, (code, report) in outcomes.items()})
+    assert outcomes["good -> again"][0] == 0
+    assert sorted(outcomes[k][0] for k in ("good -> damaged", "damaged -> good")) == [0, 1]
+    for code, report in outcomes.values():
+        if code == 1:
+            assert "REGRESSION" in json.dumps(report) and "CometKiwi" in json.dumps(report)
+    # score --src FILE -i HYP --metrics cometkiwi: no --ref
+    (tmp_path / "src.txt").write_text("".join(f"{s}\n" for s in sources), encoding="utf-8")
+    (tmp_path / "hyp.txt").write_text("".join(f"{t}\n" for t in targets), encoding="utf-8")
+    assert main(["score", "--src", str(tmp_path / "src.txt"), "-i", str(tmp_path / "hyp.txt"), "--metrics",
+                 "cometkiwi", "--comet-model", str(tiny_kiwi), "--comet-batch-size", "4", "-sl", "--format",
+                 "json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["scores"]["cometkiwi"] for x in lines] == pytest.approx([100 * t for t in theirs], abs=1e-4)
+    assert lines[0]["signatures"]["cometkiwi"].startswith("nrefs:0|")

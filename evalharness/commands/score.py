@@ -136,6 +136,13 @@ def _comet_family(metrics: list[str]) -> list[str]:
             and issubclass(settings, CometSettings)]
 
 
+def _reference_free(metrics: list[str]) -> bool:
+    """Whether none of ``metrics`` reads references (CometKiwi), so that --src and -i are all they need."""
+    from evalharness.scoring.metrics import METRICS, REFERENCES
+
+    return all(REFERENCES not in METRICS.get(m).reads for m in metrics)
+
+
 def _comet_options(args: argparse.Namespace, metrics: list[str]) -> dict[str, dict[str, Any]]:
     """``score``'s --comet-* options as the settings of each COMET-family metric."""
     from evalharness.errors import InputError
@@ -161,9 +168,10 @@ def _score_references(args: argparse.Namespace, metrics: list[str]) -> tuple[lis
         for flag, value in (("-l/--language-pair", args.language_pair), ("--echo", args.echo)):
             if value is not None:
                 raise InputError(f"{flag} goes with -t NAME (a named test set, see 'evalharness testsets list')")
-        if not refs:
+        if not refs and not (args.src is not None and _reference_free(metrics)):
             raise InputError("name the reference file(s): score REF -i HYP (or --ref REF), or a named test set: "
-                             "score -t NAME -l SRC-TGT -i HYP")
+                             "score -t NAME -l SRC-TGT -i HYP (without references: --src SRC -i HYP --metrics "
+                             "cometkiwi)")
         return refs, args.src
     if refs:
         raise InputError(f"-t {args.test_set} brings its own references: leave out the reference file "
@@ -193,7 +201,7 @@ def score_command(args: argparse.Namespace) -> int:
     if references is None:  # --echo: the test set's side is printed
         return EXIT_OK
     hypotheses = args.hyp or [STDIN]  # no --hyp: standard input, as 'sacrebleu REF < HYP'
-    refs = references[0] if len(references) == 1 else references
+    refs = references[0] if len(references) == 1 else references  # none: reference-free metrics on --src
     from evalharness.store import StoreAt, default_cache_path
 
     comet: dict[str, Any] = {"sources": sources, "metric_options": _comet_options(args, metrics),

@@ -188,7 +188,7 @@ def judge_flags(a: Run | Baseline, b: Run, rule: SegmentRule) -> dict[tuple[str,
         records = b.segments.get((system, direction), [])
         if ids_a != [r.id for r in records]:
             continue  # compare_runs refuses runs whose segment ids differ, with the details
-        sources, references = [r.source for r in records], [r.reference for r in records]
+        sources, references = [r.source for r in records], [r.reference or "" for r in records]
         hyps_b = [r.hypothesis for r in records]
         limits_b: list[set[str]] = [{"max_tokens"} if r.hit_limit else set() for r in records]
         limits_a = _limits(a, system, direction)
@@ -244,6 +244,10 @@ def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule,
         records = b.segments[(system, direction)]
         if flags.note:
             notes.append(flags.note)
+        if records and records[0].reference is None:
+            notes.append(f"{system} {direction}: no references (a corpus of sources only): segments are not checked "
+                         f"one by one on {label} (the metric rows gate it)")
+            continue
         if rule.allowed >= len(records):
             notes.append(f"{system} {direction}: gate.segments.allowed ({rule.allowed}) is at least its {len(records)} "
                          "segments: broken segments cannot fail this check")
@@ -258,11 +262,11 @@ def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule,
             notes.append(f"{system} {direction}: the baseline itself raises {listed} of {len(records)} segments: "
                          "compared by rate (flag rows), not segment by segment")
         gated = rule.model_copy(update={"flags": [f for f in rule.flags if f not in habit]})
-        refs = stack_references([r.reference for r in records], [r.other_references for r in records])
+        refs = stack_references([r.reference or "" for r in records], [r.other_references for r in records])
         metric = metric or scored_metric(a, b, rule.metric)
         hyps_a, hyps_b = a.hypotheses(system, direction)[1], [r.hypothesis for r in records]
         broken = broken_segments(flags.flags_a, flags.flags_b, metric.segment_scores(hyps_a, refs),
-                                 metric.segment_scores(hyps_b, refs), [len(r.reference.split()) for r in records],
+                                 metric.segment_scores(hyps_b, refs), [len(str(r.reference).split()) for r in records],
                                  gated, higher_is_better=metric.higher_is_better, label=label)
         failures += [SegmentFailure(system, direction, records[i].id, reason, hyps_a[i], records[i].hypothesis)
                      for i, reason in broken]

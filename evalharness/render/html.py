@@ -110,7 +110,7 @@ def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
                 for record in run.segments.get((system, direction), []):
                     row = rows.setdefault((direction, record.id), {
                         "index": len(rows), "id": record.id, "direction": direction, "source": record.source,
-                        "reference": record.reference, "hyps": {}, "scores": {}, "flags": {}, "tags": record.tags,
+                        "reference": record.reference or "", "hyps": {}, "scores": {}, "flags": {}, "tags": record.tags,
                         "postprocessed": {},
                     })
                     row["hyps"][key] = record.hypothesis

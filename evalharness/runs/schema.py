@@ -169,7 +169,7 @@ class SegmentRecord(Record):
     direction: str
     id: str
     source: str
-    reference: str
+    reference: str | None = None  # None, and left out of the file: a corpus of sources only (reference-free metrics)
     hypothesis: str
     scores: dict[str, float]
     output_tokens: int
@@ -192,11 +192,13 @@ class SegmentRecord(Record):
         for key in ("other_references", "raw_scores", "postprocessed", "error_spans"):
             if not data.get(key):
                 data.pop(key, None)
+        if data.get("reference", "") is None:
+            data.pop("reference")
         return data
 
     def references(self) -> list[str]:
-        """Every reference of the segment, ``reference`` first."""
-        return [self.reference, *self.other_references]
+        """Every reference of the segment, ``reference`` first; none for a corpus of sources only."""
+        return [] if self.reference is None else [self.reference, *self.other_references]
 
 
 class BaselineOutputs(Record):
