@@ -39,7 +39,7 @@ from evalharness.scoring.defaults import (
     TOKENIZERS,
 )
 from evalharness.scoring.flags import BREAKAGE_FLAGS, FLAG_NAMES, FlagSettings
-from evalharness.scoring.metrics import METRICS, SOURCES, default_tolerances
+from evalharness.scoring.metrics import METRICS, SOURCES, default_tolerance, default_tolerances
 from evalharness.systems.settings import (
     Direction,
     FilesSettings,
@@ -222,7 +222,7 @@ class Gate(Strict):
 
     def rule(self, direction: str, metric: str) -> tuple[float, float]:
         """(tolerance, alpha) for ``metric`` in ``direction``."""
-        tolerance = self.tolerance.get(metric, 0.0)
+        tolerance = self.tolerance.get(metric, default_tolerance(metric))
         alpha = self.alpha
         override = self.per_direction.get(direction)  # type: ignore[call-overload]
         if override is not None:

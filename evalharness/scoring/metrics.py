@@ -305,6 +305,7 @@ BUILTIN_METRICS: dict[str, str] = {
     "comet": "evalharness.scoring.comet.metric:CometMetric",  # optional: its own environment (metrics setup comet)
     "cometkiwi": "evalharness.scoring.comet.cometkiwi:CometKiwiMetric",  # reference-free, in the same environment
     "xcomet": "evalharness.scoring.comet.xcomet:XcometMetric",  # a score and error spans, in the same environment
+    "mqm": "evalharness.scoring.mqm:MqmMetric",  # human MQM penalties, imported (evalharness import mqm)
 }
 
 METRICS: Registry[Metric] = Registry("metric", Metric, group="evalharness.metrics")
@@ -338,6 +339,17 @@ def metric_label(name: str) -> str:
     return METRICS.get(name).label if name in METRICS else name
 
 
+TOLERANCES_WRITTEN = ("bleu", "chrf", "chrf++", "ter", "comet")
+"""The metrics whose default tolerance a resolved config spells out (gate.tolerance in every run's manifest): those
+built in when run files first recorded them. A later metric's default is read where the gate needs it
+(:func:`default_tolerance`), so that adding one leaves existing run files byte for byte as they were."""
+
+
 def default_tolerances() -> dict[str, float]:
-    """The built-in metrics' default gate tolerances, in score points."""
-    return {name: METRICS.get(name).default_tolerance for name in BUILTIN_METRICS}
+    """The default gate tolerances a resolved config writes out, in score points (:data:`TOLERANCES_WRITTEN`)."""
+    return {name: METRICS.get(name).default_tolerance for name in TOLERANCES_WRITTEN}
+
+
+def default_tolerance(name: str) -> float:
+    """Metric ``name``'s default gate tolerance (0.0 for a name nothing registers)."""
+    return METRICS.get(name).default_tolerance if name in METRICS else 0.0
