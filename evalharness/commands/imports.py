@@ -23,12 +23,15 @@ def register(sub: Any) -> None:
                     "like any metric.")
     mqm.add_argument("file", type=Path, metavar="FILE.tsv")
     mqm.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="the run the annotations are of")
+    mqm.add_argument("--replace", action="store_true",
+                     help="replace MQM penalties imported before for the same source and output (one text has one "
+                          "penalty, whichever run it is in)")
     mqm.set_defaults(func=import_mqm_command)
 
 
 def import_mqm_command(args: argparse.Namespace) -> int:
     from evalharness.human.mqm import import_mqm
 
-    done = import_mqm(args.file, args.run)
+    done = import_mqm(args.file, args.run, replace=args.replace)
     print(f"{done.run}: MQM of {done.segments} segments added ({', '.join(f'{s} {d}' for s, d in done.pairs)})")
     return EXIT_OK

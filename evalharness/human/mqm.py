@@ -128,21 +128,31 @@ def with_mqm(run: Run, penalties: dict[tuple[str, str], list[float]]) -> tuple[R
     return Results.model_validate(results.model_dump()), records
 
 
-def import_mqm(path: Path, run_dir: Path) -> Imported:
+def import_mqm(path: Path, run_dir: Path, *, replace: bool = False) -> Imported:
     """Add the MQM penalties of ``path`` (Marot TSV) to the run in ``run_dir``: its files rewritten as a whole, and
-    the penalties kept in the run's translation store, where ``compare`` and ``check`` read MQM like any metric."""
+    the penalties kept in the run's translation store, where ``compare`` and ``check`` read MQM like any metric.
+
+    One (source, output) has one MQM penalty in the store, whichever run it came from, so that a paired test sees
+    the same number for the same text on both sides. A penalty other than the one stored for the same text (an
+    earlier import) is refused unless ``replace``: annotate each distinct output once."""
     from evalharness.render.summary import render_summary
     from evalharness.runs.files import read_run, rewrite_run
     from evalharness.store import TranslationCache, default_cache_path
 
     run = read_run(run_dir)
-    annotated = read_mqm(path)
-    penalties = _penalties(run, annotated, path)
+    penalties = _penalties(run, read_mqm(path), path)
     results, records = with_mqm(run, penalties)
-    rewrite_run(run_dir, results, records, render_summary(results, records))
+    new = {mqm_key(r.source, r.hypothesis): r.scores["mqm"] for r in records}
     store = TranslationCache(Path(run.manifest.cache).expanduser() if run.manifest.cache else default_cache_path())
     try:
-        store.put_scores("mqm", [(mqm_key(r.source, r.hypothesis), r.scores["mqm"]) for r in records])
+        stored = store.get_scores(list(new))
+        differ = [k for k, v in new.items() if k in stored and stored[k] != v]
+        if differ and not replace:
+            raise InputError(f"{path}: {len(differ)} segment(s) get another MQM penalty than the one already imported "
+                             "for the same source and output (one text has one penalty, whichever run it is in): "
+                             "annotate each distinct output once, or import with --replace")
+        rewrite_run(run_dir, results, records, render_summary(results, records))
+        store.put_scores("mqm", new.items())
     finally:
         store.close()
     return Imported(run_dir, len(records), sorted(penalties))
