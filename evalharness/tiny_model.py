@@ -191,13 +191,16 @@ def build_comet(out_dir: Path, *, size: str = "tiny", kind: str = "regression", 
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m evalharness.tiny_model OUT_DIR [--opus-mt | --comet [--comet-size large]]``."""
+    """``python -m evalharness.tiny_model OUT_DIR [--opus-mt | --comet [--comet-size large] [--comet-kind K]]``."""
     parser = argparse.ArgumentParser(prog="python -m evalharness.tiny_model", description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--opus-mt", action="store_true", help="opus-mt size instead of tiny")
     parser.add_argument("--comet", action="store_true",
                         help="a random-weight COMET checkpoint instead (built in the COMET environment: "
                              "'evalharness metrics setup comet')")
+    parser.add_argument("--comet-kind", choices=["regression", "kiwi", "xcomet"], default="regression",
+                        help="with --comet: COMET-22's class (default), a CometKiwi-like UnifiedMetric, or "
+                             "XCOMETMetric")
     parser.add_argument("--comet-size", choices=["tiny", "large"], default="tiny",
                         help="with --comet: tiny (default) or XLM-R large's shape (~2.2 GB)")
     parser.add_argument("--llm", action="store_true", help="a random-weight Llama chat model instead (for an "
@@ -210,7 +213,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         if args.llm:
             build_llm(args.out_dir, seed=args.seed)
         elif args.comet:
-            build_comet(args.out_dir, size=args.comet_size, seed=args.seed)
+            build_comet(args.out_dir, size=args.comet_size, kind=args.comet_kind, seed=args.seed)
         else:
             build_marian(args.out_dir, arch=OPUS_MT if args.opus_mt else TINY, seed=args.seed)
     except EvalHarnessError as err:

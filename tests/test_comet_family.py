@@ -101,7 +101,7 @@ def comets_own(python: Path, checkpoint: Path, triples: list[tuple[str, str, str
     return answer
 
 
-def _config(tmp_path: Path, hyps: dict[str, list[str]], metrics: str, *, name: str) -> Path:
+def _config(tmp_path: Path, hyps: dict[str, list[str]], metrics: str, *, name: str, segments: bool = False) -> Path:
     folder = tmp_path / name
     folder.mkdir()
     for direction, lines in hyps.items():
@@ -109,7 +109,7 @@ def _config(tmp_path: Path, hyps: dict[str, list[str]], metrics: str, *, name: s
     config = folder / "config.yaml"
     config.write_text(
         f"metrics: {metrics}\ndirections: [{', '.join(hyps)}]\n"
-        "gate: {tolerance: {cometkiwi: 0.0, xcomet: 0.0}, segments: {enabled: false}}\n"
+        f"gate: {{tolerance: {{cometkiwi: 0.0, xcomet: 0.0}}, segments: {{enabled: {str(segments).lower()}}}}}\n"
         "systems:\n  - name: outside\n    backend: files\n    hypotheses:\n"
         + "".join(f"      {d}: {folder / f'{d}.txt'}\n" for d in hyps), encoding="utf-8")
     return config
@@ -269,3 +269,51 @@ def test_a_sources_only_run_gates_on_cometkiwi(
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["scores"]["cometkiwi"] for x in lines] == pytest.approx([100 * t for t in theirs], abs=1e-4)
     assert lines[0]["signatures"]["cometkiwi"].startswith("nrefs:0|")
+
+
+@pytest.mark.slow
+def test_xcomet_spans_reach_the_report_the_esa_export_and_checks_broken_segments(
+        comet_env: Path, tiny_xcomet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(ENV_VAR, str(comet_env))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    corpus = load_corpus(CORPUS_NAME)
+    metrics = f"[chrf, {{name: xcomet, model: {tiny_xcomet}, batch_size: 4}}]"
+    runs = {}
+    for name, hyps in (("good", [p.text("en") for p in corpus.pairs]),
+                       ("cut", [" ".join(p.text("en").split()[:3]) for p in corpus.pairs])):
+        runs[name] = tmp_path / f"run-{name}"
+        config = _config(tmp_path, {"ms-en": hyps}, metrics, name=name, segments=True)
+        assert main(["run", "-c", str(config), "--run-dir", str(runs[name]), "-q"]) == 0
+    records = read_segments(runs["cut"])
+    with_spans = [r for r in records if r.get("error_spans", {}).get("xcomet")]
+    assert with_spans, "the tiny xCOMET found no span in the cut outputs: the test would hold nothing"
+
+    # the report highlights them (the add-on script and its data), only where a run has spans
+    report = tmp_path / "report.html"
+    assert main(["report", str(runs["cut"]), "-o", str(report)]) == 0
+    page = report.read_text(encoding="utf-8")
+    assert "mark.span-major" in page and '"spans":{"outside":{"xcomet":[' in page
+
+    # the ESA export prefills them (inclusive end, critical as major)
+    out = tmp_path / "campaign.json"
+    assert main(["export", "esa", str(runs["cut"]), "--worst", "5", "--by", "xcomet", "-o", str(out)]) == 0
+    items = {doc[0]["item_id"]: doc[0] for doc in json.loads(out.read_text(encoding="utf-8"))["data"][0]}
+    by_id = {f"outside/ms-en/{r['id']}": r for r in records}
+    assert len(items) == 5
+    for item_id, item in items.items():
+        spans = by_id[item_id].get("error_spans", {}).get("xcomet", [])
+        assert item.get("error_spans", {}).get("outside", []) == [
+            {"start_i": s["start"], "end_i": s["end"] - 1, "severity": "minor" if s["severity"] == "minor" else "major",
+             "category": None} for s in spans if s["end"] > s["start"]]
+
+    # check's broken-segment listing shows the new version's spans
+    assert main(["baseline", "update", str(runs["good"]), "-o", str(tmp_path / "baseline.json")]) == 0
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(tmp_path / "baseline.json"), str(runs["cut"]), "--format", "json"]) == 1
+    broken = json.loads(capsys.readouterr().out)["broken_segments"]
+    spanned = [b for b in broken if "spans" in b]
+    assert spanned and all(b["spans"]["xcomet"] == next(r for r in records if r["id"] == b["id"])["error_spans"][
+        "xcomet"] for b in spanned)
+    assert main(["check", "--baseline", str(tmp_path / "baseline.json"), str(runs["cut"])]) == 1
+    assert "spans (xCOMET): " in capsys.readouterr().out

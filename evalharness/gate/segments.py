@@ -18,7 +18,7 @@ another right turns up in almost every check, and the metric rows see any breaka
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from evalharness.gate.compare import scored_metric
@@ -42,6 +42,19 @@ class SegmentFailure:
     reason: str  # "new flag: copy" or "chrF 62.10 → 3.40"
     before: str
     after: str
+    # the error spans a metric found in ``after`` (xCOMET's), by metric; empty where the run has none
+    spans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def marked_after(self) -> str:
+        """``after`` with each span of the first span metric in brackets and its severity: ``[the m]{major}``."""
+        spans = next(iter(self.spans.values()), [])
+        out, at = [], 0
+        for s in sorted(spans, key=lambda s: s["start"]):
+            if s["start"] < at:
+                continue
+            out += [self.after[at:s["start"]], f"[{self.after[s['start']:s['end']]}]{{{s['severity']}}}"]
+            at = s["end"]
+        return "".join([*out, self.after[at:]])
 
     def line(self) -> str:
         """The one line a CI log shows."""
@@ -268,6 +281,6 @@ def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule,
         broken = broken_segments(flags.flags_a, flags.flags_b, metric.segment_scores(hyps_a, refs),
                                  metric.segment_scores(hyps_b, refs), [len(str(r.reference).split()) for r in records],
                                  gated, higher_is_better=metric.higher_is_better, label=label)
-        failures += [SegmentFailure(system, direction, records[i].id, reason, hyps_a[i], records[i].hypothesis)
-                     for i, reason in broken]
+        failures += [SegmentFailure(system, direction, records[i].id, reason, hyps_a[i], records[i].hypothesis,
+                                    dict(records[i].error_spans)) for i, reason in broken]
     return failures, notes
