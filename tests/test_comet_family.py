@@ -165,8 +165,10 @@ def _sources_only(tmp_path: Path, n: int = 16) -> tuple[Path, list[str], list[st
     pairs = corpus.pairs[:n]
     folder = tmp_path / "ms-only"
     folder.mkdir()
-    (folder / "pairs.jsonl").write_text("".join(json.dumps({"id": p.id, "kind": p.kind, "ms": p.text("ms")}) + "\n"
-                                                for p in pairs), encoding="utf-8")
+    records = [{"id": p.id, "kind": p.kind, "ms": p.text("ms"),  # its Malay side's quirks are the corpus's too
+                "quirks": [{"lang": q.lang, "span": q.span, "note": q.note} for q in p.quirks if q.lang == "ms"]}
+               for p in pairs]
+    (folder / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return folder, [p.text("ms") for p in pairs], [p.text("en") for p in pairs]
 
 
@@ -185,6 +187,7 @@ def _qe_config(tmp_path: Path, corpus: Path, hyps: list[str], metrics: str, *, n
 def test_reference_metrics_on_a_corpus_without_references_are_refused_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus, sources, targets = _sources_only(tmp_path)
+    assert main(["corpus", "check", str(corpus)]) == 0  # a corpus of sources only is a sound corpus
     config = _qe_config(tmp_path, corpus, targets, "[chrf]", name="chrf")
     assert main(["run", "-c", str(config), "--run-dir", str(tmp_path / "out"), "-q"]) == 2
     err = capsys.readouterr().err
