@@ -159,13 +159,16 @@ def build_llm(out_dir: Path, texts: Sequence[str] | None = None, *, layers: int 
     return out_dir
 
 
-def build_comet(out_dir: Path, *, size: str = "tiny", seed: int = 0, python: Path | None = None) -> Path:
+def build_comet(out_dir: Path, *, size: str = "tiny", kind: str = "regression", seed: int = 0,
+                python: Path | None = None) -> Path:
     """Write a random-weight COMET checkpoint to ``out_dir`` (``hparams.yaml``, ``checkpoints/model.ckpt``, and
     the XLM-R encoder with a SentencePiece tokenizer trained on the shipped article in ``encoder/``).
 
     It is built by the COMET environment's Python (``python``, else the one runs use), since only comet's own
     classes write a checkpoint that ``comet.load_from_checkpoint`` reads as it reads ``Unbabel/wmt22-comet-da``.
     ``size``: ``tiny`` (seconds) or ``large`` (XLM-R large's shape, ~2.2 GB, for throughput measurements).
+    ``kind``: ``regression`` (COMET-22's class), ``kiwi`` (a ``UnifiedMetric`` reading source and hypothesis, as
+    CometKiwi) or ``xcomet`` (an ``XCOMETMetric``: a score and error spans).
     """
     import subprocess
     import tempfile
@@ -179,7 +182,8 @@ def build_comet(out_dir: Path, *, size: str = "tiny", seed: int = 0, python: Pat
         text = Path(tmp) / "corpus.txt"
         text.write_text("\n".join(t.replace("\n", " ") for t in corpus_texts()) + "\n", encoding="utf-8")
         done = subprocess.run([str(python), str(worker_script()), "build-tiny", str(out_dir), "--text", str(text),
-                               "--size", size, "--seed", str(seed)], capture_output=True, text=True, cwd=tmp)
+                               "--size", size, "--kind", kind, "--seed", str(seed)],
+                              capture_output=True, text=True, cwd=tmp)
     if done.returncode != 0:
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
         raise ModelLoadError(f"building the COMET checkpoint in {out_dir} failed: {lines[-1] if lines else '?'}")
@@ -187,13 +191,16 @@ def build_comet(out_dir: Path, *, size: str = "tiny", seed: int = 0, python: Pat
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m evalharness.tiny_model OUT_DIR [--opus-mt | --comet [--comet-size large]]``."""
+    """``python -m evalharness.tiny_model OUT_DIR [--opus-mt | --comet [--comet-size large] [--comet-kind K]]``."""
     parser = argparse.ArgumentParser(prog="python -m evalharness.tiny_model", description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--opus-mt", action="store_true", help="opus-mt size instead of tiny")
     parser.add_argument("--comet", action="store_true",
                         help="a random-weight COMET checkpoint instead (built in the COMET environment: "
                              "'evalharness metrics setup comet')")
+    parser.add_argument("--comet-kind", choices=["regression", "kiwi", "xcomet"], default="regression",
+                        help="with --comet: COMET-22's class (default), a CometKiwi-like UnifiedMetric, or "
+                             "XCOMETMetric")
     parser.add_argument("--comet-size", choices=["tiny", "large"], default="tiny",
                         help="with --comet: tiny (default) or XLM-R large's shape (~2.2 GB)")
     parser.add_argument("--llm", action="store_true", help="a random-weight Llama chat model instead (for an "
@@ -206,7 +213,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         if args.llm:
             build_llm(args.out_dir, seed=args.seed)
         elif args.comet:
-            build_comet(args.out_dir, size=args.comet_size, seed=args.seed)
+            build_comet(args.out_dir, size=args.comet_size, kind=args.comet_kind, seed=args.seed)
         else:
             build_marian(args.out_dir, arch=OPUS_MT if args.opus_mt else TINY, seed=args.seed)
     except EvalHarnessError as err:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "evalharness"
 FOUNDATION = {"errors", "environment", "paths", "textio", "registry", "languages", "__init__"}
-LAYERS = ["foundation", "testsets", "corpus", "systems", "store", "scoring", "runs", "gate", "history", "render", "top"]
+LAYERS = ["foundation", "testsets", "corpus", "systems", "store", "scoring", "runs", "gate", "history", "render",
+          "human", "top"]
 TOP = {"cli", "commands", "tiny_model", "__main__"}
 
 

@@ -143,7 +143,8 @@ def test_length_ratio_outlier_is_a_warning_only(tmp_path: Path, capsys: pytest.C
 
 BAD_INPUT = {
     "invalid json": ('{"id": "p01", "kind": "body",\n', ":1: invalid JSON"),
-    "missing field": ('{"id": "p01", "kind": "body", "ms": "Ya."}\n', ":1: missing field 'en'"),
+    # one side alone is a corpus of sources only (reference-free metrics); no side at all is an error
+    "missing field": ('{"id": "p01", "kind": "body"}\n', ":1: missing field 'ms'"),
     "bad kind": ('{"id": "p01", "kind": "caption", "ms": "Ya.", "en": "Yes."}\n', ":1: field 'kind'"),
     "duplicate": ('{"id": "a", "kind": "body", "ms": "Ya.", "en": "Yes."}\n'
                   '{"id": "a", "kind": "body", "ms": "Tidak.", "en": "No."}\n', ":2: duplicate id 'a'"),

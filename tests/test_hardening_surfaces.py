@@ -145,7 +145,7 @@ if mode == "silent-hello":
 if mode == "garbage-hello":
     say("Loading lightning...\\n")
     time.sleep(3600)
-say({{"hello": True, "protocol": 1, "comet": "2.2.7"}})
+say({{"hello": True, "protocol": 2, "comet": "2.2.7"}})
 for line in sys.stdin:
     request = json.loads(line)
     n, rid = len(request["triples"]), request["id"]

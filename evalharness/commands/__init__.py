@@ -12,5 +12,5 @@ A new command is one new module here plus its name in ``COMMANDS`` below.
 from __future__ import annotations
 
 COMMANDS: tuple[str, ...] = ("corpus", "testsets", "config", "run", "demo", "score", "metrics", "compare", "check",
-                             "report", "cache", "baseline", "history")
+                             "report", "cache", "baseline", "history", "export", "imports")
 """Modules under ``evalharness.commands`` whose ``register`` the CLI calls, in ``--help`` order."""

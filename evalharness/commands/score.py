@@ -127,18 +127,35 @@ def _score_bootstrap(args: argparse.Namespace) -> Any:
     return Bootstrap(resamples=resamples, seed=seed)
 
 
+def _comet_family(metrics: list[str]) -> list[str]:
+    """The metrics among ``metrics`` scored by the COMET worker (comet, cometkiwi, xcomet): --comet-* set them."""
+    from evalharness.scoring.comet.settings import CometSettings
+    from evalharness.scoring.metrics import METRICS
+
+    return [m for m in metrics if isinstance(settings := METRICS.get(m).Settings, type)
+            and issubclass(settings, CometSettings)]
+
+
+def _reference_free(metrics: list[str]) -> bool:
+    """Whether none of ``metrics`` reads references (CometKiwi), so that --src and -i are all they need."""
+    from evalharness.scoring.metrics import METRICS, REFERENCES
+
+    return all(REFERENCES not in METRICS.get(m).reads for m in metrics)
+
+
 def _comet_options(args: argparse.Namespace, metrics: list[str]) -> dict[str, dict[str, Any]]:
-    """``score``'s --comet-* options as the metric's settings."""
+    """``score``'s --comet-* options as the settings of each COMET-family metric."""
     from evalharness.errors import InputError
 
     given = {"model": args.comet_model, "batch_size": args.comet_batch_size, "device": args.comet_device,
              "precision": args.comet_precision}
-    if "comet" not in metrics:
+    family = _comet_family(metrics)
+    if not family:
         extra = [f"--comet-{k.replace('_', '-')}" for k, v in given.items() if v is not None]
         if extra:
-            raise InputError(f"{extra[0]} goes with --metrics comet")
+            raise InputError(f"{extra[0]} goes with --metrics comet (or cometkiwi, xcomet)")
         return {}
-    return {"comet": {k: v for k, v in given.items() if v is not None}}
+    return {name: {k: v for k, v in given.items() if v is not None} for name in family}
 
 
 def _score_references(args: argparse.Namespace, metrics: list[str]) -> tuple[list[Path] | None, Path | None]:
@@ -151,9 +168,10 @@ def _score_references(args: argparse.Namespace, metrics: list[str]) -> tuple[lis
         for flag, value in (("-l/--language-pair", args.language_pair), ("--echo", args.echo)):
             if value is not None:
                 raise InputError(f"{flag} goes with -t NAME (a named test set, see 'evalharness testsets list')")
-        if not refs:
+        if not refs and not (args.src is not None and _reference_free(metrics)):
             raise InputError("name the reference file(s): score REF -i HYP (or --ref REF), or a named test set: "
-                             "score -t NAME -l SRC-TGT -i HYP")
+                             "score -t NAME -l SRC-TGT -i HYP (without references: --src SRC -i HYP --metrics "
+                             "cometkiwi)")
         return refs, args.src
     if refs:
         raise InputError(f"-t {args.test_set} brings its own references: leave out the reference file "
@@ -170,7 +188,7 @@ def _score_references(args: argparse.Namespace, metrics: list[str]) -> tuple[lis
         for line in iter_lines(source if args.echo == "src" else reference, f"test set {args.test_set}"):
             print(line)
         return None, None
-    return [reference], args.src if args.src is not None or "comet" not in metrics else source
+    return [reference], args.src if args.src is not None or not _comet_family(metrics) else source
 
 
 def score_command(args: argparse.Namespace) -> int:
@@ -183,7 +201,7 @@ def score_command(args: argparse.Namespace) -> int:
     if references is None:  # --echo: the test set's side is printed
         return EXIT_OK
     hypotheses = args.hyp or [STDIN]  # no --hyp: standard input, as 'sacrebleu REF < HYP'
-    refs = references[0] if len(references) == 1 else references
+    refs = references[0] if len(references) == 1 else references  # none: reference-free metrics on --src
     from evalharness.store import StoreAt, default_cache_path
 
     comet: dict[str, Any] = {"sources": sources, "metric_options": _comet_options(args, metrics),

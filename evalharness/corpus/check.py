@@ -111,6 +111,8 @@ def alignment_problems(p: Pair) -> list[str]:
 
 
 def _ratio_warnings(corpus: Corpus, where: Any) -> list[Finding]:
+    if corpus.missing_sides:  # a corpus of sources only: no ratio between sides
+        return []
     a, b = corpus.languages
     ratios = {
         p.id: len(p.text(a)) / len(p.text(b))

@@ -184,6 +184,11 @@ def _load_jsonl(path: Path, *, name: str, strict: bool, languages: tuple[str, st
                 f"{path}:{lineno}: duplicate id {pair.id!r} (first on line {seen[pair.id]}); ids must be unique"
             )
         seen.setdefault(pair.id, lineno)
+        if pairs and set(pair.sides) != set(pairs[0].sides):
+            odd = sorted(set(pair.sides) ^ set(pairs[0].sides))[0]
+            raise CorpusError(f"{path}:{lineno}: {pair.id} {'has' if odd in pair.sides else 'lacks'} the {odd} side "
+                              f"and {pairs[0].id} does not: give both sides in every pair, or one side (sources "
+                              "only) in all")
         pairs.append(pair)
     if not pairs or languages is None:
         raise CorpusError(f"{path}: corpus has no pairs")
@@ -197,7 +202,10 @@ def _parse_pair(record: Any, *, where: str, lineno: int, languages: tuple[str, s
     for key in _REQUIRED:
         if key not in record:
             raise CorpusError(f"{where}: missing field {key!r} (required: {required})")
-    fields = {lang: _side_key(record, lang, f"{where}: ", required) for lang in languages}
+    # one side may be absent from every pair: a corpus of sources only, for reference-free metrics
+    fields = {lang: key for lang in languages if (key := _side_key(record, lang, f"{where}: ", required, absent=True))}
+    if not fields:
+        _side_key(record, languages[0], f"{where}: ", required)  # raises, naming the field
     pid = record["id"]
     if not isinstance(pid, str) or not pid:
         raise CorpusError(f"{where}: field 'id' must be a non-empty string")
@@ -210,6 +218,8 @@ def _parse_pair(record: Any, *, where: str, lineno: int, languages: tuple[str, s
             f"{where}: field 'fidelity' is {fidelity!r}; expected one of {', '.join(sorted(FIDELITY))}"
         )
     sides = {lang: _parse_side(record[key], where=f"{where}: field {key!r}") for lang, key in fields.items()}
+    if len(sides) < len(languages) and record.get("alignment"):
+        raise CorpusError(f"{where}: field 'alignment' links two sides, and the pair has one; leave it out")
     alignment = _parse_alignment(record.get("alignment", []), where=where, languages=languages)
     quirks = tuple(
         Quirk(str(q.get("lang", "")), str(q.get("span", "")), str(q.get("note", "")))
@@ -225,11 +235,13 @@ def _parse_pair(record: Any, *, where: str, lineno: int, languages: tuple[str, s
     return Pair(pid, kind, sides, fidelity, alignment, tuple(notes), repairs, quirks, lineno)
 
 
-def _side_key(record: dict[str, Any], lang: str, where: str, required: str) -> str:
+def _side_key(record: dict[str, Any], lang: str, where: str, required: str, *, absent: bool = False) -> str:
     """The field holding ``lang``'s side: its code, or its ISO 639-3 or FLORES code (``ind`` / ``ind_Latn`` for
-    Indonesian, whose code ``id`` is the pair's id field)."""
+    Indonesian, whose code ``id`` is the pair's id field); with ``absent``, "" where the record has none."""
     row = language(lang)
     present = [n for n in dict.fromkeys((row.code, row.iso639_3, row.flores)) if n not in PAIR_FIELDS and n in record]
+    if not present and absent:
+        return ""
     if not present:
         raise CorpusError(f"{where}missing field {side_field(lang)!r} (required: {required})")
     if len(present) > 1:
@@ -280,32 +292,34 @@ def _list_of_dicts(value: Any, *, where: str) -> list[dict[str, Any]]:
     return value
 
 
-def load_plain_pair(files: Mapping[str, str | Path], *, name: str | None = None) -> Corpus:
+def load_plain_pair(files: Mapping[str, str | Path | None], *, name: str | None = None) -> Corpus:
     """Read an external test set given as two line-aligned plain-text files, one per language: ``{"ms": path,
-    "en": path}``, the languages in the corpus's order.
+    "en": path}``, the languages in the corpus's order; ``None`` for one of them: a corpus of sources only (for
+    reference-free metrics).
 
     Ids are line numbers (``L0001``). CRLF endings and a UTF-8 BOM are accepted (NTREX-128 ships CRLF).
     """
-    if len(files) != 2:
-        raise CorpusError("a plain-text corpus needs one file for each of two languages; got "
-                          f"{', '.join(files) or 'none'}")
+    if len(files) != 2 or all(f is None for f in files.values()):
+        raise CorpusError("a plain-text corpus needs one file for each of two languages (or one file and null for "
+                          f"the side it lacks); got {', '.join(files) or 'none'}")
     try:
         a, b = langs = tuple(language(code, where="plain-text corpus").code for code in files)
     except LanguageError as err:
         raise CorpusError(str(err)) from None
-    paths = {lang: Path(file) for lang, file in zip(langs, files.values(), strict=True)}
-    texts = {lang: read_lines(paths[lang], f"{lang} text file") for lang in langs}
-    counts = {lang: len(texts[lang]) for lang in langs}
+    paths = {lang: Path(file) for lang, file in zip(langs, files.values(), strict=True) if file is not None}
+    texts = {lang: read_lines(path, f"{lang} text file") for lang, path in paths.items()}
+    counts = {lang: len(lines) for lang, lines in texts.items()}
     if len(set(counts.values())) != 1:
-        detail = ", ".join(f"{paths[lang]} has {counts[lang]} lines" for lang in langs)
+        detail = ", ".join(f"{paths[lang]} has {counts[lang]} lines" for lang in paths)
         raise CorpusError(f"plain-text corpus files are not line-aligned: {detail}")
-    if counts[a] == 0:
-        raise CorpusError(f"plain-text corpus files are empty: {paths[a]}, {paths[b]}")
-    width = max(4, len(str(counts[a])))
+    lines = next(iter(counts.values()))
+    if lines == 0:
+        raise CorpusError(f"plain-text corpus files are empty: {', '.join(map(str, paths.values()))}")
+    width = max(4, len(str(lines)))
     pairs = tuple(
-        Pair(f"L{i + 1:0{width}d}", "line", {lang: Side(texts[lang][i]) for lang in langs}, source_line=i + 1)
-        for i in range(counts[a])
+        Pair(f"L{i + 1:0{width}d}", "line", {lang: Side(texts[lang][i]) for lang in paths}, source_line=i + 1)
+        for i in range(lines)
     )
-    label = name or f"{paths[a].name}+{paths[b].name}"
-    return Corpus(name=label, version="0", pairs=pairs, origin=f"{paths[a]} + {paths[b]}",
-                  files=(paths[a], paths[b]), side_files=paths, languages=(a, b))
+    label = name or "+".join(p.name for p in paths.values())
+    return Corpus(name=label, version="0", pairs=pairs, origin=" + ".join(map(str, paths.values())),
+                  files=tuple(paths.values()), side_files=paths, languages=(a, b))

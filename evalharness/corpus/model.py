@@ -86,7 +86,10 @@ class Segment:
     other_references: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def references(self, lang: str) -> tuple[str, ...]:
-        """Every reference in ``lang``: the text first, then the other references."""
+        """Every reference in ``lang``: the text first, then the other references; none where the corpus has no
+        ``lang`` side (sources only)."""
+        if lang not in self.texts:
+            return ()
         return (self.texts[lang], *self.other_references.get(lang, ()))
 
 
@@ -121,13 +124,18 @@ class Corpus:
         return src, tgt
 
     @property
+    def missing_sides(self) -> tuple[str, ...]:
+        """The languages no pair has (every pair has the same sides): a corpus of sources only lacks its targets'."""
+        return tuple(lang for lang in self.languages if self.pairs and lang not in self.pairs[0].sides)
+
+    @property
     def has_sentence_alignment(self) -> bool:
         """True when every pair carries a sentence alignment."""
         return bool(self.pairs) and all(p.alignment for p in self.pairs)
 
     def segments(self, level: Level = "paragraph") -> list[Segment]:
         """The scoring units at ``level``, in corpus order, with stable ids (``p07``, ``p07.2``)."""
-        langs = self.languages
+        langs = tuple(lang for lang in self.languages if lang not in self.missing_sides)
         if level == "paragraph":
             return [
                 Segment(p.id, {lang: p.text(lang) for lang in langs}, p.kind, p.fidelity,

@@ -207,7 +207,9 @@ def _rows(a: Run | Baseline, b: Run, name_a: str, name_b: str, direction: str, m
     keep = [i for i, r in enumerate(seg_b) if matches(r.tags, filters)]
     if filters and not keep:
         raise InputError(f"--where {' '.join(where)} selects no segment of {system} {direction}")
-    refs = stack_references([seg_b[i].reference for i in keep], [seg_b[i].other_references for i in keep])
+    given = [seg_b[i].reference for i in keep]
+    refs = None if None in given else stack_references([r or "" for r in given],  # None: a corpus of sources only
+                                                       [seg_b[i].other_references for i in keep])
     chosen_a, chosen_b = [hyps_a[i] for i in keep], [seg_b[i].hypothesis for i in keep]
     differing = sum(x != y for x, y in zip(chosen_a, chosen_b, strict=True))
     scores_a, scores_b = a.scores[name_a][direction].scores, b.scores[name_b][direction].scores

@@ -18,7 +18,7 @@ another right turns up in almost every check, and the metric rows see any breaka
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evalharness.gate.compare import scored_metric
@@ -42,6 +42,19 @@ class SegmentFailure:
     reason: str  # "new flag: copy" or "chrF 62.10 → 3.40"
     before: str
     after: str
+    # the error spans a metric found in ``after`` (xCOMET's), by metric; empty where the run has none
+    spans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def marked_after(self) -> str:
+        """``after`` with each span of the first span metric in brackets and its severity: ``[the m]{major}``."""
+        spans = next(iter(self.spans.values()), [])
+        out, at = [], 0
+        for s in sorted(spans, key=lambda s: s["start"]):
+            if s["start"] < at:
+                continue
+            out += [self.after[at:s["start"]], f"[{self.after[s['start']:s['end']]}]{{{s['severity']}}}"]
+            at = s["end"]
+        return "".join([*out, self.after[at:]])
 
     def line(self) -> str:
         """The one line a CI log shows."""
@@ -188,7 +201,7 @@ def judge_flags(a: Run | Baseline, b: Run, rule: SegmentRule) -> dict[tuple[str,
         records = b.segments.get((system, direction), [])
         if ids_a != [r.id for r in records]:
             continue  # compare_runs refuses runs whose segment ids differ, with the details
-        sources, references = [r.source for r in records], [r.reference for r in records]
+        sources, references = [r.source for r in records], [r.reference or "" for r in records]
         hyps_b = [r.hypothesis for r in records]
         limits_b: list[set[str]] = [{"max_tokens"} if r.hit_limit else set() for r in records]
         limits_a = _limits(a, system, direction)
@@ -244,6 +257,10 @@ def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule,
         records = b.segments[(system, direction)]
         if flags.note:
             notes.append(flags.note)
+        if records and records[0].reference is None:
+            notes.append(f"{system} {direction}: no references (a corpus of sources only): segments are not checked "
+                         f"one by one on {label} (the metric rows gate it)")
+            continue
         if rule.allowed >= len(records):
             notes.append(f"{system} {direction}: gate.segments.allowed ({rule.allowed}) is at least its {len(records)} "
                          "segments: broken segments cannot fail this check")
@@ -258,12 +275,12 @@ def segment_failures(a: Run | Baseline, b: Run, rule: SegmentRule,
             notes.append(f"{system} {direction}: the baseline itself raises {listed} of {len(records)} segments: "
                          "compared by rate (flag rows), not segment by segment")
         gated = rule.model_copy(update={"flags": [f for f in rule.flags if f not in habit]})
-        refs = stack_references([r.reference for r in records], [r.other_references for r in records])
+        refs = stack_references([r.reference or "" for r in records], [r.other_references for r in records])
         metric = metric or scored_metric(a, b, rule.metric)
         hyps_a, hyps_b = a.hypotheses(system, direction)[1], [r.hypothesis for r in records]
         broken = broken_segments(flags.flags_a, flags.flags_b, metric.segment_scores(hyps_a, refs),
-                                 metric.segment_scores(hyps_b, refs), [len(r.reference.split()) for r in records],
+                                 metric.segment_scores(hyps_b, refs), [len(str(r.reference).split()) for r in records],
                                  gated, higher_is_better=metric.higher_is_better, label=label)
-        failures += [SegmentFailure(system, direction, records[i].id, reason, hyps_a[i], records[i].hypothesis)
-                     for i, reason in broken]
+        failures += [SegmentFailure(system, direction, records[i].id, reason, hyps_a[i], records[i].hypothesis,
+                                    dict(records[i].error_spans)) for i, reason in broken]
     return failures, notes

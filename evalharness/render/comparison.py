@@ -127,6 +127,8 @@ def render_text(report: GateReport, *, markdown: bool = False) -> str:
     for b in report.broken:
         out += ["", f"{'### ' if markdown else ''}{b.system} {b.direction} {b.id}: {b.reason}",
                 f"{bullet}before: {_clip(b.before)}", f"{bullet}after:  {_clip(b.after)}"]
+        if b.spans:  # where xCOMET marked the new output: [span]{severity}
+            out += [f"{bullet}spans ({', '.join(metric_label(m) for m in b.spans)}): {_clip(b.marked_after())}"]
     if not markdown:
         out += ["", verdict_line]
     return "\n".join(out) + "\n"
@@ -193,7 +195,8 @@ def report_json(report: GateReport) -> dict[str, Any]:
                  for r in report.rows],
         "failures": report.failures,
         "broken_segments": [{"system": b.system, "direction": b.direction, "id": b.id, "reason": b.reason,
-                             "before": b.before, "after": b.after} for b in report.broken],
+                             "before": b.before, "after": b.after, **({"spans": b.spans} if b.spans else {})}
+                            for b in report.broken],
         "notes": report.notes,
     }
 

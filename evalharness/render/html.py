@@ -122,7 +122,7 @@ def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
                 for record in run.segments.get((system, direction), []):
                     row = rows.setdefault((direction, record.id), {
                         "index": len(rows), "id": record.id, "direction": direction, "source": record.source,
-                        "reference": record.reference, "hyps": {}, "scores": {}, "flags": {}, "tags": record.tags,
+                        "reference": record.reference or "", "hyps": {}, "scores": {}, "flags": {}, "tags": record.tags,
                         "postprocessed": {},
                     })
                     row["hyps"][key] = record.hypothesis
@@ -131,6 +131,8 @@ def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
                         row["flags"][key] = sorted(record.flags)
                     if record.postprocessed:  # what the clean-up rules removed (LLM backends): never silent
                         row["postprocessed"][key] = list(record.postprocessed)
+                    if record.error_spans:  # xCOMET's: only where there are some, so other reports stay as they were
+                        row.setdefault("spans", {})[key] = record.error_spans
     for row in rows.values():
         row["flagged"] = bool(row["flags"])
         parts = [row["id"], row["source"], row["reference"], *row["hyps"].values(),
@@ -177,9 +179,11 @@ def render_report(run_paths: list[Path]) -> str:
     subtitle = "; ".join(f"{label}: {_run_summary(run)}" for label, run in zip(labels, runs, strict=True))
     if data["notes"]:
         subtitle += " — " + " ".join(data["notes"])
-    return PAGE_TEMPLATE.format(css=(files / "report.css").read_text(encoding="utf-8"),
-                                js=(files / "report.js").read_text(encoding="utf-8"),
-                                data=_safe_json(data), subtitle=html.escape(subtitle, quote=False))
+    css, js = (files / "report.css").read_text(encoding="utf-8"), (files / "report.js").read_text(encoding="utf-8")
+    if any("spans" in row for row in data["segments"]):  # error spans highlighted: added only where there are some
+        css += (files / "spans.css").read_text(encoding="utf-8")
+        js += "\n" + (files / "spans.js").read_text(encoding="utf-8")
+    return PAGE_TEMPLATE.format(css=css, js=js, data=_safe_json(data), subtitle=html.escape(subtitle, quote=False))
 
 
 def write_report(run_paths: list[Path], out: Path) -> None:

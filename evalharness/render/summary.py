@@ -99,8 +99,8 @@ def worst_segments(results: Results, segments: Sequence[SegmentRecord], n: int =
             mine.sort(key=lambda s: (s.scores[metric] if hib else -s.scores[metric], s.id))
             blocks.append(f"### {system}, {direction}: {min(n, len(mine))} lowest by {metric_label(metric)}\n")
             blocks.append(markdown_table(["id", metric_label(metric), "hypothesis", "reference"],
-                                         [[s.id, f"{s.scores[metric]:.2f}", _cell(s.hypothesis), _cell(s.reference)]
-                                          for s in mine[:n]]))
+                                         [[s.id, f"{s.scores[metric]:.2f}", _cell(s.hypothesis),
+                                           _cell(s.reference or "")] for s in mine[:n]]))
             blocks.append("")
     return "\n".join(blocks)
 

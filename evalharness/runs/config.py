@@ -40,7 +40,7 @@ from evalharness.scoring.defaults import (
     TOKENIZERS,
 )
 from evalharness.scoring.flags import BREAKAGE_FLAGS, FLAG_NAMES, FlagSettings
-from evalharness.scoring.metrics import METRICS, SOURCES, default_tolerances
+from evalharness.scoring.metrics import METRICS, SOURCES, default_tolerance, default_tolerances
 from evalharness.scoring.significance import Bootstrap
 from evalharness.systems import parse_system
 from evalharness.systems.settings import (
@@ -211,7 +211,7 @@ class Gate(Strict):
 
     def rule(self, direction: str, metric: str) -> tuple[float, float]:
         """(tolerance, alpha) for ``metric`` in ``direction``."""
-        tolerance = self.tolerance.get(metric, 0.0)
+        tolerance = self.tolerance.get(metric, default_tolerance(metric))
         alpha = self.alpha
         override = self.per_direction.get(direction)  # type: ignore[call-overload]
         if override is not None:
@@ -226,22 +226,25 @@ CORPUS_PLACEHOLDER = "{corpus}"
 
 class CorpusFiles(Strict):
     """An external test set as two line-aligned plain-text files, keyed by language: ``{ms: FILE, en: FILE}``
-    (``{id: FILE, en: FILE}`` for Indonesian; any two codes of evalharness/languages.py)."""
+    (``{id: FILE, en: FILE}`` for Indonesian; any two codes of evalharness/languages.py); ``{ms: FILE, en: null}``:
+    sources only, for reference-free metrics."""
 
     model_config = ConfigDict(extra="allow", frozen=True)  # the keys are the languages: data, not fields
 
     @model_validator(mode="after")
     def _two_languages(self) -> CorpusFiles:
         files = self.model_extra or {}
-        if len(files) != 2 or not all(k in LANGUAGES and isinstance(v, str) for k, v in files.items()):
-            raise ValueError(f"expected one file for each of two languages, e.g. {{ms: FILE, en: FILE}} (languages: "
-                             f"{', '.join(LANGUAGES)}); got keys {', '.join(map(str, files)) or 'none'}")
+        if len(files) != 2 or not all(k in LANGUAGES and (v is None or isinstance(v, str)) for k, v in files.items()) \
+                or all(v is None for v in files.values()):
+            raise ValueError(f"expected one file for each of two languages, e.g. {{ms: FILE, en: FILE}}, or null for "
+                             f"the side a corpus of sources only lacks (languages: {', '.join(LANGUAGES)}); got keys "
+                             f"{', '.join(map(str, files)) or 'none'}")
         return self
 
     @property
-    def files(self) -> dict[str, str]:
-        """The file of each language, in the order given."""
-        return {str(k): str(v) for k, v in (self.model_extra or {}).items()}
+    def files(self) -> dict[str, str | None]:
+        """The file of each language, in the order given (None: the side a corpus of sources only lacks)."""
+        return {str(k): None if v is None else str(v) for k, v in (self.model_extra or {}).items()}
 
 
 METRIC_SETTINGS_ERROR = "metric_settings"
@@ -585,6 +588,8 @@ def _check_files(config: RunConfig, label: str, blame: Callable[[str], str] | No
     for key, corpus in given:
         if isinstance(corpus, CorpusFiles):
             for lang, name in corpus.files.items():
+                if name is None:  # the side a corpus of sources only lacks
+                    continue
                 file = Path(name).expanduser()
                 if not file.is_file():
                     what = "not a file" if file.exists() else "file not found"

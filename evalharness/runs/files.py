@@ -153,6 +153,16 @@ def write_run(run_dir: Path, results: Results, segments: list[SegmentRecord], su
         (tmp / RESULTS_FILE).write_text(_dump(results, indent=2) + "\n", encoding="utf-8")
 
 
+def rewrite_run(run_dir: Path, results: Results, segments: list[SegmentRecord], summary: str) -> None:
+    """Replace the three files of the existing run ``run_dir`` (an import added a metric), keeping whatever else
+    the folder holds (a report): a copy is staged beside it and renamed into place, so nothing is half-written."""
+    with staged_directory(run_dir) as tmp:
+        shutil.copytree(run_dir, tmp, dirs_exist_ok=True)
+        (tmp / SEGMENTS_FILE).write_text("".join(_dump(s) + "\n" for s in segments), encoding="utf-8")
+        (tmp / SUMMARY_FILE).write_text(summary, encoding="utf-8")
+        (tmp / RESULTS_FILE).write_text(_dump(results, indent=2) + "\n", encoding="utf-8")
+
+
 @contextlib.contextmanager
 def staged_directory(target: Path) -> Iterator[Path]:
     """A new folder beside ``target`` for the block to write into; when the block ends without error it replaces

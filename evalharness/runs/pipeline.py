@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalharness.corpus import Corpus, Segment, load_corpus, load_plain_pair
 from evalharness.corpus.tags import matches, parse_where, tags_for
-from evalharness.errors import ConfigError, HypothesisError, InputError
+from evalharness.errors import ConfigError, CorpusError, HypothesisError, InputError
 from evalharness.runs.config import CORPUS_PLACEHOLDER, CorpusFiles, RunConfig
 from evalharness.runs.executor import Executor, LocalExecutor, RaySettings, TestSetWork, Translations
 from evalharness.runs.files import staged_directory, write_run
@@ -36,7 +36,7 @@ from evalharness.runs.schema import (
 from evalharness.runs.target import check_run_dir, check_set_dir, default_run_dir, run_inputs
 from evalharness.runs.translate import ProgressFactory, Translated
 from evalharness.scoring.flags import count_flags, flag_outputs
-from evalharness.scoring.metrics import Metric, References, get_metrics, stack_references
+from evalharness.scoring.metrics import METRICS, REFERENCES, Metric, References, get_metrics, stack_references
 from evalharness.scoring.parallel import PoolSettings
 from evalharness.scoring.scorer import score_metrics
 from evalharness.scoring.significance import Bootstrap, confidence_interval
@@ -96,8 +96,23 @@ def open_corpus(config: RunConfig) -> Corpus:
     corpus = load_plain_pair(config.corpus.files) if isinstance(config.corpus, CorpusFiles) else \
         load_corpus(config.corpus)
     for i, direction in enumerate(config.directions):
-        corpus.check_direction(direction, where=f"directions.{i}")  # a direction in a language it lacks
+        src, tgt = corpus.check_direction(direction, where=f"directions.{i}")  # a direction in a language it lacks
+        check_sides(corpus, src, tgt, config.metrics, where=f"directions.{i}")
     return corpus
+
+
+def check_sides(corpus: Corpus, src: str, tgt: str, metrics: Sequence[str], *, where: str) -> None:
+    """Refuse, in one line, a direction a corpus of sources only cannot run: from its missing side, or into it with a
+    metric that reads references (QE metrics alone score a corpus without references)."""
+    if src in corpus.missing_sides:
+        raise CorpusError(f"{where}: corpus {corpus.name!r} has no {src} side (sources only, in {tgt}), so there is "
+                          f"nothing to translate from in {src}-{tgt}; set directions to {tgt}-{src}")
+    if tgt in corpus.missing_sides:
+        needing = [METRICS.get(m).label for m in metrics if REFERENCES in METRICS.get(m).reads]
+        if needing:
+            raise ConfigError(f"metrics: {', '.join(needing)} read(s) the references, and corpus {corpus.name!r} has "
+                              f"no {tgt} side (sources only): score {src}-{tgt} with reference-free metrics alone "
+                              "(cometkiwi)")
 
 
 def members(config: RunConfig) -> list[Member]:
@@ -225,7 +240,8 @@ Stats = dict[str, "np.ndarray"]
 """Per metric, the segments' statistics (segments × statistics)."""
 
 
-def score_direction(metrics: list[Metric], hypotheses: list[str], references: References, statistics: Bootstrap,
+def score_direction(metrics: list[Metric], hypotheses: list[str], references: References | None,
+                    statistics: Bootstrap,
                     sources: list[str] | None = None) -> tuple[dict[str, MetricScore], dict[str, list[float]], Stats]:
     """Corpus scores (with signatures and bootstrap intervals) and per-segment scores for one system × direction.
 
@@ -255,12 +271,13 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
     src, tgt = translated.direction.split("-")
     chosen, translations = translated.segments, translated.translations
     sources = [seg.texts[src] for seg in chosen]
-    references = [seg.texts[tgt] for seg in chosen]
+    missing = bool(chosen) and tgt not in chosen[0].texts  # a corpus of sources only: reference-free metrics alone
+    references = [seg.texts.get(tgt, "") for seg in chosen]
     others = [seg.other_references.get(tgt, ()) for seg in chosen]
     hypotheses = [t.text for t in translations]
+    stacked = None if missing else stack_references(references, others)
     try:
-        corpus_scores, seg_scores, stats = score_direction(metrics, hypotheses, stack_references(references, others),
-                                                           config.statistics, sources)
+        corpus_scores, seg_scores, stats = score_direction(metrics, hypotheses, stacked, config.statistics, sources)
     except HypothesisError as err:
         raise HypothesisError(f"system {translated.system!r}, {translated.direction}: {err} (the translations "
                               "are in the cache: a rerun does not translate again)") from None
@@ -279,13 +296,15 @@ def evaluate_direction(translated: Translated, config: RunConfig, metrics: list[
         slices=slice_scores(metrics, stats, tags),  # type: ignore[arg-type]
     )
     raw = {m.name: values for m in metrics if (values := m.raw_scores(stats[m.name])) is not None}
+    spans = {m.name: found for m in metrics if (found := m.error_spans(hypotheses, stacked or [], sources=sources))}
     records = [SegmentRecord(
         system=translated.system, direction=translated.direction, id=seg.id,
-        source=sources[i], reference=references[i], hypothesis=hypotheses[i],
+        source=sources[i], reference=None if missing else references[i], hypothesis=hypotheses[i],
         scores={m: seg_scores[m][i] for m in seg_scores}, raw_scores={m: raw[m][i] for m in raw},
         output_tokens=translations[i].tokens, hit_limit=translations[i].hit_limit,
         flags=flags[i], tags=tags[i], other_references=list(others[i]),
         postprocessed=list(translations[i].notes),
+        error_spans={m: spans[m][i] for m in spans if spans[m][i]},
     ) for i, seg in enumerate(chosen)]
     return result, records
 

@@ -169,7 +169,7 @@ class SegmentRecord(Record):
     direction: str
     id: str
     source: str
-    reference: str
+    reference: str | None = None  # None, and left out of the file: a corpus of sources only (reference-free metrics)
     hypothesis: str
     scores: dict[str, float]
     output_tokens: int
@@ -182,18 +182,23 @@ class SegmentRecord(Record):
     raw_scores: dict[str, float] = Field(default_factory=dict)
     # the post-processing rules that changed the system's answer (``think``, ``preamble``: systems/postprocess.py)
     postprocessed: list[str] = Field(default_factory=list)
+    # metric name -> the error spans it found in the hypothesis (xCOMET: {start, end, severity, confidence, text},
+    # character offsets), only for segments with at least one span
+    error_spans: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
 
     @model_serializer(mode="wrap")
     def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        for key in ("other_references", "raw_scores", "postprocessed"):
+        for key in ("other_references", "raw_scores", "postprocessed", "error_spans"):
             if not data.get(key):
                 data.pop(key, None)
+        if data.get("reference", "") is None:
+            data.pop("reference")
         return data
 
     def references(self) -> list[str]:
-        """Every reference of the segment, ``reference`` first."""
-        return [self.reference, *self.other_references]
+        """Every reference of the segment, ``reference`` first; none for a corpus of sources only."""
+        return [] if self.reference is None else [self.reference, *self.other_references]
 
 
 class BaselineOutputs(Record):

@@ -48,6 +48,10 @@ class ScoreStore(Protocol):
 
     def put_scores(self, metric: str, scores: Any) -> None: ...
 
+    def get_spans(self, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]: ...
+
+    def put_spans(self, metric: str, spans: Any) -> None: ...
+
 
 class Metric(ABC):
     """A scorer: identity, direction and needs as class attributes; settings, signature and statistics per instance.
@@ -196,6 +200,12 @@ class Metric(ABC):
         """The metric's own per-segment values where its reported score rescales them (COMET: 0–1), else None."""
         return None
 
+    def error_spans(self, hypotheses: Sequence[str], references: References, *,
+                    sources: Sequence[str] | None = None) -> list[list[dict[str, Any]]] | None:
+        """Each segment's error spans in its hypothesis (``{start, end, severity, …}``) where the metric finds them
+        (xCOMET), after :meth:`evaluate` scored these segments; None for a metric that gives none."""
+        return None
+
     def check_ready(self) -> None:
         """Raise a typed error now if scoring would fail for want of something outside the text (an environment,
         a model), so that a run fails before it translates. String metrics need nothing."""
@@ -293,6 +303,9 @@ BUILTIN_METRICS: dict[str, str] = {
     "chrf++": "evalharness.scoring.sacrebleu_metrics:ChrfPlusPlusMetric",
     "ter": "evalharness.scoring.sacrebleu_metrics:TerMetric",
     "comet": "evalharness.scoring.comet.metric:CometMetric",  # optional: its own environment (metrics setup comet)
+    "cometkiwi": "evalharness.scoring.comet.cometkiwi:CometKiwiMetric",  # reference-free, in the same environment
+    "xcomet": "evalharness.scoring.comet.xcomet:XcometMetric",  # a score and error spans, in the same environment
+    "mqm": "evalharness.scoring.mqm:MqmMetric",  # human MQM penalties, imported (evalharness import mqm)
 }
 
 METRICS: Registry[Metric] = Registry("metric", Metric, group="evalharness.metrics")
@@ -326,6 +339,17 @@ def metric_label(name: str) -> str:
     return METRICS.get(name).label if name in METRICS else name
 
 
+TOLERANCES_WRITTEN = ("bleu", "chrf", "chrf++", "ter", "comet")
+"""The metrics whose default tolerance a resolved config spells out (gate.tolerance in every run's manifest): those
+built in when run files first recorded them. A later metric's default is read where the gate needs it
+(:func:`default_tolerance`), so that adding one leaves existing run files byte for byte as they were."""
+
+
 def default_tolerances() -> dict[str, float]:
-    """The built-in metrics' default gate tolerances, in score points."""
-    return {name: METRICS.get(name).default_tolerance for name in BUILTIN_METRICS}
+    """The default gate tolerances a resolved config writes out, in score points (:data:`TOLERANCES_WRITTEN`)."""
+    return {name: METRICS.get(name).default_tolerance for name in TOLERANCES_WRITTEN}
+
+
+def default_tolerance(name: str) -> float:
+    """Metric ``name``'s default gate tolerance (0.0 for a name nothing registers)."""
+    return METRICS.get(name).default_tolerance if name in METRICS else 0.0

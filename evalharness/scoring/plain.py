@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias
 from evalharness.errors import HypothesisError
 from evalharness.scoring import sacrebleu_adapter as sb
 from evalharness.scoring.defaults import DEFAULT_TOKENIZE
-from evalharness.scoring.metrics import SOURCES, Metric, ScoreStore, get_metrics
+from evalharness.scoring.metrics import REFERENCES, SOURCES, Metric, ScoreStore, get_metrics
 from evalharness.scoring.sacrebleu_metrics import SacrebleuMetric
 from evalharness.scoring.significance import Bootstrap
 
@@ -44,11 +44,14 @@ class PlainSet:
     where: list[str]
     total: int  # lines in each file
     sources: Path | None = None  # --src, line-aligned with the references, for metrics that read sources (COMET)
+    reference_free: bool = False  # no --ref: ``references`` is [sources], counted and filtered, never scored against
 
     def report_head(self) -> dict[str, Any]:
         """The keys every report starts with; one reference file is a string, as it was before several were."""
-        refs: str | list[str] = str(self.references[0]) if len(self.references) == 1 else [
+        refs: str | list[str] | None = str(self.references[0]) if len(self.references) == 1 else [
             str(r) for r in self.references]
+        if self.reference_free:
+            refs = None
         return {"references": refs, "segments": len(self.lines), "where": list(self.where)}
 
     def against(self, name: str) -> str:
@@ -319,22 +322,40 @@ def _whole(plain: PlainSet, index: int, metrics: Sequence[Metric], segment_score
     kept = set(plain.lines)
     sources = None if plain.sources is None else [
         line for number, line in enumerate(iter_lines(plain.sources, "source file"), 1) if number in kept]
-    scored = score_metrics(metrics, hyps, sets if len(sets) > 1 else sets[0], segment_scores=segment_scores,
-                           sources=sources)
+    references = None if plain.reference_free else sets if len(sets) > 1 else sets[0]
+    scored = score_metrics(metrics, hyps, references, segment_scores=segment_scores, sources=sources)
     return {id(m): x for m, x in zip(metrics, scored, strict=True)}
 
 
 def _ready_metrics(metric_names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None,
                    sources: Path | None, *, tokenize: str, lowercase: bool, chrf_lowercase: bool,
-                   store: ScoreStore | None = None) -> list[Metric]:
-    """The metrics, each ready to score (COMET: its environment found), before any file is read."""
+                   store: ScoreStore | None = None, references: bool = True) -> list[Metric]:
+    """The metrics, each ready to score (COMET: its environment found), before any file is read; without
+    ``references``, only metrics that read none (CometKiwi)."""
     metrics = get_metrics(metric_names, options, store=store,
                           scoring={"tokenize": tokenize, "lowercase": lowercase, "chrf_lowercase": chrf_lowercase})
     for m in metrics:
         if SOURCES in m.reads and sources is None:
             raise HypothesisError(f"{m.label} reads the source of every segment: give the source file with --src FILE")
+        if REFERENCES in m.reads and not references:
+            raise HypothesisError(f"{m.label} reads the references, and none are given: add --ref REF, or score with "
+                                  "reference-free metrics alone (--metrics cometkiwi)")
         m.check_ready()
     return metrics
+
+
+def _read_inputs(references: Path | Sequence[Path], hypotheses: Sequence[Source], where: Sequence[str], *,
+                 stdin: BinaryIO | None, sources: Path | None,
+                 warn: Callable[[str], None] | None = None) -> PlainSet:
+    """:func:`read_plain` of the files; no references (reference-free metrics): the source file is counted and
+    filtered in their place (``warn`` hears of suspicious lines in reference and hypothesis files)."""
+    refs = [references] if isinstance(references, Path) else list(references)
+    if refs or sources is None:
+        return read_plain(refs, hypotheses, where, stdin=stdin, sources=sources, warn=warn)
+    import dataclasses
+
+    return dataclasses.replace(read_plain([sources], hypotheses, where, stdin=stdin, sources=sources),
+                               reference_free=True)
 
 
 def _with_bootstrap(m: Metric, bootstrap: Bootstrap) -> str:
@@ -366,9 +387,9 @@ def score_files(references: Path | Sequence[Path], hypotheses: Sequence[Source],
     from evalharness.scoring.significance import confidence_interval
 
     metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase,
-                             chrf_lowercase=chrf_lowercase, store=store)
-    plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
-                       stdin=stdin, sources=sources, warn=warn)
+                             chrf_lowercase=chrf_lowercase, store=store,
+                             references=isinstance(references, Path) or bool(references))
+    plain = _read_inputs(references, hypotheses, where, stdin=stdin, sources=sources, warn=warn)
     systems = []
     for index, (name, _) in enumerate(plain.systems):
         scores: dict[str, Any] = {}
@@ -406,9 +427,9 @@ def sentence_scores(references: Path | Sequence[Path], hypotheses: Sequence[Sour
     (metric name → one score per line) with the segment ``signatures``.
     """
     metrics = _ready_metrics(metric_names, metric_options, sources, tokenize=tokenize, lowercase=lowercase,
-                             chrf_lowercase=chrf_lowercase, store=store)
-    plain = read_plain([references] if isinstance(references, Path) else references, hypotheses, where,
-                       stdin=stdin, sources=sources, warn=warn)
+                             chrf_lowercase=chrf_lowercase, store=store,
+                             references=isinstance(references, Path) or bool(references))
+    plain = _read_inputs(references, hypotheses, where, stdin=stdin, sources=sources, warn=warn)
     systems = []
     for index, (name, _) in enumerate(plain.systems):
         scored = _score_system(plain, index, metrics, segment_scores=True, settings=settings)

@@ -10,14 +10,22 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from evalharness.errors import HypothesisError
-from evalharness.scoring.metrics import SOURCES, Metric, References, check_aligned, check_finite, reference_sets
+from evalharness.scoring.metrics import (
+    REFERENCES,
+    SOURCES,
+    Metric,
+    References,
+    check_aligned,
+    check_finite,
+    reference_sets,
+)
 from evalharness.scoring.sacrebleu_metrics import SacrebleuMetric, score_family
 
 if TYPE_CHECKING:
     from evalharness.scoring.parallel import PoolSettings, Scored
 
 
-def score_metrics(metrics: Sequence[Metric], hypotheses: Sequence[str], references: References, *,
+def score_metrics(metrics: Sequence[Metric], hypotheses: Sequence[str], references: References | None, *,
                   segment_scores: bool = False, sources: Sequence[str] | None = None,
                   settings: PoolSettings | None = None) -> list[Scored]:
     """Every metric's segment statistics (and, with ``segment_scores``, its segment scores) at once.
@@ -25,12 +33,19 @@ def score_metrics(metrics: Sequence[Metric], hypotheses: Sequence[str], referenc
     Inputs are checked first (:func:`check_aligned`, each metric's length limit). sacrebleu's family is scored
     together, the text read once per chunk for all of them, on every core for large inputs
     (:mod:`evalharness.scoring.parallel`); any other metric through its own :meth:`~Metric.evaluate`, given
-    ``sources`` when it reads them. The results do not depend on how the work was split.
+    ``sources`` when it reads them. The results do not depend on how the work was split. ``references`` None: there
+    are none (a corpus of sources only), and only metrics that read none can score.
     """
     import numpy as np
 
     from evalharness.scoring import parallel
 
+    if references is None:
+        needing = [m.label for m in metrics if REFERENCES in m.reads]
+        if needing:
+            raise HypothesisError(f"{', '.join(needing)} read(s) references, and there are none; score with "
+                                  "reference-free metrics (cometkiwi) alone, or give the references")
+        references = [""] * len(hypotheses)  # never read: no metric here reads references
     sets = reference_sets(references)
     check_aligned(hypotheses, sets)
     for metric in metrics:

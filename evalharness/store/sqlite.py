@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS dir_hashes (path TEXT PRIMARY KEY, fingerprint TEXT N
 CREATE TABLE IF NOT EXISTS languages (key TEXT PRIMARY KEY, lang TEXT NOT NULL, confidence REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS facts (identity TEXT PRIMARY KEY, facts TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS segment_scores (key TEXT PRIMARY KEY, metric TEXT NOT NULL, score REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS segment_spans (key TEXT PRIMARY KEY, metric TEXT NOT NULL, spans TEXT NOT NULL);
 """
 
 
@@ -254,6 +255,22 @@ class TranslationStore:
 
         self._safe(put, None)
 
+    def get_spans(self, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Cached error spans of a metric that gives them (xCOMET) among ``keys``: a JSON list each."""
+        none: list[tuple[Any, ...]] = []
+        rows = self._safe(lambda: self._rows("segment_spans", "spans", keys), none)
+        return {key: json.loads(spans) for key, spans in rows}
+
+    def put_spans(self, metric: str, items: Iterable[tuple[str, list[dict[str, Any]]]]) -> None:
+        """Store segment error spans of ``metric`` in one transaction."""
+        rows = [(key, metric, json.dumps(spans, ensure_ascii=False)) for key, spans in items]
+
+        def put() -> None:
+            with self._transaction():
+                self._db.executemany("INSERT OR REPLACE INTO segment_spans VALUES (?, ?, ?)", rows)
+
+        self._safe(put, None)
+
     def info(self) -> dict[str, Any]:
         """Path, size, number of entries, and entries per system identity."""
         try:
@@ -289,6 +306,7 @@ class TranslationStore:
             self._db.execute("DELETE FROM languages")
             self._db.execute("DELETE FROM facts")
             self._db.execute("DELETE FROM segment_scores")
+            self._db.execute("DELETE FROM segment_spans")
         self._db.execute("VACUUM")
         return n
 
@@ -317,6 +335,14 @@ class StoreAt:
     def put_scores(self, metric: str, items: Iterable[tuple[str, float]]) -> None:
         """As :meth:`TranslationStore.put_scores`."""
         self._open().put_scores(metric, items)
+
+    def get_spans(self, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """As :meth:`TranslationStore.get_spans`."""
+        return self._open().get_spans(keys)
+
+    def put_spans(self, metric: str, items: Iterable[tuple[str, list[dict[str, Any]]]]) -> None:
+        """As :meth:`TranslationStore.put_spans`."""
+        self._open().put_spans(metric, items)
 
     def close(self) -> None:
         """Close the store if it was opened."""

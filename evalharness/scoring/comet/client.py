@@ -28,7 +28,7 @@ from evalharness.environment import env_seconds
 from evalharness.errors import ConfigError, MissingDependencyError, ModelLoadError, WorkerError
 from evalharness.scoring.comet.env import SETUP_COMMAND, EnvInfo, probe, worker_script
 
-PROTOCOL = 1
+PROTOCOL = 2  # worker.PROTOCOL: null references, spans in replies
 HELLO_TIMEOUT_S = 300.0
 """How long the worker may take to start and say hello (it imports torch and comet: seconds, a minute from a
 cold disk)."""
@@ -43,6 +43,8 @@ link downloading a model, or a test that wants a silent worker found out at once
 RAW_SCORE_LIMIT = 10.0
 """A COMET value (its own scale) beyond ±10 is no COMET score: COMET-22 gives about 0–1, the older DA models
 z-scores of about −3 to 2."""
+SEVERITIES = ("minor", "major", "critical")
+"""The severities of xCOMET's error spans (comet's ``error_labels``)."""
 _MAX_LINE = 64 << 20  # a reply line longer than this (64 MiB: ~4 million scores) is not a reply
 
 
@@ -194,9 +196,10 @@ class CometWorker:
             raise self._fail(f"sent a JSON {type(message).__name__} as its {what}, expected an object")
         return message
 
-    def score(self, model: str, triples: Sequence[tuple[str, str, str]], *, batch_size: int, device: str,
-              precision: str) -> list[float]:
-        """COMET's per-segment scores (its own scale, about 0–1) of (source, hypothesis, reference) triples."""
+    def score(self, model: str, triples: Sequence[tuple[str, str, str | None]], *, batch_size: int, device: str,
+              precision: str) -> tuple[list[float], list[list[dict[str, Any]]] | None]:
+        """COMET's per-segment scores (its own scale, about 0–1) of (source, hypothesis, reference) triples (the
+        reference None for a reference-free model), and each segment's error spans where the model gives them."""
         self.start()
         self._next_id += 1
         request = {"id": self._next_id, "model": model, "batch_size": batch_size, "device": device,
@@ -226,7 +229,23 @@ class CometWorker:
                     or abs(x) > RAW_SCORE_LIMIT:
                 raise self._fail(f"returned {x!r} as the score of segment {i + 1} of {len(triples)}: not a COMET "
                                  f"score (a finite number within ±{RAW_SCORE_LIMIT:g}); nothing was cached")
-        return [float(x) for x in raw]
+        spans = reply.get("spans")
+        if spans is not None:
+            self._check_spans(spans, [t[1] for t in triples])
+        return [float(x) for x in raw], spans
+
+    def _check_spans(self, spans: Any, hypotheses: Sequence[str]) -> None:
+        """Each segment's spans a list of {start, end, severity, confidence, text} within its hypothesis."""
+        if not isinstance(spans, list) or len(spans) != len(hypotheses):
+            raise self._fail(f"sent spans that are not one list per segment ({len(hypotheses)} segments)")
+        for i, (segment, hyp) in enumerate(zip(spans, hypotheses, strict=True)):
+            for sp in segment if isinstance(segment, list) else [None]:
+                ok = isinstance(sp, dict) and isinstance(sp.get("start"), int) and isinstance(sp.get("end"), int) \
+                    and 0 <= sp["start"] <= sp["end"] <= len(hyp) and sp.get("severity") in SEVERITIES \
+                    and isinstance(sp.get("confidence"), float) and isinstance(sp.get("text"), str)
+                if not ok:
+                    raise self._fail(f"sent {sp!r} as an error span of segment {i + 1}: not a span of its hypothesis "
+                                     "({start, end, severity, confidence, text}); nothing was cached")
 
     def close(self) -> None:
         """Close the worker's stdin (it exits) and wait for it."""

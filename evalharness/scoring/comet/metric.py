@@ -75,7 +75,11 @@ def _model_identity(model: str) -> str:
 
 
 class CometMetric(Metric):
-    """COMET (``Unbabel/wmt22-comet-da`` unless configured), scored by unbabel-comet in its own environment."""
+    """COMET (``Unbabel/wmt22-comet-da`` unless configured), scored by unbabel-comet in its own environment.
+
+    The base of the family: CometKiwi (:mod:`~evalharness.scoring.comet.cometkiwi`, reference-free) and xCOMET
+    (:mod:`~evalharness.scoring.comet.xcomet`, with error spans) differ in name, what they read, their default
+    model and licence; they share the worker, the cache and the arithmetic here."""
 
     name = "comet"
     label = "COMET"
@@ -86,14 +90,17 @@ class CometMetric(Metric):
     # the Metrics Maze") map COMET deltas to agreement with human judgement: tighten or loosen it from there.
     default_tolerance = 1.0
     reads: ClassVar[frozenset[str]] = frozenset({HYPOTHESES, REFERENCES, SOURCES})
-    Settings = CometSettings
-    section = "comet"  # configs written before metric entries keep its settings in a ``comet:`` section
+    Settings: ClassVar[type[CometSettings]] = CometSettings
+    # configs written before metric entries keep its settings in a ``comet:`` section
+    section: ClassVar[str | None] = "comet"
+    licence: ClassVar[str] = "Apache-2.0"  # of the default model, as its hub card gives it
+    gated: ClassVar[bool] = False  # the default model's hub repository asks users to accept its terms first
 
     def __init__(self, *, store: ScoreStore | None = None, **settings: Any) -> None:
         """``settings``: :class:`CometSettings` (a config's ``comet`` entry); ``store``: where segment scores are kept
         between runs, or None to score everything afresh."""
         super().__init__(store=store, **settings)
-        self.settings = CometSettings.model_validate(self.options)
+        self.settings = self.Settings.model_validate(self.options)
         self._info: EnvInfo | None = None
         self.scored = 0  # segments the worker scored (not found in the cache), for tests and reports
 
@@ -114,37 +121,47 @@ class CometMetric(Metric):
         return self._info
 
     def check_ready(self) -> None:
-        """Fail now, before any translation, if the environment or a local model is missing."""
+        """Fail now, before any translation, if the environment or a local model is missing; warn when a hub model
+        of a non-commercial, gated licence is picked."""
         from evalharness.scoring.comet.env import check_model_reachable
         from evalharness.systems.settings import looks_like_path
 
         model = self.settings.model
         if not looks_like_path(model):
             check_model_reachable(model)  # offline and not cached: now, before the environment even starts
+        if self.gated and not looks_like_path(model):
+            import warnings
+
+            from evalharness.errors import EvalHarnessWarning
+
+            warnings.warn(f"{self.settings_key()}: {model} is licensed {self.licence} (non-commercial use only) and "
+                          "gated on the Hugging Face hub: accept its terms on the model's page and log in (hf auth "
+                          "login) before the first download", EvalHarnessWarning, stacklevel=2)
         self.env()
         if looks_like_path(model):
             path = Path(model).expanduser()
+            where = f"{self.settings_key()}.model"
             if not path.exists():
-                raise ModelLoadError(f"comet.model: no COMET model at {path}; give a hub id "
-                                     "(Unbabel/wmt22-comet-da) or a folder holding hparams.yaml and "
-                                     "checkpoints/model.ckpt")
+                raise ModelLoadError(f"{where}: no {self.label} model at {path}; give a hub id "
+                                     f"({self.Settings.model_fields['model'].default}) or a folder holding "
+                                     "hparams.yaml and checkpoints/model.ckpt")
             if path.is_dir() and not (path / "checkpoints" / "model.ckpt").is_file():
-                raise ModelLoadError(f"comet.model: {path} holds no checkpoints/model.ckpt; give a COMET model "
+                raise ModelLoadError(f"{where}: {path} holds no checkpoints/model.ckpt; give a COMET model "
                                      "folder (hparams.yaml and checkpoints/model.ckpt)")
 
     # ------------------------------------------------------------------ signature
 
     def __repr__(self) -> str:
-        return f"CometMetric({self.settings!r})"
+        return f"{type(self).__name__}({self.settings!r})"
 
     @property
     def signature(self) -> str:
-        """``nrefs:1|model:…|comet:2.2.7|precision:fp32|batch:8|device:cpu|scale:100``; the segment scores' too (a
-        corpus score is their mean)."""
+        """``nrefs:1|model:…|comet:2.2.7|precision:fp32|batch:8|device:cpu|scale:100`` (``nrefs:0`` for a
+        reference-free model); the segment scores' too (a corpus score is their mean)."""
         s = self.settings
-        return str(Signature([("nrefs", 1), ("model", s.model), ("comet", self.env().comet),
-                              ("precision", s.precision), ("batch", s.batch_size), ("device", s.device),
-                              ("scale", 100)]))
+        return str(Signature([("nrefs", 1 if REFERENCES in self.reads else 0), ("model", s.model),
+                              ("comet", self.env().comet), ("precision", s.precision),
+                              ("batch", s.batch_size), ("device", s.device), ("scale", 100)]))
 
     # ------------------------------------------------------------------ statistics
 
@@ -153,18 +170,23 @@ class CometMetric(Metric):
         """(raw COMET score, 1) per segment (segments × 2); ``sources`` are required (COMET reads the source too).
 
         COMET-22 takes one reference: with several reference sets it scores against the first (its signature
-        says ``nrefs:1``)."""
-        sets = reference_sets(references)
-        check_aligned(hypotheses, sets)
-        first = [r for r in sets[0] if r is not None]  # the first set has every segment's reference
+        says ``nrefs:1``). A reference-free model (CometKiwi) never looks at ``references``."""
         if sources is None:
-            raise HypothesisError("COMET needs the source of every segment (score: --src FILE)")
+            raise HypothesisError(f"{self.label} needs the source of every segment (score: --src FILE)")
         if isinstance(sources, str) or len(sources) != len(hypotheses):
             raise HypothesisError(f"{len(sources)} sources for {len(hypotheses)} hypotheses")
         import numpy as np
 
-        raw = self.raw_segment_scores(sources, hypotheses, first)
+        raw = self.raw_segment_scores(sources, hypotheses, self._references(hypotheses, references))
         return np.column_stack([np.asarray(raw, dtype="float64"), np.ones(len(raw))]) if raw else np.zeros((0, 2))
+
+    def _references(self, hypotheses: Sequence[str], references: References) -> Sequence[str | None]:
+        """The one reference of each segment the model reads (the first set's), or None each for a QE model."""
+        if REFERENCES not in self.reads:
+            return [None] * len(hypotheses)
+        sets = reference_sets(references)
+        check_aligned(hypotheses, sets)
+        return [r for r in sets[0] if r is not None]  # the first set has every segment's reference
 
     def evaluate(self, hypotheses: Sequence[str], references: References, *,
                  sources: Sequence[str] | None = None) -> tuple[np.ndarray, list[float]]:
@@ -200,33 +222,39 @@ class CometMetric(Metric):
 
     # ------------------------------------------------------------------ scoring, through the cache
 
-    def _key(self, source: str, hypothesis: str, reference: str) -> str:
+    def _key(self, source: str, hypothesis: str, reference: str | None) -> str:
         s = self.settings
-        parts = ["comet", _model_identity(s.model), self.env().comet, s.precision, s.batch_size, s.device,
+        parts = [self.name, _model_identity(s.model), self.env().comet, s.precision, s.batch_size, s.device,
                  source, hypothesis, reference]
-        return "comet:" + hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8",
-                                                                                   "surrogatepass")).hexdigest()
+        return f"{self.name}:" + hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode(
+            "utf-8", "surrogatepass")).hexdigest()
+
+    def _cached(self, keys: Sequence[str]) -> dict[str, float]:
+        """The scores among ``keys`` the store holds (a subclass may ask for more than the score: xCOMET's spans)."""
+        return self.store.get_scores(keys) if self.store is not None else {}
+
+    def _keep(self, keys: Sequence[str], scores: Sequence[float], spans: list[list[dict[str, Any]]] | None) -> None:
+        """Store fresh scores (the worker's ``spans`` are xCOMET's business)."""
+        if self.store is not None:
+            self.store.put_scores(self.name, zip(keys, scores, strict=True))
 
     def raw_segment_scores(self, sources: Sequence[str], hypotheses: Sequence[str],
-                           references: Sequence[str]) -> list[float]:
-        """COMET's own value of each (source, hypothesis, reference), from the cache or the worker."""
+                           references: Sequence[str | None]) -> list[float]:
+        """The model's own value of each (source, hypothesis, reference), from the cache or the worker."""
         from evalharness.scoring.comet.env import comet_python
 
         keys = [self._key(s, h, r) for s, h, r in zip(sources, hypotheses, references, strict=True)]
-        store = self.store
-        found = store.get_scores(keys) if store is not None else {}
-        todo: dict[str, tuple[str, str, str]] = {}
+        found = self._cached(keys)
+        todo: dict[str, tuple[str, str, str | None]] = {}
         for key, triple in zip(keys, zip(sources, hypotheses, references, strict=True), strict=True):
             if key not in found and key not in todo:
                 todo[key] = triple
         if todo:
             worker = worker_for(comet_python(self.settings.python))
             s = self.settings
-            scores = worker.score(s.model, list(todo.values()), batch_size=s.batch_size, device=s.device,
-                                  precision=s.precision)
-            fresh = dict(zip(todo, scores, strict=True))
-            if store is not None:
-                store.put_scores(self.name, fresh.items())
-            found = {**found, **fresh}
+            scores, spans = worker.score(s.model, list(todo.values()), batch_size=s.batch_size, device=s.device,
+                                         precision=s.precision)
+            self._keep(list(todo), scores, spans)
+            found = {**found, **dict(zip(todo, scores, strict=True))}
             self.scored += len(todo)
         return [found[key] for key in keys]

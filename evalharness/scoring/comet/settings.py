@@ -10,6 +10,10 @@ from evalharness.systems.settings import Strict
 
 DEFAULT_MODEL = "Unbabel/wmt22-comet-da"
 """The model the field reports COMET with since WMT22 (reference-based, XLM-R large)."""
+KIWI_MODEL = "Unbabel/wmt22-cometkiwi-da"
+"""CometKiwi, WMT22's reference-free model (InfoXLM large; CC-BY-NC-SA-4.0, gated on the hub)."""
+XCOMET_MODEL = "Unbabel/XCOMET-XL"
+"""xCOMET XL: a score and error spans (XLM-R XL; CC-BY-NC-SA-4.0, gated on the hub)."""
 
 
 class CometSettings(Strict):
@@ -34,3 +38,15 @@ class CometSettings(Strict):
         if not model.strip():
             raise ValueError("model is empty: give a hub id (Unbabel/wmt22-comet-da) or a local COMET model folder")
         return model
+
+
+class CometKiwiSettings(CometSettings):
+    """CometKiwi's settings: COMET's, with its own default model."""
+
+    model: str = KIWI_MODEL
+
+
+class XcometSettings(CometSettings):
+    """xCOMET's settings: COMET's, with its own default model."""
+
+    model: str = XCOMET_MODEL

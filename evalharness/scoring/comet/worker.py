@@ -10,8 +10,10 @@
 ``serve`` first writes a hello line with its versions, then answers one line per request line::
 
     -> {"id": 1, "model": "Unbabel/wmt22-comet-da", "batch_size": 8, "device": "cpu", "precision": "fp32",
-        "triples": [["source", "hypothesis", "reference"], ...]}
+        "triples": [["source", "hypothesis", "reference"], ...]}     (reference null: a reference-free model)
     <- {"id": 1, "scores": [0.83, ...], "system_score": 0.81, "seconds": 1.2}
+       (+ "spans": [[{"start": 0, "end": 4, "severity": "major", "confidence": 0.8, "text": "..."}], ...]
+        where the model gives error spans: xCOMET)
     <- {"id": 1, "error": "...", "kind": "model"}           (kind: model | request | internal)
 
 Every model is scored through ``comet.load_from_checkpoint`` and ``CometModel.predict``, as ``comet-score``
@@ -31,7 +33,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any
 
-PROTOCOL = 1
+PROTOCOL = 2  # 2: references may be null, replies may carry spans
 PRECISIONS = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
@@ -88,7 +90,8 @@ class Scorer:
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
         triples = request["triples"]
-        samples = [{"src": s, "mt": h, "ref": r} for s, h, r in triples]
+        # a reference of None: a reference-free model (CometKiwi) scores (src, mt) alone
+        samples = [{"src": s, "mt": h, **({} if r is None else {"ref": r})} for s, h, r in triples]
         if not samples:
             return {"scores": [], "system_score": 0.0, "seconds": 0.0}
         model = self.model(str(request["model"]), device, precision)
@@ -100,7 +103,13 @@ class Scorer:
             out = model.predict(samples, batch_size=int(request["batch_size"]), gpus=1, devices=[index],
                                 accelerator="cuda", progress_bar=False)
         scores = [float(x) for x in out.scores]
-        return {"scores": scores, "system_score": float(out.system_score), "seconds": time.perf_counter() - t0}
+        reply = {"scores": scores, "system_score": float(out.system_score), "seconds": time.perf_counter() - t0}
+        metadata = out.get("metadata") or {}
+        if "error_spans" in metadata:  # xCOMET: its spans in the hypothesis, each segment's list as comet gives it
+            reply["spans"] = [[{"start": int(sp["start"]), "end": int(sp["end"]), "severity": str(sp["severity"]),
+                                "confidence": float(sp["confidence"]), "text": str(sp["text"])} for sp in spans]
+                              for spans in metadata["error_spans"]]
+        return reply
 
 
 def _write(stream: IO[str], message: dict[str, Any]) -> None:
@@ -154,19 +163,17 @@ SIZES: dict[str, dict[str, int]] = {
 }
 
 
-def build_tiny(out: Path, texts: list[str], *, size: str = "tiny", spm_vocab: int = 400, seed: int = 0) -> Path:
-    """A random-weight COMET regression checkpoint on disk, loadable by ``comet.load_from_checkpoint``.
+KINDS = ("regression", "kiwi", "xcomet")
+"""What ``build-tiny`` builds: COMET-22's regression model (reference-based), a CometKiwi-like ``UnifiedMetric``
+reading (mt, src) alone, or an ``XCOMETMetric`` (a score and error spans)."""
 
-    ``out/encoder``: an XLM-R encoder saved with ``save_pretrained`` with its SentencePiece tokenizer (trained on
-    ``texts``); ``out/hparams.yaml`` and ``out/checkpoints/model.ckpt``: the COMET model whose
-    ``pretrained_model`` is that folder, in the layout of a downloaded ``Unbabel/wmt22-comet-da``.
-    """
+
+def _tiny_encoder(out: Path, texts: list[str], dims: dict[str, int], *, size: str, spm_vocab: int) -> Path:
+    """``out/encoder``: a random XLM-R encoder saved with ``save_pretrained`` beside its SentencePiece tokenizer
+    (trained on ``texts``)."""
     import io
 
     import sentencepiece as spm
-    import torch
-    import yaml
-    from comet.models import RegressionMetric
     from transformers import (  # type: ignore[attr-defined]  # the fast class is transformers<5's
         XLMRobertaConfig,
         XLMRobertaModel,
@@ -174,8 +181,6 @@ def build_tiny(out: Path, texts: list[str], *, size: str = "tiny", spm_vocab: in
         XLMRobertaTokenizerFast,
     )
 
-    dims = SIZES[size]
-    torch.manual_seed(seed)
     encoder_dir = out / "encoder"
     encoder_dir.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -196,22 +201,62 @@ def build_tiny(out: Path, texts: list[str], *, size: str = "tiny", spm_vocab: in
                               pad_token_id=slow.pad_token_id, bos_token_id=slow.bos_token_id,
                               eos_token_id=slow.eos_token_id)
     XLMRobertaModel(config, add_pooling_layer=False).save_pretrained(str(encoder_dir))
-    # The hyper-parameters of Unbabel/wmt22-comet-da, with this encoder and a smaller estimator for "tiny".
-    hparams: dict[str, Any] = {
-        "activations": "Tanh", "batch_size": 16, "class_identifier": "regression_metric", "dropout": 0.1,
-        "encoder_learning_rate": 1.0e-06, "encoder_model": "XLM-RoBERTa", "final_activation": None,
+    return encoder_dir
+
+
+def _tiny_hparams(kind: str, dims: dict[str, int], encoder_dir: Path, *, size: str) -> dict[str, Any]:
+    """The hyper-parameters of the released model of ``kind`` (``Unbabel/wmt22-comet-da``,
+    ``Unbabel/wmt22-cometkiwi-da``, ``Unbabel/XCOMET-XL``) with this encoder and a smaller estimator."""
+    common: dict[str, Any] = {
+        "activations": "Tanh", "dropout": 0.1, "encoder_model": "XLM-RoBERTa", "final_activation": None,
         "hidden_sizes": [dims["estimator"], dims["estimator"] // 3] if size == "large" else [dims["estimator"]],
-        "keep_embeddings_frozen": True, "layer": "mix", "layer_norm": False, "layer_transformation": "sparsemax",
-        "layerwise_decay": 0.95, "learning_rate": 1.5e-05, "loss": "mse", "nr_frozen_epochs": 0.3,
-        "optimizer": "AdamW", "pool": "avg", "pretrained_model": str(encoder_dir.resolve()),
-        "train_data": [], "validation_data": [], "warmup_steps": 0,
+        "keep_embeddings_frozen": True, "layer_norm": False, "layer_transformation": "sparsemax",
+        "layerwise_decay": 0.95, "loss": "mse", "nr_frozen_epochs": 0.3, "optimizer": "AdamW",
+        "pretrained_model": str(encoder_dir.resolve()), "train_data": [], "validation_data": [],
+        "warmup_steps": 0,
     }
+    if kind == "regression":
+        return {**common, "batch_size": 16, "class_identifier": "regression_metric", "encoder_learning_rate": 1.0e-06,
+                "layer": "mix", "learning_rate": 1.5e-05, "pool": "avg"}
+    unified = {**common, "batch_size": 4, "encoder_learning_rate": 1.0e-06, "learning_rate": 1.5e-05,
+               "sent_layer": "mix", "word_layer": dims["num_hidden_layers"], "loss_lambda": 0.65,
+               "cross_entropy_weights": None}
+    if kind == "kiwi":
+        return {**unified, "class_identifier": "unified_metric", "input_segments": ["mt", "src"],
+                "word_level_training": False, "error_labels": ["minor", "major"]}
+    return {**unified, "class_identifier": "xcomet_metric", "word_level_training": True,
+            "error_labels": ["minor", "major", "critical"], "loss_lambda": 0.055,
+            "cross_entropy_weights": [0.08, 0.486, 0.505, 0.533]}
+
+
+def build_tiny(out: Path, texts: list[str], *, size: str = "tiny", kind: str = "regression", spm_vocab: int = 400,
+               seed: int = 0) -> Path:
+    """A random-weight COMET checkpoint on disk of ``kind`` (:data:`KINDS`), loadable by
+    ``comet.load_from_checkpoint``.
+
+    ``out/encoder``: an XLM-R encoder with its SentencePiece tokenizer (trained on ``texts``); ``out/hparams.yaml``
+    and ``out/checkpoints/model.ckpt``: the COMET model whose ``pretrained_model`` is that folder, in the layout
+    of a downloaded ``Unbabel/wmt22-comet-da``, built by comet's own class for the kind.
+    """
+    import pytorch_lightning
+    import torch
+    import yaml
+    from comet.models import str2model
+
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+    dims = SIZES[size]
+    torch.manual_seed(seed)
+    encoder_dir = _tiny_encoder(out, texts, dims, size=size, spm_vocab=spm_vocab)
+    hparams = _tiny_hparams(kind, dims, encoder_dir, size=size)
     init = {k: v for k, v in hparams.items() if k != "class_identifier"}  # the file's, not the class's
-    model = RegressionMetric(**init, load_pretrained_weights=True, local_files_only=True)
+    model = str2model[hparams["class_identifier"]](**init, load_pretrained_weights=True, local_files_only=True)
+    if kind == "xcomet":  # drawn so that some subwords are tagged and some not: spans open and close
+        torch.nn.init.normal_(model.hidden2tag.weight, std=1.0)
+        with torch.no_grad():
+            model.hidden2tag.bias[0] = 6.0  # the "O" label
     (out / "hparams.yaml").write_text(yaml.safe_dump(hparams, sort_keys=True), encoding="utf-8")
     (out / "checkpoints").mkdir(exist_ok=True)
-    import pytorch_lightning
-
     torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams,
                 "pytorch-lightning_version": pytorch_lightning.__version__, "epoch": 0, "global_step": 0},
                out / "checkpoints" / "model.ckpt")
@@ -228,12 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--text", type=Path, required=True, help="SentencePiece training text, one segment a line")
     build.add_argument("--size", choices=sorted(SIZES), default="tiny")
     build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--kind", choices=KINDS, default="regression")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve()
     texts = [line for line in args.text.read_text(encoding="utf-8").split("\n") if line.strip()]
     os.dup2(2, 1)  # library chatter to stderr; the folder is the only output
-    build_tiny(args.out, texts, size=args.size, seed=args.seed)
+    build_tiny(args.out, texts, size=args.size, kind=args.kind, seed=args.seed)
     return 0
 
 
