@@ -69,11 +69,7 @@ PARSER_TABLES = {"register", "build_parser"}
 """Functions that are argument-parser tables (one ``add_argument`` after another): exempt by name, as are
 ``_add_*`` option helpers."""
 
-KNOWN_LONG: set[str] = {
-    # TEMPORARY: functions in folders that other work of issue 24 is rewriting (scoring/ for metrics as
-    # plug-ins, testsets/ for language pairs as data); they are split there, and this set is then emptied.
-    "evalharness/scoring/comet/worker.py:build_tiny",
-}
+KNOWN_LONG: set[str] = set()  # none: keep it so
 
 
 def _functions(tree: ast.AST, prefix: str = "") -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:

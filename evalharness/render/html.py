@@ -87,6 +87,23 @@ def _comparisons(runs: list[Run], labels: list[str]) -> tuple[list[dict[str, Any
     return comparisons, notes
 
 
+def _add_segment(rows: dict[tuple[str, str], dict[str, Any]], direction: str, key: str, record: Any) -> None:
+    """One system's segment record into the page's row of that segment (made on its first system)."""
+    row = rows.setdefault((direction, record.id), {
+        "index": len(rows), "id": record.id, "direction": direction, "source": record.source,
+        "reference": record.reference or "", "hyps": {}, "scores": {}, "flags": {}, "tags": record.tags,
+    })
+    row["hyps"][key] = record.hypothesis
+    row["scores"][key] = {m: _number(v) for m, v in record.scores.items()}
+    if record.flags:
+        row["flags"][key] = sorted(record.flags)
+    # only where there are some, so that other reports stay as they were
+    if record.postprocessed:  # what the clean-up rules removed (LLM backends): never silent
+        row.setdefault("postprocessed", {})[key] = list(record.postprocessed)
+    if record.error_spans:  # xCOMET's
+        row.setdefault("spans", {})[key] = record.error_spans
+
+
 def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
     """Everything the page shows, as plain JSON-able data.
 
@@ -120,19 +137,7 @@ def report_data(runs: list[Run], labels: list[str]) -> dict[str, Any]:
                                    for m in res.scores},
                     })
                 for record in run.segments.get((system, direction), []):
-                    row = rows.setdefault((direction, record.id), {
-                        "index": len(rows), "id": record.id, "direction": direction, "source": record.source,
-                        "reference": record.reference or "", "hyps": {}, "scores": {}, "flags": {}, "tags": record.tags,
-                        "postprocessed": {},
-                    })
-                    row["hyps"][key] = record.hypothesis
-                    row["scores"][key] = {m: _number(v) for m, v in record.scores.items()}
-                    if record.flags:
-                        row["flags"][key] = sorted(record.flags)
-                    if record.postprocessed:  # what the clean-up rules removed (LLM backends): never silent
-                        row["postprocessed"][key] = list(record.postprocessed)
-                    if record.error_spans:  # xCOMET's: only where there are some, so other reports stay as they were
-                        row.setdefault("spans", {})[key] = record.error_spans
+                    _add_segment(rows, direction, key, record)
     for row in rows.values():
         row["flagged"] = bool(row["flags"])
         parts = [row["id"], row["source"], row["reference"], *row["hyps"].values(),
