@@ -68,3 +68,17 @@ def read_segments(path: Path) -> list[Any]:
     file = path / "segments.jsonl" if path.is_dir() else path
     load_segments(file)
     return [json.loads(line) for line in file.read_text(encoding="utf-8").split("\n") if line]
+
+
+def cache_hub_model(hf_home: Path, model: str, *files: str) -> None:
+    """Put ``model`` in the Hugging Face cache under ``hf_home`` as the hub client leaves it (``refs/main`` naming a
+    snapshot that holds ``files``, default COMET's checkpoint): for stand-ins of a model that the offline check
+    must find cached. The files hold nothing a real model needs."""
+    revision = "0" * 40
+    folder = hf_home / "hub" / f"models--{model.replace('/', '--')}"
+    for name in files or ("checkpoints/model.ckpt",):
+        path = folder / "snapshots" / revision / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"stand-in")
+    (folder / "refs").mkdir(parents=True, exist_ok=True)
+    (folder / "refs" / "main").write_text(revision, encoding="utf-8")

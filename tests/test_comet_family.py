@@ -22,7 +22,7 @@ from evalharness.corpus import load_corpus
 from evalharness.errors import EvalHarnessWarning, MissingDependencyError
 from evalharness.scoring.comet.env import ENV_VAR
 from evalharness.scoring.metrics import METRICS, get_metric
-from tests.conftest import CORPUS_NAME, read_segments
+from tests.conftest import CORPUS_NAME, cache_hub_model, read_segments
 from tests.test_comet import comet_env  # noqa: F401  # the fixture: the COMET environment's Python
 
 # --------------------------------------------------------------------------- fast
@@ -42,6 +42,8 @@ def test_cometkiwi_reads_no_reference_and_xcomet_reads_all_three() -> None:
 def test_picking_a_non_commercial_gated_model_warns_naming_its_licence(
         name: str, warns: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "no-env" / "bin" / "python"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # offline or not, the hub model is found cached
+    cache_hub_model(tmp_path / "hf-home", get_metric(name).options["model"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(MissingDependencyError):  # the environment is looked at after the warning

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from evalharness.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, cache_hub_model
 
 
 def _one_line(capsys: pytest.CaptureFixture[str], code: int, expected_code: int, *words: str) -> str:
@@ -178,6 +178,8 @@ def fake_comet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     script.write_text(_FAKE_COMET.format(python=sys.executable), encoding="utf-8")
     script.chmod(0o755)
     monkeypatch.setenv("EVALHARNESS_COMET_PYTHON", str(script))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # the model "cached", as the offline check wants it
+    cache_hub_model(tmp_path / "hf-home", "Unbabel/wmt22-comet-da")
     return script
 
 
@@ -375,6 +377,7 @@ def test_sigterm_during_a_run_set_leaves_nothing_behind(tmp_path: Path, cli_env:
     config = tmp_path / "set.yaml"
     config.write_text(f"corpora: [{corpus}, {corpus}/pairs.jsonl]\nmetrics: [chrf, comet]\n"
                       "systems:\n  - name: copy-source\n    backend: copy\n", encoding="utf-8")
+    cache_hub_model(Path(cli_env["HF_HOME"]), "Unbabel/wmt22-comet-da")  # the offline check finds it cached
     env = {**cli_env, "PYTHONPATH": str(REPO), "EVALHARNESS_COMET_PYTHON": str(script), "FAKE_COMET": "silent",
            "EVALHARNESS_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.Popen([sys.executable, "-m", "evalharness", "run", "-c", str(config), "--run-dir",

@@ -135,7 +135,8 @@ def _count(path: Path, what: str, keep: Callable[[str], bool] | None = None,
         if keep is not None and keep(line):
             kept.append(total)
     if warn is not None:
-        for message in _suspicious(str(path), what, nul, blank if what == "reference file" else []):
+        # blank reference lines are worth a warning beside text only: a file of nothing but blanks is an error
+        for message in _suspicious(str(path), what, nul, blank if what == "reference file" and text else []):
             warn(message)
     return total, kept, text
 

@@ -209,7 +209,11 @@ def check_model_reachable(model: str) -> None:
         return
     from huggingface_hub import try_to_load_from_cache
 
-    if isinstance(try_to_load_from_cache(model, "checkpoints/model.ckpt"), str):
+    # the hub's own cache resolution, read now (huggingface_hub reads it once, at its import)
+    home = os.environ.get("HF_HOME") or str(Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
+                                            / "huggingface")
+    cache = os.environ.get("HF_HUB_CACHE") or str(Path(home) / "hub")
+    if isinstance(try_to_load_from_cache(model, "checkpoints/model.ckpt", cache_dir=cache), str):
         return
     raise ModelLoadError(f"comet.model: {model} is not in the local Hugging Face cache and the hub is offline "
                          f"(HF_HUB_OFFLINE=1): download it once where the hub is reachable ('hf download {model}'; "

@@ -127,8 +127,6 @@ class CometMetric(Metric):
         from evalharness.systems.settings import looks_like_path
 
         model = self.settings.model
-        if not looks_like_path(model):
-            check_model_reachable(model)  # offline and not cached: now, before the environment even starts
         if self.gated and not looks_like_path(model):
             import warnings
 
@@ -138,6 +136,8 @@ class CometMetric(Metric):
                           "gated on the Hugging Face hub: accept its terms on the model's page and log in (hf auth "
                           "login) before the first download", EvalHarnessWarning, stacklevel=2)
         self.env()
+        if not looks_like_path(model):
+            check_model_reachable(model)  # offline and not cached: now, before the worker starts and loads
         if looks_like_path(model):
             path = Path(model).expanduser()
             where = f"{self.settings_key()}.model"
