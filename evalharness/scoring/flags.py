@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import re
 import statistics
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from evalharness.corpus.sentences import split_sentences
 from evalharness.languages import DEFAULT_PAIR, LANGUAGES, directions_of
@@ -79,6 +80,14 @@ class FlagSettings(Strict):
     language_margin: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)
     # output/reference length below which an output counts as emptied
     truncated_ratio: float = Field(default=0.15, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    @field_validator("length_ratio")
+    @classmethod
+    def _band(cls, band: tuple[float, float]) -> tuple[float, float]:
+        low, high = band
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+            raise ValueError(f"expected [low, high] with 0 < low < high, got [{low}, {high}]")
+        return band
 
 
 def identifier_languages(*directions: str) -> tuple[str, ...]:
