@@ -82,3 +82,12 @@ def cache_hub_model(hf_home: Path, model: str, *files: str) -> None:
         path.write_bytes(b"stand-in")
     (folder / "refs").mkdir(parents=True, exist_ok=True)
     (folder / "refs" / "main").write_text(revision, encoding="utf-8")
+
+
+def write_hypotheses(folder: Path, hyps: dict[str, list[str]]) -> Path:
+    """``folder`` (made now) holding one hypothesis file per direction, ``DIRECTION.txt``, one line a segment: what a
+    ``files`` system of a test's config reads."""
+    folder.mkdir()
+    for direction, lines in hyps.items():
+        (folder / f"{direction}.txt").write_text("".join(f"{h}\n" for h in lines), encoding="utf-8")
+    return folder

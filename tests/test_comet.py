@@ -25,7 +25,7 @@ from evalharness.corpus import load_corpus
 from evalharness.scoring.comet.env import ENV_VAR, SETUP_COMMAND, default_venv, venv_python
 from evalharness.scoring.metrics import METRICS, get_metric
 from evalharness.scoring.significance import bootstrap_scores
-from tests.conftest import CORPUS_NAME, cache_hub_model, read_segments
+from tests.conftest import CORPUS_NAME, cache_hub_model, read_segments, write_hypotheses
 
 # Where 'metrics setup comet' puts the environment by default, read before the autouse fixture moves the cache dir.
 _DEFAULT_PYTHON = venv_python(default_venv())
@@ -197,10 +197,7 @@ def comets_own_predict(python: Path, checkpoint: Path, triples: list[tuple[str, 
 
 
 def _files_system_config(tmp_path: Path, tiny_comet: Path, hyps: dict[str, list[str]], *, name: str) -> Path:
-    folder = tmp_path / name
-    folder.mkdir()
-    for direction, lines in hyps.items():
-        (folder / f"{direction}.txt").write_text("".join(f"{h}\n" for h in lines), encoding="utf-8")
+    folder = write_hypotheses(tmp_path / name, hyps)
     config = folder / "config.yaml"
     config.write_text(
         "metrics: [comet]\n"  # COMET alone: the gate's verdict below is COMET's

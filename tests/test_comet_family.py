@@ -22,7 +22,7 @@ from evalharness.corpus import load_corpus
 from evalharness.errors import EvalHarnessWarning, MissingDependencyError
 from evalharness.scoring.comet.env import ENV_VAR
 from evalharness.scoring.metrics import METRICS, get_metric
-from tests.conftest import CORPUS_NAME, cache_hub_model, read_segments
+from tests.conftest import CORPUS_NAME, cache_hub_model, read_segments, write_hypotheses
 from tests.test_comet import comet_env  # noqa: F401  # the fixture: the COMET environment's Python
 
 # --------------------------------------------------------------------------- fast
@@ -104,10 +104,7 @@ def comets_own(python: Path, checkpoint: Path, triples: list[tuple[str, str, str
 
 
 def _config(tmp_path: Path, hyps: dict[str, list[str]], metrics: str, *, name: str, segments: bool = False) -> Path:
-    folder = tmp_path / name
-    folder.mkdir()
-    for direction, lines in hyps.items():
-        (folder / f"{direction}.txt").write_text("".join(f"{h}\n" for h in lines), encoding="utf-8")
+    folder = write_hypotheses(tmp_path / name, hyps)
     config = folder / "config.yaml"
     config.write_text(
         f"metrics: {metrics}\ndirections: [{', '.join(hyps)}]\n"
