@@ -144,3 +144,29 @@ def test_each_backend_validates_its_own_settings(tmp_path: Path) -> None:
     dumped = config.model_dump(mode="json")["systems"]
     assert "compute_type" not in dumped[0]["generation"] and dumped[1]["generation"]["compute_type"] == "int8"
     assert "generation" not in dumped[2]
+
+
+@pytest.mark.parametrize(("entry", "words"), [
+    ("{name: chrf, char_order: x}", "metrics.0.char_order: Input should be a valid integer"),
+    ("{name: bleu, smooth_method: bogus}", "metrics.0.smooth_method: Input should be 'floor', 'add-k', 'exp'"),
+    ('{name: chrf, lowercase: "false"}', "metrics.0.lowercase: Input should be a valid boolean"),
+    ("{name: bleu, max_ngram_order: -1}", "metrics.0.max_ngram_order: Input should be greater than or equal to 1"),
+    ("{name: ter, normalized: 3}", "metrics.0.normalized: Input should be a valid boolean"),
+    ("{name: bleu, tokenize: nonsense}", "metrics.0.tokenize: Value error, unknown BLEU tokenizer 'nonsense'"),
+    ("{name: bleu, stem: 1}", "metrics.0.stem: not a setting of sacrebleu's BLEU"),
+    ("{tokenize: intl}", "metrics.0: an entry with settings names its metric"),
+])
+def test_sacrebleu_settings_are_typed_and_named_by_their_key(tmp_path: Path, entry: str, words: str) -> None:
+    """sacrebleu checks few of its own arguments (a text "false" lowercases; max_ngram_order -1 scores 0 with the
+    default's signature; an unknown smoothing is an assert): each is refused here, naming where it is."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, MINIMAL), [f"metrics=[{entry}]"])
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_metric_entry_records_only_the_settings_given(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, MINIMAL), ["metrics=[{name: bleu, tokenize: intl}, chrf]"])
+    assert config.metric_options("bleu") == {"tokenize": "intl"} and config.metric_options("chrf") == {}
+    # an entry's setting wins over the scoring section's (README: Metrics)
+    config = load_config(_write(tmp_path, MINIMAL), ["scoring.tokenize=char", "metrics=[{name: bleu, tokenize: intl}]"])
+    assert config.metric_options("bleu") == {"tokenize": "intl"}

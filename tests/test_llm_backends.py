@@ -293,6 +293,7 @@ def test_command_jsonl(tmp_path: Path, corpus: dict[str, str], cli_env: dict[str
     ("import sys\nfor l in sys.stdin: print(l.strip()); print('extra')", {}, ["printed 16 lines for 8 segments"]),
     ("import time, sys\nprint('loading', file=sys.stderr, flush=True)\ntime.sleep(60)", {"timeout_s": 1},
      ["no result within timeout_s 1", "loading"]),
+    ("import sys\nfor l in sys.stdin: print(l.strip() + chr(0))", {}, ["output line 1 holds a NUL byte"]),
 ])
 def test_command_failures_are_one_line_exit_2(tmp_path: Path, corpus: dict[str, str], cli_env: dict[str, str],
                                               code: str, more: dict[str, Any], expected: list[str]) -> None:

@@ -247,11 +247,12 @@ def _export_command(args: argparse.Namespace) -> int:
 
 
 def _import_command(args: argparse.Namespace) -> int:
+    from evalharness.history.store import read_export
     from evalharness.textio import read_lines
 
-    lines = read_lines(args.file, "history export")
+    entries = read_export(read_lines(args.file, "history export"), str(args.file))  # all checked: no store made else
     with _open(args, create=True) as store:
-        added, present = store.import_lines(lines, str(args.file))
+        added, present = store.import_entries(entries)
         print(f"imported {args.file} into {store.label}: {added} new, {present} already there")
     return 0
 

@@ -298,7 +298,10 @@ class HistoryStore:
     def import_lines(self, lines: Iterable[str], source: str) -> tuple[int, int]:
         """Add the runs of an export (JSON lines); returns (added, already there). A damaged line is refused before
         anything is added."""
-        entries = [_entry_from_export(line, f"{source}:{n}") for n, line in enumerate(lines, start=1) if line.strip()]
+        return self.import_entries(read_export(lines, source))
+
+    def import_entries(self, entries: Sequence[Any]) -> tuple[int, int]:
+        """Add runs read by :func:`read_export`; returns (added, already there)."""
         added = sum(self._insert(entry)[1] for entry in entries)
         return added, len(entries) - added
 
@@ -435,3 +438,8 @@ def _entry_from_export(line: str, where: str) -> dict[str, Any]:
         raise InputError(f"{where}: the run's id {str(data.get('id'))[:12]}… does not match its content "
                          f"({entry['run']['id'][:12]}…): the line was edited; export it again")
     return entry
+
+
+def read_export(lines: Iterable[str], source: str) -> list[Any]:
+    """The runs of an export (JSON lines), each checked; a damaged line raises before any store is opened."""
+    return [_entry_from_export(line, f"{source}:{n}") for n, line in enumerate(lines, start=1) if line.strip()]

@@ -267,7 +267,11 @@ def split_metric_entries(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(entries, list):
         names: list[Any] = []
         for i, entry in enumerate(entries):
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            if isinstance(entry, dict) and not isinstance(entry.get("name"), str):
+                raise PydanticCustomError(METRIC_SETTINGS_ERROR, "{message}", {
+                    "key": f"metrics.{i}", "message": f"metrics.{i}: an entry with settings names its metric: "
+                                                      "{name: bleu, tokenize: intl}"})
+            if isinstance(entry, dict):
                 settings[entry["name"]] = (f"metrics.{i}", {k: v for k, v in entry.items() if k != "name"})
                 entry = entry["name"]
             names.append(entry)

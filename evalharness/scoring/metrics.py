@@ -88,10 +88,17 @@ class Metric(ABC):
                 raise ConfigError(f"{cls.settings_key()}: {cls.label} takes no settings (given: "
                                   f"{', '.join(map(str, settings))})")
             return {}
+        return cls.validated(settings)
+
+    @classmethod
+    def validated(cls, settings: Mapping[str, Any], *, exclude_unset: bool = False) -> dict[str, Any]:
+        """``settings`` through :attr:`Settings`, dumped as JSON values (only those given, with ``exclude_unset``);
+        :class:`ConfigError` naming the key otherwise."""
         from pydantic import ValidationError
 
+        assert cls.Settings is not None
         try:
-            return cls.Settings.model_validate(dict(settings)).model_dump(mode="json")
+            return cls.Settings.model_validate(dict(settings)).model_dump(mode="json", exclude_unset=exclude_unset)
         except ValidationError as err:
             first = err.errors()[0]
             key = ".".join(str(p) for p in first["loc"])

@@ -12,14 +12,16 @@ sacrebleu's private hooks are reached only through :mod:`evalharness.scoring.sac
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from evalharness.errors import ConfigError, HypothesisError, MissingDependencyError
+from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator
+
+from evalharness.errors import ConfigError, MissingDependencyError
 from evalharness.scoring import sacrebleu_adapter as sb
 from evalharness.scoring.defaults import DEFAULT_TOKENIZE, TOKENIZERS
 from evalharness.scoring.metrics import Metric, References, check_aligned, exact_sum, reference_sets
+from evalharness.systems.settings import Strict
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,6 +29,45 @@ if TYPE_CHECKING:
     from sacrebleu.metrics.base import Metric as SacreMetric
 
     from evalharness.scoring.parallel import PoolSettings, Scored
+
+
+
+class BleuSettings(Strict):
+    """sacrebleu BLEU's keyword arguments, typed (sacrebleu itself checks few of them)."""
+
+    lowercase: StrictBool = False
+    force: StrictBool = False
+    tokenize: str | None = None
+    smooth_method: Literal["floor", "add-k", "exp", "none"] = "exp"
+    smooth_value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    max_ngram_order: StrictInt = Field(default=4, ge=1, le=10)
+    trg_lang: StrictStr = ""
+
+    @field_validator("tokenize")
+    @classmethod
+    def _known_tokenizer(cls, value: str | None) -> str | None:
+        if value is not None and value not in TOKENIZERS:
+            raise ValueError(f"unknown BLEU tokenizer {value!r}; known: {', '.join(TOKENIZERS)}")
+        return value
+
+
+class ChrfSettings(Strict):
+    """sacrebleu CHRF's keyword arguments, typed (the word order is the class's own: chrF 0, chrF++ 2)."""
+
+    char_order: StrictInt = Field(default=6, ge=1, le=20)
+    beta: StrictInt = Field(default=2, ge=1)
+    lowercase: StrictBool = False
+    whitespace: StrictBool = False
+    eps_smoothing: StrictBool = False
+
+
+class TerSettings(Strict):
+    """sacrebleu TER's keyword arguments, typed."""
+
+    normalized: StrictBool = False
+    no_punct: StrictBool = False
+    asian_support: StrictBool = False
+    case_sensitive: StrictBool = False
 
 
 class SacrebleuMetric(Metric):
@@ -50,14 +91,14 @@ class SacrebleuMetric(Metric):
 
     @classmethod
     def check_settings(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """Keyword arguments of the sacrebleu class, as given: sacrebleu checks their values when it builds."""
-        known = [p for p in inspect.signature(cls.sacrebleu_class().__init__).parameters
-                 if p not in ("self", "references", *cls.fixed, *cls.reserved)]
-        for key in settings:
-            if key not in known:
-                raise ConfigError(f"{cls.settings_key()}.{key}: not a setting of sacrebleu's {cls.label} (it takes "
-                                  f"{', '.join(known)})")
-        return dict(settings)
+        """Keyword arguments of the sacrebleu class, checked by this class's typed model and recorded as given (only
+        those set: a run with sacrebleu's defaults records ``{}``)."""
+        assert cls.Settings is not None
+        unknown = [key for key in settings if key not in cls.Settings.model_fields]
+        if unknown:
+            raise ConfigError(f"{cls.settings_key()}.{unknown[0]}: not a setting of sacrebleu's {cls.label} (it takes "
+                              f"{', '.join(cls.Settings.model_fields)})")
+        return cls.validated(settings, exclude_unset=True)
 
     def check_options(self) -> None:
         """Refuse settings sacrebleu would act on badly (a model download, a silently ignored value); none here."""
@@ -129,6 +170,8 @@ def score_family(metrics: Sequence[SacrebleuMetric], hypotheses: Sequence[str],
 class BleuMetric(SacrebleuMetric):
     """BLEU; segment scores with effective order."""
 
+    Settings = BleuSettings
+
     name = "bleu"
     label = "BLEU"
     higher_is_better = True
@@ -147,10 +190,9 @@ class BleuMetric(SacrebleuMetric):
         return options
 
     def check_options(self) -> None:
-        """A known tokenizer, and for a SentencePiece one its model already on disk (sacrebleu would download it)."""
-        tokenize = self.options.get("tokenize", DEFAULT_TOKENIZE)
-        if tokenize not in TOKENIZERS:
-            raise HypothesisError(f"unknown BLEU tokenizer {tokenize!r}; known: {', '.join(TOKENIZERS)}")
+        """A SentencePiece tokenizer's model already on disk (sacrebleu would download it); the name itself is
+        :class:`BleuSettings`' to check."""
+        tokenize = self.options.get("tokenize") or DEFAULT_TOKENIZE
         model = sb.spm_model(tokenize)
         if model is not None and not model[0].is_file():
             path, url = model
@@ -206,6 +248,8 @@ class BleuMetric(SacrebleuMetric):
 class ChrfMetric(SacrebleuMetric):
     """chrF (character n-grams only)."""
 
+    Settings = ChrfSettings
+
     name = "chrf"
     label = "chrF"
     higher_is_better = True
@@ -260,6 +304,7 @@ class TerMetric(SacrebleuMetric):
     """TER (lower is better). sacrebleu's TER ignores case by default (``case:lc`` in its signature) and has its
     own tokenization, so neither ``scoring`` setting changes it."""
 
+    Settings = TerSettings
     name = "ter"
     label = "TER"
     higher_is_better = False

@@ -185,6 +185,10 @@ class CommandSystem(System):
             raise TranslationError(f"{label}: printed {len(lines)} lines for {len(texts)} segments; it must print "
                                    f"exactly one line per input line{_stderr_tail(err_bytes)}")
         outputs = [self._parse(line, n + first, label) for n, line in enumerate(lines)]
+        for n, text in enumerate(outputs):  # a NUL is no translation: a binary or a broken pipe somewhere
+            if "\0" in text:
+                raise TranslationError(f"{label}: output line {n + first + 1} holds a NUL byte; a translation is "
+                                       "text (is the command writing binary output?)")
         return [self.finish(Translation(text), source) for text, source in zip(outputs, texts, strict=True)]
 
     def _parse(self, line: str, position: int, label: str) -> str:
