@@ -399,6 +399,7 @@ def test_pr_comment(branches: dict[str, str], store: str, tmp_path: Path,
     ("mysql://u@h/db", "mysql://…: not a history location"),
     ("{tmp}/missing.sqlite3", "no history there yet"),
     ("{tmp}/not-a-db.sqlite3", "file is not a database"),
+    ("{tmp}", "a folder, not a history file"),
 ])
 def test_bad_history_is_one_line_exit_2(location: str, expected: str, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:

@@ -202,6 +202,9 @@ class HistoryStore:
         else:
             path = Path(url.removeprefix("sqlite:///"))
             self.label = str(path)
+            if path.is_dir():
+                raise InputError(f"{path}: a folder, not a history file; give a file path (e.g. "
+                                 f"{path / 'history.sqlite3'})")
             if not create and not path.is_file():
                 raise InputError(f"{path}: no history there yet; record a run with 'evalharness history record "
                                  "RUN_DIR' (or give --history)")
