@@ -83,11 +83,6 @@ class Metric(ABC):
         """``settings`` validated, as the manifest records them (and :func:`get_metric` takes them back).
 
         Through :attr:`Settings` where the metric has one; :class:`ConfigError` naming the key otherwise."""
-        if cls.Settings is None:
-            if settings:
-                raise ConfigError(f"{cls.settings_key()}: {cls.label} takes no settings (given: "
-                                  f"{', '.join(map(str, settings))})")
-            return {}
         return cls.validated(settings)
 
     @classmethod
@@ -96,7 +91,11 @@ class Metric(ABC):
         :class:`ConfigError` naming the key otherwise."""
         from pydantic import ValidationError
 
-        assert cls.Settings is not None
+        if cls.Settings is None:
+            if settings:
+                raise ConfigError(f"{cls.settings_key()}: {cls.label} takes no settings (given: "
+                                  f"{', '.join(map(str, settings))})")
+            return {}
         try:
             return cls.Settings.model_validate(dict(settings)).model_dump(mode="json", exclude_unset=exclude_unset)
         except ValidationError as err:

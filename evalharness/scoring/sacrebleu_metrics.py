@@ -93,11 +93,11 @@ class SacrebleuMetric(Metric):
     def check_settings(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Keyword arguments of the sacrebleu class, checked by this class's typed model and recorded as given (only
         those set: a run with sacrebleu's defaults records ``{}``)."""
-        assert cls.Settings is not None
-        unknown = [key for key in settings if key not in cls.Settings.model_fields]
+        known = list(cls.Settings.model_fields) if cls.Settings is not None else []
+        unknown = [key for key in settings if key not in known]
         if unknown:
             raise ConfigError(f"{cls.settings_key()}.{unknown[0]}: not a setting of sacrebleu's {cls.label} (it takes "
-                              f"{', '.join(cls.Settings.model_fields)})")
+                              f"{', '.join(known)})")
         return cls.validated(settings, exclude_unset=True)
 
     def check_options(self) -> None:
